@@ -1,0 +1,95 @@
+"""The composition root: settings in, a wired :class:`~phasedcare.service.engine.Engine` out.
+
+Nothing else builds stores, reads policy files or configures logging, so every entry point
+(Python, CLI, later HTTP and flows) gets the same engine for the same settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from phasedcare.config import CONFIG_FILE, MEMORY_URL, Settings, load_settings
+from phasedcare.domain.policy import RegionalPolicy, default_policy_text, parse_policy
+from phasedcare.errors import InvalidInput
+from phasedcare.logs import configure_logging
+from phasedcare.service.engine import Engine, utc_now
+from phasedcare.service.ports import EventStore
+from phasedcare.store import InMemoryEventStore, SqlEventStore, upgrade_database
+
+__all__ = ["InitReport", "build", "initialise", "open_store", "read_policy"]
+
+
+def read_policy(settings: Settings) -> RegionalPolicy:
+    """The regional policy from the settings' policy file, or the shipped default."""
+    path = settings.resolved_policy_file
+    if not path.exists():
+        if settings.policy_file is not None:
+            raise InvalidInput(f"policy file {path} does not exist", field="policy_file")
+        return parse_policy(default_policy_text(), source="default policy")
+    return parse_policy(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def open_store(url: str) -> EventStore:
+    """The event store for a database URL (``memory://`` for the in-memory store)."""
+    if url == MEMORY_URL:
+        return InMemoryEventStore()
+    return SqlEventStore(url)
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    configure_logs: bool = False,
+) -> Engine:
+    """Wire an engine from settings (default: the environment and the home's config file)."""
+    settings = settings or load_settings()
+    if configure_logs:
+        configure_logging(fmt=settings.log_format, level=settings.log_level)
+    policy = read_policy(settings)
+    return Engine(store=open_store(settings.resolved_database_url), policy=policy, clock=clock)
+
+
+@dataclass(frozen=True, slots=True)
+class InitReport:
+    """What ``initialise`` found or created."""
+
+    home: Path
+    database_url: str
+    policy_file: Path
+    created: tuple[str, ...]
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def initialise(settings: Settings) -> InitReport:
+    """Create the home (0700), its config and policy files, and migrate the database.
+
+    Idempotent: what exists is kept; the database is migrated to the newest schema.
+    """
+    home = settings.resolved_home
+    created: list[str] = []
+    if not home.exists():
+        home.mkdir(mode=0o700, parents=True)
+        created.append(str(home))
+    config = home / CONFIG_FILE
+    if not config.exists():
+        _write_private(config, f'# phasedcare settings; PHASEDCARE_* variables override these\npolicy_file = "{settings.resolved_policy_file}"\n')
+        created.append(str(config))
+    policy_file = settings.resolved_policy_file
+    if not policy_file.exists():
+        _write_private(policy_file, default_policy_text())
+        created.append(str(policy_file))
+    read_policy(settings)
+    url = settings.resolved_database_url
+    if url != MEMORY_URL:
+        upgrade_database(url)
+    return InitReport(home=home, database_url=url, policy_file=policy_file, created=tuple(created))

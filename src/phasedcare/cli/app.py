@@ -1,0 +1,255 @@
+"""The typer application: ``phasedcare init | demo | case ... | projections ... | schemas``."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from phasedcare.bootstrap import build, initialise
+from phasedcare.cli.output import console, emit_json, fail, reporting_errors, table
+from phasedcare.config import load_settings
+from phasedcare.domain.actors import Actor
+from phasedcare.service.engine import Engine
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="phasedcare",
+    help="Case coordination for phased safety care (directe veiligheid, stabiele veiligheid, herstel).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+case_app = typer.Typer(help="Open, inspect and move household cases.", no_args_is_help=True)
+projections_app = typer.Typer(help="Rebuild and check the read model.", no_args_is_help=True)
+app.add_typer(case_app, name="case")
+app.add_typer(projections_app, name="projections")
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", envvar="PHASEDCARE_HOME", help="The phasedcare home folder."),
+]
+ActorOption = Annotated[
+    str,
+    typer.Option(
+        "--actor",
+        envvar="PHASEDCARE_ACTOR",
+        help="Who acts, as user@organisation:role (e.g. u-vt-01@vt-ijsselland:professional).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+CaseArg = Annotated[str, typer.Argument(help="The case id.")]
+
+
+def engine_for(home: Path | None) -> Engine:
+    """The engine for the configured home (errors become one line and an exit code)."""
+    with reporting_errors():
+        return build(load_settings(home=home), configure_logs=True)
+
+
+def parse_actor(text: str) -> Actor:
+    """The actor from --actor / PHASEDCARE_ACTOR, or one clear error line."""
+    if not text:
+        fail("no actor: pass --actor user@organisation:role or set PHASEDCARE_ACTOR")
+    try:
+        return Actor.parse(text)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def init(home: HomeOption = None) -> None:
+    """Create the home folder, its config and policy files, and the database (idempotent)."""
+    with reporting_errors():
+        report = initialise(load_settings(home=home))
+    console.print(f"phasedcare home: {report.home}")
+    console.print(f"policy: {report.policy_file}")
+    for path in report.created:
+        console.print(f"created {path}")
+    console.print("database is at the newest schema")
+
+
+@app.command()
+def demo(
+    home: HomeOption = None,
+    households: Annotated[int, typer.Option(min=5, max=500, help="How many households.")] = 12,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic region.")] = 7,
+) -> None:
+    """Run a synthetic region through the phases and print a summary (synthetic people only)."""
+    from phasedcare.cli.demo import run_demo  # noqa: PLC0415 - only this command needs it
+
+    with reporting_errors():
+        settings = load_settings(home=home)
+        initialise(settings)
+        run_demo(settings, households=households, seed=seed)
+
+
+@case_app.command("open")
+def case_open(
+    via: Annotated[str, typer.Option(help="melding or advies.")] = "melding",
+    melder_kind: Annotated[str, typer.Option(help="politie, professional, burger or anoniem.")] = "professional",
+    acute: Annotated[bool, typer.Option(help="An acute melding.")] = False,
+    summary: Annotated[str, typer.Option(help="What was reported (sealed, never shown in lists).")] = "",
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Open a case from a melding or an advies (Veilig Thuis)."""
+    who = parse_actor(actor)
+    engine = engine_for(home)
+    with reporting_errors():
+        result = engine.open_case(actor=who, via=via, melder_kind=melder_kind, acute=acute, summary=summary)
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(result.case_id)
+
+
+@case_app.command("list")
+def case_list(
+    phase: Annotated[str | None, typer.Option(help="Only cases in this phase.")] = None,
+    organisation: Annotated[str | None, typer.Option(help="Only cases whose regie this organisation holds.")] = None,
+    overdue: Annotated[bool, typer.Option(help="Only cases with a deadline before today.")] = False,
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The caseload: phase, Veilig Thuis stage, regiehouder and next deadline (no names)."""
+    who = parse_actor(actor)
+    engine = engine_for(home)
+    with reporting_errors():
+        rows = engine.list_cases(
+            actor=who, phase=phase, organisation=organisation,
+            deadline_before=date.today() if overdue else None,  # noqa: DTZ011 - the user's today
+        )
+    if as_json:
+        emit_json(rows)
+        return
+    table(
+        f"{len(rows)} cases",
+        ["case", "phase", "Veilig Thuis", "regie", "casusregisseur", "next deadline", "kind"],
+        [[r.case_id, r.phase, r.vt_stage, r.regie_organisation, r.casusregisseur, r.next_deadline, r.next_deadline_kind] for r in rows],
+    )
+
+
+@case_app.command("show")
+def case_show(case_id: CaseArg, actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Everything about one case: phase, regie, members, safety plan, conditions, deadlines."""
+    from phasedcare.cli.render import render_case  # noqa: PLC0415 - rendering is display-only
+
+    who = parse_actor(actor)
+    engine = engine_for(home)
+    with reporting_errors():
+        view = engine.show(case_id, actor=who)
+    if as_json:
+        emit_json(view)
+    else:
+        render_case(view)
+
+
+@case_app.command("fire")
+def case_fire(
+    case_id: CaseArg,
+    event: Annotated[str, typer.Argument(help="The chart event, e.g. naar_stabiele_veiligheid.")],
+    chart: Annotated[str, typer.Option(help="phase or vt (Veilig Thuis).")] = "phase",
+    reason: Annotated[str, typer.Option(help="Why (required for terugval, heropenen, onderzoek).")] = "",
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fire a phase or Veilig Thuis event; a refusal says which rule failed."""
+    who = parse_actor(actor)
+    engine = engine_for(home)
+    with reporting_errors():
+        result = engine.fire(case_id, event, actor=who, chart=chart, reason=reason)
+        view = engine.show(case_id, actor=who)
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(f"{case_id}: phase {view.phase}, Veilig Thuis {view.vt_stage} (sequence {result.sequence})")
+
+
+@case_app.command("allowed")
+def case_allowed(case_id: CaseArg, actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Which events may fire now, and why the others may not."""
+    who = parse_actor(actor)
+    engine = engine_for(home)
+    with reporting_errors():
+        found = engine.allowed(case_id, actor=who)
+    if as_json:
+        emit_json(found)
+        return
+    table(
+        f"events for {case_id}",
+        ["chart", "event", "to", "allowed", "why not"],
+        [[o.chart, o.event, o.target or "", "yes" if o.allowed else "no", "; ".join(o.reasons)] for o in found],
+        style=lambda row: "green" if row[3] == "yes" else "dim",
+    )
+
+
+@case_app.command("history")
+def case_history(case_id: CaseArg, actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Every event of the case: when, who, under which policy version."""
+    who = parse_actor(actor)
+    engine = engine_for(home)
+    with reporting_errors():
+        entries = engine.history(case_id, actor=who)
+    if as_json:
+        emit_json(entries)
+        return
+    table(
+        f"history of {case_id}",
+        ["#", "at", "event", "actor", "policy"],
+        [[e.sequence, e.at.isoformat(timespec="seconds"), e.event_type, e.actor, e.policy_version] for e in entries],
+    )
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    home: HomeOption = None,
+    check: Annotated[bool, typer.Option(help="Only compare rebuilt with live; exit 1 on a difference.")] = False,
+) -> None:
+    """Rebuild the projection table from the events (or check that it matches them)."""
+    engine = engine_for(home)
+    with reporting_errors():
+        if check:
+            differences = engine.projection_differences()
+            for line in differences:
+                console.print(line)
+            if differences:
+                raise typer.Exit(1)
+            console.print("projections match the events")
+            return
+        count = engine.rebuild_projections()
+    console.print(f"rebuilt {count} projection rows from the events")
+
+
+@app.command()
+def schemas(
+    out: Annotated[Path, typer.Option(help="The folder to write into.")] = Path("schemas"),
+    check: Annotated[bool, typer.Option(help="Only report drift; exit 1 when the files differ.")] = False,
+) -> None:
+    """Write the JSON Schemas of events, commands and the policy file (or check them)."""
+    from phasedcare.service.schemas import schema_differences, write_schemas  # noqa: PLC0415
+
+    if check:
+        differences = schema_differences(out)
+        for line in differences:
+            console.print(line)
+        if differences:
+            raise typer.Exit(1)
+        console.print(f"{out} is in step with the code")
+        return
+    written = write_schemas(out)
+    console.print(f"wrote {len(written)} schemas to {out}")
+
+
+def _register_subcommands() -> None:
+    """Import the modules that add commands to ``case_app``."""
+    import phasedcare.cli.record  # noqa: F401, PLC0415 - registers commands on import
+
+
+_register_subcommands()

@@ -1,0 +1,144 @@
+"""``phasedcare demo``: a synthetic region walked through the phases with a simulated clock.
+
+Every household is invented (the names say so). Each is taken to a different end point:
+waiting for its veiligheidsbeoordeling, in directe veiligheid, in stabiele veiligheid, in
+herstel, closed, or back in directe veiligheid after a terugval. All events are appended
+through the engine's own commands, so the cases can be inspected afterwards with
+``phasedcare case list | show | history | allowed``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+from phasedcare.bootstrap import build
+from phasedcare.cli.output import console, table
+from phasedcare.config import Settings
+from phasedcare.domain import commands as cmd
+from phasedcare.domain.actors import Actor, Role
+from phasedcare.domain.policy import OrganisationKind
+from phasedcare.service.engine import Engine
+from phasedcare.testing import ManualClock
+
+__all__ = ["ENDINGS", "run_demo"]
+
+ENDINGS = ("aanmelding", "directe_veiligheid", "stabiele_veiligheid", "herstel", "afgesloten", "terugval")
+_FIRST = ("Anna", "Bram", "Cato", "Daan", "Eva", "Finn", "Guus", "Hanna", "Ilse", "Joris", "Kim", "Lars")
+_LAST = ("Voorbeeld", "Proefmans", "Testhuis", "Demostra", "Fictief", "Verzinsel")
+
+
+class _Household:
+    """One synthetic household walked towards its ending."""
+
+    def __init__(self, engine: Engine, clock: ManualClock, rng: random.Random, actors: dict[str, Actor]) -> None:
+        self.engine, self.clock, self.rng, self.actors = engine, clock, rng, actors
+        self.case_id = ""
+
+    def run(self, ending: str) -> str:
+        vt = self.actors["vt"]
+        self.case_id = self.engine.open_case(actor=vt, via="melding", melder_kind=self.rng.choice(["politie", "professional"]), summary="Synthetic melding: neighbours heard shouting (demo).").case_id
+        self._members(vt)
+        if ending == "aanmelding":
+            return self.case_id
+        self.clock.advance(days=2)
+        self.engine.fire(self.case_id, "start_veiligheidsbeoordeling", actor=vt, chart="vt")
+        self._conditions_and_risk(vt)
+        self.engine.fire(self.case_id, "start_directe_veiligheid", actor=vt)
+        self.engine.agree_safety_plan(self.case_id, actor=vt, agreed_on=self.clock.today, summary="Synthetic safety plan (demo).")
+        self.engine.fire(self.case_id, "besluit_overdracht", actor=vt, chart="vt")
+        if ending == "directe_veiligheid":
+            return self.case_id
+        self._hand_over_to_wijkteam(vt)
+        return self._towards(ending)
+
+    def _members(self, vt: Actor) -> None:
+        last = self.rng.choice(_LAST)
+        self.engine.record_member(self.case_id, actor=vt, role="slachtoffer", name=f"{self.rng.choice(_FIRST)} {last}", date_of_birth=date(1988, 3, 14))
+        self.engine.record_member(self.case_id, actor=vt, role="pleger", name=f"{self.rng.choice(_FIRST)} {last}", date_of_birth=date(1985, 9, 2))
+        born = date(2014 + self.rng.randrange(8), 1 + self.rng.randrange(12), 1 + self.rng.randrange(28))
+        self.engine.record_member(self.case_id, actor=vt, role="kind", name=f"{self.rng.choice(_FIRST)} {last}", date_of_birth=born)
+
+    def _conditions_and_risk(self, vt: Actor) -> None:
+        self.clock.advance(days=2)
+        wijkteam = self.actors["wijkteam"].organisation
+        self.engine.add_safety_condition(self.case_id, actor=vt, statement="No physical violence in the home (synthetic).", owner=wijkteam, check_every_days=14, check_method="home visit")
+        self.engine.add_safety_condition(self.case_id, actor=vt, statement="The child attends school every day (synthetic).", owner=wijkteam, check_every_days=7, check_method="school contact")
+        self.engine.record_risk_assessment(self.case_id, actor=vt, instrument="VT-triage", instrument_version="2023", level=self.rng.choice(["verhoogd", "hoog"]), assessed_on=self.clock.today, items={"structurele_onveiligheid": "ja"})
+
+    def _hand_over_to_wijkteam(self, vt: Actor) -> None:
+        wijkteam = self.actors["wijkteam"]
+        self.clock.advance(days=1)
+        proposed = self.engine.handle(cmd.ProposeHandover(case_id=self.case_id, to_organisation=wijkteam.organisation, note="Warm handover after veiligheidsbeoordeling (demo)."), actor=vt)
+        assert proposed.created_id is not None  # noqa: S101 - a proposal always creates an id
+        self.clock.advance(days=2)
+        self.engine.handle(cmd.AcceptHandover(case_id=self.case_id, handover_id=proposed.created_id, casusregisseur=wijkteam.user), actor=wijkteam)
+        self.engine.fire(self.case_id, "start_monitoring", actor=vt, chart="vt")
+
+    def _all_conditions(self, status: str, actor: Actor) -> None:
+        for condition_id in ("c1", "c2"):
+            self.engine.record_condition_status(self.case_id, actor=actor, condition_id=condition_id, status=status, observed_on=self.clock.today, evidence="Checked during a home visit (demo).")
+
+    def _towards(self, ending: str) -> str:
+        wijkteam = self.actors["wijkteam"]
+        self.clock.advance(days=14)
+        self._all_conditions("met", wijkteam)
+        self.engine.fire(self.case_id, "naar_stabiele_veiligheid", actor=wijkteam)
+        if ending == "stabiele_veiligheid":
+            return self.case_id
+        if ending == "terugval":
+            self.clock.advance(days=30)
+            self.engine.record_condition_status(self.case_id, actor=wijkteam, condition_id="c1", status="breached", observed_on=self.clock.today, evidence="New incident reported by the police (demo).")
+            return self.case_id
+        self.clock.advance(days=100)
+        self._all_conditions("met", wijkteam)
+        self.engine.fire(self.case_id, "naar_herstel", actor=wijkteam)
+        if ending == "herstel":
+            return self.case_id
+        self.clock.advance(days=270)
+        self.engine.fire(self.case_id, "vt_afsluiten", actor=self.actors["vt"], chart="vt")
+        self.engine.fire(self.case_id, "afsluiten", actor=wijkteam)
+        return self.case_id
+
+
+def _actors(engine: Engine) -> dict[str, Actor]:
+    policy = engine.policy
+    vt = next(o for o in policy.organisations if o.kind is OrganisationKind.veilig_thuis)
+    wijkteam = next(o for o in policy.organisations if o.kind is OrganisationKind.lokaal_team)
+    return {
+        "vt": Actor(user="u-vt-demo", organisation=vt.id, role=Role.professional),
+        "wijkteam": Actor(user="u-wt-demo", organisation=wijkteam.id, role=Role.professional),
+    }
+
+
+def run_demo(settings: Settings, *, households: int, seed: int) -> list[str]:
+    """Create ``households`` synthetic cases in the configured home; returns their ids."""
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not cryptography
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=440)
+    clock = ManualClock(start)
+    engine = build(settings, clock=clock, configure_logs=True)
+    actors = _actors(engine)
+    case_ids = []
+    try:
+        for number in range(households):
+            clock.now = start + timedelta(days=number % 9)
+            case_ids.append(_Household(engine, clock, rng, actors).run(ENDINGS[number % len(ENDINGS)]))
+        _summary(engine, actors, case_ids, settings)
+    finally:
+        engine.close()
+    return case_ids
+
+
+def _summary(engine: Engine, actors: dict[str, Actor], case_ids: list[str], settings: Settings) -> None:
+    vt = actors["vt"]
+    views = [engine.show(case_id, actor=vt) for case_id in case_ids]
+    table(
+        f"demo region {engine.policy.region}: {len(views)} synthetic households",
+        ["case", "phase", "Veilig Thuis", "regie", "next deadline"],
+        [[v.case_id, v.phase, v.vt_stage, v.regie.organisation, v.deadlines[0].due if v.deadlines else "-"] for v in views],
+    )
+    counts = Counter(v.phase for v in views)
+    console.print("phases: " + ", ".join(f"{phase} {counts[phase]}" for phase in sorted(counts)))
+    console.print(f"home: {settings.resolved_home}")
+    console.print(f"try: phasedcare case show {case_ids[0]} --actor {vt}")

@@ -1,0 +1,82 @@
+"""Settings: ``PHASEDCARE_*`` environment variables, then ``$PHASEDCARE_HOME/config.toml``.
+
+Nothing is read at import time; :func:`load_settings` reads when an entry point asks.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from phasedcare.errors import InvalidInput
+
+__all__ = ["CONFIG_FILE", "DEFAULT_HOME", "MEMORY_URL", "Settings", "load_settings"]
+
+DEFAULT_HOME = Path("~/.phasedcare")
+CONFIG_FILE = "config.toml"
+MEMORY_URL = "memory://"
+"""The database URL of the in-memory store: nothing is written to disk."""
+
+
+class Settings(BaseSettings):
+    """Where phasedcare keeps its data, which database and policy it uses, how it logs."""
+
+    model_config = SettingsConfigDict(env_prefix="PHASEDCARE_", extra="forbid")
+
+    home: Path = Field(default=DEFAULT_HOME, description="The folder for the database and policy.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default SQLite in the home; 'memory://' for the in-memory store.",
+    )
+    policy_file: Path | None = Field(
+        default=None, description="The regional policy file; default policy.yaml in the home."
+    )
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
+
+    @property
+    def resolved_home(self) -> Path:
+        """The home folder with ``~`` expanded."""
+        return self.home.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the home folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_home / 'phasedcare.db'}"
+
+    @property
+    def resolved_policy_file(self) -> Path:
+        """The policy file, defaulting to ``policy.yaml`` in the home folder."""
+        return (self.policy_file or self.resolved_home / "policy.yaml").expanduser()
+
+
+def _config_file_values(home: Path) -> dict[str, Any]:
+    path = home.expanduser() / CONFIG_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{path}: {exc}", field="config") from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from overrides, then the environment, then the home's config file."""
+    home = Path(overrides.get("home") or os.environ.get("PHASEDCARE_HOME") or DEFAULT_HOME)
+    file_values = _config_file_values(home)
+    env_keys = {k.removeprefix("PHASEDCARE_").lower() for k in os.environ if k.startswith("PHASEDCARE_")}
+    values = {k: v for k, v in file_values.items() if k not in env_keys}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"settings {where}: {first['msg']}", field=where) from None

@@ -1,0 +1,364 @@
+"""The domain decides: one function per command, turning a command into events or a refusal.
+
+Each function reads the case and the decision context and returns the events to append; it
+changes nothing. A refusal raises :class:`~phasedcare.errors.Refused` naming the rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from phasedcare.domain import commands as cmd
+from phasedcare.domain import events as ev
+from phasedcare.domain.case import CaseState
+from phasedcare.domain.charts import fire
+from phasedcare.domain.context import DecisionContext
+from phasedcare.domain.policy import OrganisationKind
+from phasedcare.domain.safety import ConditionStatus, RiskAssessment
+from phasedcare.errors import NotFound, Refused
+
+__all__ = ["DECISIONS", "decide", "open_case"]
+
+PAST_DIRECTE_VEILIGHEID = frozenset({"stabiele_veiligheid", "herstel"})
+
+
+def _envelope(case: CaseState, ctx: DecisionContext) -> dict[str, Any]:
+    return {
+        "case_id": case.case_id,
+        "at": ctx.now,
+        "actor": ctx.actor,
+        "policy_version": ctx.policy.version,
+    }
+
+
+def open_case(case_id: str, command: cmd.OpenCase, ctx: DecisionContext) -> list[ev.DomainEvent]:
+    """Open a case at Veilig Thuis; the opening organisation holds regie from the start."""
+    return [
+        ev.CaseOpened(
+            case_id=case_id,
+            at=ctx.now,
+            actor=ctx.actor,
+            policy_version=ctx.policy.version,
+            region=ctx.policy.region,
+            via=command.via,
+            acute=command.acute,
+            melder_kind=command.melder_kind,
+            summary=command.summary,
+            regie_organisation=ctx.actor.organisation,
+            casusregisseur=ctx.actor.user,
+        )
+    ]
+
+
+def _refuse_when_closed(case: CaseState, what: str) -> None:
+    if case.phase == "afgesloten":
+        raise Refused(
+            f"the case is closed: reopen it before {what}", case_id=case.case_id, rule="case_closed"
+        )
+
+
+def record_member(
+    case: CaseState, command: cmd.RecordMember, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Record a household member with the next member id (m1, m2, ...)."""
+    _refuse_when_closed(case, "recording members")
+    member_id = f"m{len(case.members) + 1}"
+    return [
+        ev.MemberRecorded(
+            **_envelope(case, ctx),
+            member_id=member_id,
+            role=command.role,
+            name=command.name,
+            date_of_birth=command.date_of_birth,
+        )
+    ]
+
+
+def flag_specific_group(
+    case: CaseState, command: cmd.FlagSpecificGroup, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Flag the case for a specific group; flagging twice is refused as a no-op."""
+    if command.flag in case.flags:
+        raise Refused(
+            f"the case is already flagged {command.flag}", case_id=case.case_id, rule="already_flagged"
+        )
+    return [ev.SpecificGroupFlagged(**_envelope(case, ctx), flag=command.flag)]
+
+
+def fire_event(
+    case: CaseState, command: cmd.FireEvent, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Fire a chart event; the chart's validators refuse it with reasons when not allowed."""
+    source, target = fire(command.chart, case, command.event, ctx, reason=command.reason)
+    event_type = ev.PhaseTransitioned if command.chart == "phase" else ev.VtStageTransitioned
+    return [
+        event_type(
+            **_envelope(case, ctx),
+            event=command.event,
+            source=source,
+            target=target,
+            reason=command.reason,
+        )
+    ]
+
+
+def agree_safety_plan(
+    case: CaseState, command: cmd.AgreeSafetyPlan, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Agree a new version of the safety plan."""
+    _refuse_when_closed(case, "agreeing a safety plan")
+    version = case.safety_plan.version + 1 if case.safety_plan else 1
+    return [
+        ev.SafetyPlanAgreed(
+            **_envelope(case, ctx),
+            version=version,
+            agreed_on=command.agreed_on,
+            summary=command.summary,
+            agreed_with_household=command.agreed_with_household,
+        )
+    ]
+
+
+def add_safety_condition(
+    case: CaseState, command: cmd.AddSafetyCondition, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Add a safety condition checked by a known organisation."""
+    _refuse_when_closed(case, "adding safety conditions")
+    ctx.policy.organisation(command.owner)
+    return [
+        ev.SafetyConditionAdded(
+            **_envelope(case, ctx),
+            condition_id=f"c{len(case.conditions) + 1}",
+            statement=command.statement,
+            owner=command.owner,
+            check_every_days=command.check_every_days,
+            check_method=command.check_method,
+        )
+    ]
+
+
+def _terugval(case: CaseState, ctx: DecisionContext, reason: str) -> list[ev.DomainEvent]:
+    """A terugval back to directe veiligheid when the case is past it, else nothing."""
+    if case.phase not in PAST_DIRECTE_VEILIGHEID:
+        return []
+    source, target = fire("phase", case, "terugval", ctx, reason=reason)
+    return [
+        ev.PhaseTransitioned(
+            **_envelope(case, ctx), event="terugval", source=source, target=target, reason=reason
+        )
+    ]
+
+
+def record_condition_status(
+    case: CaseState, command: cmd.RecordConditionStatus, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Record a check of a condition; a breach past directe veiligheid fires terugval."""
+    _refuse_when_closed(case, "recording checks")
+    if command.condition_id not in case.conditions:
+        raise NotFound(
+            f"case {case.case_id} has no safety condition {command.condition_id}",
+            kind="safety condition",
+            ident=command.condition_id,
+        )
+    recorded: list[ev.DomainEvent] = [
+        ev.SafetyConditionStatusRecorded(
+            **_envelope(case, ctx),
+            condition_id=command.condition_id,
+            status=command.status,
+            observed_on=command.observed_on,
+            evidence=command.evidence,
+        )
+    ]
+    if command.status is ConditionStatus.breached:
+        why = f"safety condition {command.condition_id} breached on {command.observed_on}"
+        recorded += _terugval(case, ctx, why)
+    return recorded
+
+
+def record_risk_assessment(
+    case: CaseState, command: cmd.RecordRiskAssessment, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Record a risk assessment; revising one keeps its id and bumps its record version."""
+    _refuse_when_closed(case, "recording risk assessments")
+    assessment_id, version = _next_assessment_version(case, command.assessment_id)
+    assessment = RiskAssessment(
+        assessment_id=assessment_id,
+        record_version=version,
+        instrument=command.instrument,
+        instrument_version=command.instrument_version,
+        items=command.items,
+        level=command.level,
+        assessor=ctx.actor.user,
+        assessed_on=command.assessed_on,
+    )
+    return [ev.RiskAssessmentRecorded(**_envelope(case, ctx), assessment=assessment)]
+
+
+def _next_assessment_version(case: CaseState, assessment_id: str | None) -> tuple[str, int]:
+    if assessment_id is None:
+        ids = {a.assessment_id for a in case.risk_assessments}
+        return f"r{len(ids) + 1}", 1
+    versions = [a.record_version for a in case.risk_assessments if a.assessment_id == assessment_id]
+    if not versions:
+        raise NotFound(
+            f"case {case.case_id} has no risk assessment {assessment_id}",
+            kind="risk assessment",
+            ident=assessment_id,
+        )
+    return assessment_id, max(versions) + 1
+
+
+def record_incident(
+    case: CaseState, command: cmd.RecordIncident, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Record an incident; past directe veiligheid it fires terugval."""
+    _refuse_when_closed(case, "recording incidents")
+    if command.occurred_on > ctx.today:
+        raise Refused(
+            f"an incident cannot lie in the future ({command.occurred_on})",
+            case_id=case.case_id,
+            rule="incident_in_future",
+        )
+    recorded: list[ev.DomainEvent] = [
+        ev.IncidentRecorded(
+            **_envelope(case, ctx),
+            occurred_on=command.occurred_on,
+            description=command.description,
+        )
+    ]
+    return recorded + _terugval(case, ctx, f"new incident on {command.occurred_on}")
+
+
+def assign_casusregisseur(
+    case: CaseState, command: cmd.AssignCasusregisseur, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Another casusregisseur of the organisation holding regie takes over."""
+    if command.casusregisseur == case.regie.casusregisseur:
+        raise Refused(
+            f"{command.casusregisseur} is already the casusregisseur",
+            case_id=case.case_id,
+            rule="already_casusregisseur",
+        )
+    return [
+        ev.CasusregisseurAssigned(
+            **_envelope(case, ctx),
+            organisation=case.regie.organisation,
+            casusregisseur=command.casusregisseur,
+        )
+    ]
+
+
+def propose_handover(
+    case: CaseState, command: cmd.ProposeHandover, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Propose a handover of regie; one open handover at a time, never to oneself."""
+    _refuse_when_closed(case, "handing it over")
+    receiver = ctx.policy.organisation(command.to_organisation)
+    if receiver.id == case.regie.organisation:
+        raise Refused(
+            f"{receiver.id} already holds regie", case_id=case.case_id, rule="handover_to_self"
+        )
+    if receiver.kind is OrganisationKind.partner:
+        raise Refused(
+            f"{receiver.id} is a partner organisation and cannot hold regie",
+            case_id=case.case_id,
+            rule="receiver_cannot_hold_regie",
+        )
+    if case.open_handovers:
+        open_id = case.open_handovers[0].handover_id
+        raise Refused(
+            f"handover {open_id} is still open", case_id=case.case_id, rule="handover_open"
+        )
+    respond_by = ctx.calendar.add_working_days(
+        ctx.today, ctx.policy.deadlines.handover_response_werkdagen
+    )
+    return [
+        ev.HandoverProposed(
+            **_envelope(case, ctx),
+            handover_id=f"h{len(case.handovers) + 1}",
+            from_organisation=case.regie.organisation,
+            to_organisation=receiver.id,
+            respond_by=respond_by,
+            note=command.note,
+        )
+    ]
+
+
+def _open_handover(case: CaseState, handover_id: str) -> None:
+    handover = case.handovers.get(handover_id)
+    if handover is None:
+        raise NotFound(
+            f"case {case.case_id} has no handover {handover_id}", kind="handover", ident=handover_id
+        )
+    if handover.status != "proposed":
+        raise Refused(
+            f"handover {handover_id} is already {handover.status}",
+            case_id=case.case_id,
+            rule="handover_not_open",
+        )
+
+
+def accept_handover(
+    case: CaseState, command: cmd.AcceptHandover, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Accept a handover: regie moves to the receiver in the same event."""
+    _open_handover(case, command.handover_id)
+    return [
+        ev.HandoverAccepted(
+            **_envelope(case, ctx),
+            handover_id=command.handover_id,
+            casusregisseur=command.casusregisseur,
+        )
+    ]
+
+
+def reject_handover(
+    case: CaseState, command: cmd.RejectHandover, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Reject a handover with a reason; regie stays where it was."""
+    _open_handover(case, command.handover_id)
+    return [
+        ev.HandoverRejected(
+            **_envelope(case, ctx), handover_id=command.handover_id, reason=command.reason
+        )
+    ]
+
+
+def withdraw_handover(
+    case: CaseState, command: cmd.WithdrawHandover, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Withdraw a handover; regie stays where it was."""
+    _open_handover(case, command.handover_id)
+    return [
+        ev.HandoverWithdrawn(
+            **_envelope(case, ctx), handover_id=command.handover_id, reason=command.reason
+        )
+    ]
+
+
+Decision = Callable[[CaseState, Any, DecisionContext], list[ev.DomainEvent]]
+
+DECISIONS: dict[type[cmd.CaseCommand], Decision] = {
+    cmd.RecordMember: record_member,
+    cmd.FlagSpecificGroup: flag_specific_group,
+    cmd.FireEvent: fire_event,
+    cmd.AgreeSafetyPlan: agree_safety_plan,
+    cmd.AddSafetyCondition: add_safety_condition,
+    cmd.RecordConditionStatus: record_condition_status,
+    cmd.RecordRiskAssessment: record_risk_assessment,
+    cmd.RecordIncident: record_incident,
+    cmd.AssignCasusregisseur: assign_casusregisseur,
+    cmd.ProposeHandover: propose_handover,
+    cmd.AcceptHandover: accept_handover,
+    cmd.RejectHandover: reject_handover,
+    cmd.WithdrawHandover: withdraw_handover,
+}
+"""The decision for each command about an existing case."""
+
+
+def decide(
+    case: CaseState, command: cmd.CaseCommand, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """The events ``command`` produces on ``case``, or a refusal."""
+    return DECISIONS[type(command)](case, command, ctx)

@@ -1,0 +1,204 @@
+"""Domain events: facts in the past tense, versioned and frozen.
+
+Every event carries the envelope (case, time, actor, policy version) so that a replay knows
+who decided what under which policy. Events are applied, never decided again.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from phasedcare.domain.actors import Actor
+from phasedcare.domain.household import MemberRole, SpecificGroup
+from phasedcare.domain.safety import ConditionStatus, RiskAssessment
+
+__all__ = [
+    "EVENT_TYPES",
+    "CaseOpened",
+    "CasusregisseurAssigned",
+    "DomainEvent",
+    "HandoverAccepted",
+    "HandoverProposed",
+    "HandoverRejected",
+    "HandoverWithdrawn",
+    "IncidentRecorded",
+    "MemberRecorded",
+    "PhaseTransitioned",
+    "RiskAssessmentRecorded",
+    "SafetyConditionAdded",
+    "SafetyConditionStatusRecorded",
+    "SafetyPlanAgreed",
+    "SpecificGroupFlagged",
+    "VtStageTransitioned",
+]
+
+
+class DomainEvent(BaseModel):
+    """The envelope every event shares.
+
+    Attributes:
+        case_id: the case the event belongs to.
+        at: when it was decided (UTC, timezone-aware).
+        actor: who decided it.
+        policy_version: the version of the regional policy it was decided under.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    schema_version: ClassVar[int] = 1
+
+    case_id: str
+    at: AwareDatetime
+    actor: Actor
+    policy_version: str
+
+
+class CaseOpened(DomainEvent):
+    """A household's case was opened from a melding or an advies."""
+
+    region: str
+    via: str = Field(pattern="^(melding|advies)$")
+    acute: bool = False
+    melder_kind: str = Field(description="politie, professional, burger or anoniem.")
+    summary: str = Field(default="", description="What the melder reported (sealed).")
+    regie_organisation: str
+    casusregisseur: str
+
+
+class MemberRecorded(DomainEvent):
+    """A person was recorded as a member of the household."""
+
+    member_id: str
+    role: MemberRole
+    name: str
+    date_of_birth: date | None = None
+
+
+class SpecificGroupFlagged(DomainEvent):
+    """The case was flagged for a specific group, which changes routing."""
+
+    flag: SpecificGroup
+
+
+class PhaseTransitioned(DomainEvent):
+    """The phase chart moved: ``event`` took the case from ``source`` to ``target``."""
+
+    event: str
+    source: str
+    target: str
+    reason: str = ""
+
+
+class VtStageTransitioned(DomainEvent):
+    """The Veilig Thuis chart moved: ``event`` took the case from ``source`` to ``target``."""
+
+    event: str
+    source: str
+    target: str
+    reason: str = ""
+
+
+class SafetyPlanAgreed(DomainEvent):
+    """A (new version of the) safety plan was agreed."""
+
+    version: int
+    agreed_on: date
+    summary: str = ""
+    agreed_with_household: bool = True
+
+
+class SafetyConditionAdded(DomainEvent):
+    """A safety condition (veiligheidsvoorwaarde) was agreed."""
+
+    condition_id: str
+    statement: str
+    owner: str
+    check_every_days: int
+    check_method: str = ""
+
+
+class SafetyConditionStatusRecorded(DomainEvent):
+    """A check of a safety condition found it met, breached or unknown."""
+
+    condition_id: str
+    status: ConditionStatus
+    observed_on: date
+    evidence: str = ""
+
+
+class RiskAssessmentRecorded(DomainEvent):
+    """A risk assessment (or a new version of one) was recorded."""
+
+    assessment: RiskAssessment
+
+
+class IncidentRecorded(DomainEvent):
+    """A new incident of violence or unsafety was recorded."""
+
+    occurred_on: date
+    description: str = ""
+
+
+class CasusregisseurAssigned(DomainEvent):
+    """Within the organisation holding regie, another casusregisseur took over."""
+
+    organisation: str
+    casusregisseur: str
+
+
+class HandoverProposed(DomainEvent):
+    """The organisation holding regie proposed to hand it over; it keeps regie until accepted."""
+
+    handover_id: str
+    from_organisation: str
+    to_organisation: str
+    respond_by: date
+    note: str = ""
+
+
+class HandoverAccepted(DomainEvent):
+    """The receiver accepted a handover: regie moved to it in this same event."""
+
+    handover_id: str
+    casusregisseur: str
+
+
+class HandoverRejected(DomainEvent):
+    """The receiver rejected a handover; regie stays with the sender."""
+
+    handover_id: str
+    reason: str
+
+
+class HandoverWithdrawn(DomainEvent):
+    """The sender withdrew a handover; regie stays with the sender."""
+
+    handover_id: str
+    reason: str = ""
+
+
+EVENT_TYPES: dict[str, type[DomainEvent]] = {
+    cls.__name__: cls
+    for cls in (
+        CaseOpened,
+        MemberRecorded,
+        SpecificGroupFlagged,
+        PhaseTransitioned,
+        VtStageTransitioned,
+        SafetyPlanAgreed,
+        SafetyConditionAdded,
+        SafetyConditionStatusRecorded,
+        RiskAssessmentRecorded,
+        IncidentRecorded,
+        CasusregisseurAssigned,
+        HandoverProposed,
+        HandoverAccepted,
+        HandoverRejected,
+        HandoverWithdrawn,
+    )
+}
+"""Every event type by its stored name; the mapper looks types up here."""
+
+

@@ -1,0 +1,179 @@
+"""The rules that guard the statecharts, each with a reason a professional understands.
+
+A rule returns ``None`` when it holds and a sentence when it fails. The charts run them as
+validators, and ``allowed transitions`` runs the same rules to explain what is possible now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from phasedcare.domain.calendar import add_months
+from phasedcare.domain.case import CaseState
+from phasedcare.domain.context import DecisionContext
+from phasedcare.domain.household import MemberRole
+from phasedcare.domain.safety import ConditionStatus
+
+__all__ = ["PHASE_RULES", "VT_RULES", "Rule", "failures", "label"]
+
+Rule = Callable[[CaseState, DecisionContext], str | None]
+
+_LABELS = {
+    "directe_veiligheid": "directe veiligheid",
+    "stabiele_veiligheid": "stabiele veiligheid",
+    "voorwaarden_en_vervolg": "voorwaarden en vervolg",
+    "verzoek_rvdk": "verzoek aan de Raad voor de Kinderbescherming",
+    "omgezet_naar_advies": "omgezet naar advies",
+    "einde_bemoeienis": "einde bemoeienis",
+}
+
+
+def label(state_value: str) -> str:
+    """The words a professional uses for a state value."""
+    return _LABELS.get(state_value, state_value)
+
+
+def is_melding(case: CaseState, ctx: DecisionContext) -> str | None:
+    """An advies registers no household, so it cannot enter the phases."""
+    if case.opened_via == "advies" and case.vt_stage in ("advies", "afgesloten"):
+        return "the case is an advies: convert it to a melding before the phases start"
+    return None
+
+
+def has_members(case: CaseState, ctx: DecisionContext) -> str | None:
+    """The persons concerned must be registered first."""
+    return None if case.members else "no household members recorded"
+
+
+def has_agreed_plan(case: CaseState, ctx: DecisionContext) -> str | None:
+    """Stable safety needs an agreed safety plan."""
+    return None if case.safety_plan is not None else "no agreed safety plan"
+
+
+def has_condition(case: CaseState, ctx: DecisionContext) -> str | None:
+    """A plan or a decision needs at least one safety condition."""
+    return None if case.conditions else "no safety condition agreed"
+
+
+def has_risk_assessment(case: CaseState, ctx: DecisionContext) -> str | None:
+    """Stable safety needs a risk assessment when the policy asks for one."""
+    if not ctx.policy.stable_safety.risk_assessment_required or case.risk_assessments:
+        return None
+    return "no risk assessment recorded"
+
+
+def has_regiehouder(case: CaseState, ctx: DecisionContext) -> str | None:
+    """Somebody must hold regie to keep sight of safety."""
+    if case.regie_history and case.regie.casusregisseur:
+        return None
+    return "no regiehouder assigned"
+
+
+def no_breached_condition(case: CaseState, ctx: DecisionContext) -> str | None:
+    """A breached safety condition blocks stable safety."""
+    breached = [c for c in case.conditions.values() if c.status is ConditionStatus.breached]
+    if not breached:
+        return None
+    return "; ".join(f"safety condition {c.condition_id} breached on {c.status_on}" for c in breached)
+
+
+def all_conditions_met(case: CaseState, ctx: DecisionContext) -> str | None:
+    """Herstel needs every safety condition met, when the policy says so."""
+    if not ctx.policy.stable_safety.all_conditions_met:
+        return None
+    if not case.conditions:
+        return "no safety condition agreed"
+    open_ = [c for c in case.conditions.values() if c.status is not ConditionStatus.met]
+    if not open_:
+        return None
+    listed = ", ".join(f"{c.condition_id} ({c.status})" for c in open_)
+    return f"safety conditions not met: {listed}"
+
+
+def stable_period_lasted(case: CaseState, ctx: DecisionContext) -> str | None:
+    """Herstel needs stable safety without incident for the policy's period."""
+    months = ctx.policy.stable_safety.incident_free_months
+    since = case.phase_since.date() if case.phase_since else ctx.today
+    if case.last_incident and case.last_incident > since:
+        since = case.last_incident
+    ready_on = add_months(since, months)
+    if ctx.today >= ready_on:
+        return None
+    lasted = (ctx.today - since).days
+    return (
+        f"stable safety has lasted {lasted} days without incident; the policy asks "
+        f"{months} months (possible from {ready_on})"
+    )
+
+
+def no_open_handover(case: CaseState, ctx: DecisionContext) -> str | None:
+    """A case cannot close while a handover waits for an answer."""
+    waiting = case.open_handovers
+    if not waiting:
+        return None
+    return f"handover {waiting[0].handover_id} to {waiting[0].to_organisation} is still open"
+
+
+def vt_track_closed(case: CaseState, ctx: DecisionContext) -> str | None:
+    """A case closes only after Veilig Thuis has closed its track."""
+    if case.vt_stage == "afgesloten":
+        return None
+    return f"Veilig Thuis is still involved (stage: {label(case.vt_stage)})"
+
+
+def has_child(case: CaseState, ctx: DecisionContext) -> str | None:
+    """A request to the Raad voor de Kinderbescherming concerns a child."""
+    if any(m.role is MemberRole.kind for m in case.members.values()):
+        return None
+    return "no child recorded in the household"
+
+
+def monitoring_finished(case: CaseState, ctx: DecisionContext) -> str | None:
+    """Monitoring runs until the policy's last monitoring moment."""
+    if case.vt_stage != "monitoring" or case.vt_stage_since is None:
+        return None
+    moments = ctx.policy.deadlines.monitoring_maanden
+    ends_on = add_months(case.vt_stage_since.date(), max(moments))
+    if ctx.today >= ends_on:
+        return None
+    checks = " and ".join(str(m) for m in moments)
+    return f"monitoring runs until {ends_on} (checks at {checks} months after it started)"
+
+
+PHASE_RULES: dict[str, tuple[Rule, ...]] = {
+    "start_directe_veiligheid": (is_melding, has_members),
+    "naar_stabiele_veiligheid": (
+        has_agreed_plan,
+        has_condition,
+        has_risk_assessment,
+        has_regiehouder,
+        no_breached_condition,
+    ),
+    "naar_herstel": (stable_period_lasted, all_conditions_met),
+    "terugval": (),
+    "afsluiten": (no_open_handover, vt_track_closed),
+    "heropenen": (),
+}
+
+VT_RULES: dict[str, tuple[Rule, ...]] = {
+    "start_veiligheidsbeoordeling": (has_members,),
+    "omzetten_naar_melding": (),
+    "advies_afronden": (),
+    "besluit_overdracht": (has_condition,),
+    "besluit_voorwaarden_en_vervolg": (has_condition,),
+    "besluit_onderzoek": (),
+    "besluit_verzoek_rvdk": (has_child,),
+    "besluit_omzetten_naar_advies": (),
+    "besluit_einde_bemoeienis": (),
+    "start_monitoring": (has_condition,),
+    "vt_afsluiten": (monitoring_finished, no_open_handover),
+    "nieuwe_melding": (),
+}
+
+
+def failures(
+    rules: tuple[Rule, ...], case: CaseState, ctx: DecisionContext
+) -> list[tuple[str, str]]:
+    """Every failing rule as ``(rule name, reason)``, in the order the rules are listed."""
+    found = ((rule.__name__, rule(case, ctx)) for rule in rules)
+    return [(name, reason) for name, reason in found if reason is not None]

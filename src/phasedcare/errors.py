@@ -1,0 +1,135 @@
+"""The one exception tree of phasedcare.
+
+Every error the engine raises on purpose derives from :class:`PhasedCareError` and carries
+structured attributes, so that the CLI and the HTTP API can pass the reason through unchanged::
+
+    PhasedCareError
+    ├── InvalidInput              bad input at a boundary (CLI argument, policy file, payload)
+    │   └── PolicyError           a regional policy file that does not validate
+    ├── NotFound                  an unknown case, member, condition or organisation
+    ├── Refused                   the domain refused a command; ``rule`` names what failed
+    │   └── TransitionRefused     a statechart event that is not allowed now
+    ├── NotAuthorised             the actor may not do this
+    ├── ConcurrencyConflict       another writer appended to the case first
+    └── StoreError                the storage backend failed (driver errors translated)
+
+Messages never contain personal data: they name ids, phases, rules and dates only.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConcurrencyConflict",
+    "InvalidInput",
+    "NotAuthorised",
+    "NotFound",
+    "PhasedCareError",
+    "PolicyError",
+    "Refused",
+    "StoreError",
+    "TransitionRefused",
+]
+
+
+class PhasedCareError(Exception):
+    """Root of every error phasedcare raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(PhasedCareError):
+    """Input at a boundary does not validate; ``field`` names the offending part when known."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class PolicyError(InvalidInput):
+    """A regional policy file does not validate; ``line`` is 1-based when known."""
+
+    def __init__(
+        self, message: str, *, source: str, field: str | None = None, line: int | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.source = source
+        self.line = line
+
+
+class NotFound(PhasedCareError):
+    """Something named by id does not exist."""
+
+    def __init__(self, message: str, *, kind: str, ident: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.ident = ident
+
+
+class Refused(PhasedCareError):
+    """The domain refused a command; nothing was written.
+
+    Attributes:
+        case_id: the case the command was for.
+        rule: a short, stable identifier of the rule that failed (for programs).
+        reason: the sentence a professional reads.
+    """
+
+    def __init__(self, reason: str, *, case_id: str | None, rule: str) -> None:
+        super().__init__(reason)
+        self.case_id = case_id
+        self.rule = rule
+        self.reason = reason
+
+
+class TransitionRefused(Refused):
+    """A statechart event is not allowed now; ``reasons`` lists every rule that failed."""
+
+    def __init__(
+        self,
+        *,
+        case_id: str | None,
+        chart: str,
+        event: str,
+        state: str,
+        reasons: list[tuple[str, str]],
+    ) -> None:
+        rule, _ = reasons[0]
+        text = "; ".join(reason for _, reason in reasons)
+        super().__init__(f"{event} refused in {state}: {text}", case_id=case_id, rule=rule)
+        self.chart = chart
+        self.event = event
+        self.state = state
+        self.reasons = reasons
+
+
+class NotAuthorised(PhasedCareError):
+    """The actor may not perform this command or read this case."""
+
+    def __init__(self, message: str, *, actor: str, case_id: str | None = None) -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.case_id = case_id
+
+
+class ConcurrencyConflict(PhasedCareError):
+    """Another writer appended to the case since it was loaded; reload and retry."""
+
+    def __init__(self, *, case_id: str, expected: int, actual: int | None = None) -> None:
+        found = "" if actual is None else f", found {actual}"
+        super().__init__(
+            f"case {case_id} changed concurrently: expected sequence {expected}{found}; "
+            "reload the case and try again"
+        )
+        self.case_id = case_id
+        self.expected = expected
+        self.actual = actual
+
+
+class StoreError(PhasedCareError):
+    """The storage backend failed; the driver's message is kept in ``detail``."""
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail

@@ -1,0 +1,96 @@
+"""Who may do what: the one place where commands and reads are authorised.
+
+Need to know: the organisation holding regie works on its case; Veilig Thuis of the region
+works on the Veilig Thuis track and on what it monitors (members, conditions, risk,
+incidents); the receiver of an open handover may read the case and answer the handover;
+auditors read but never change. The CLI, the Python API and (later) HTTP all pass through
+these functions.
+"""
+
+from __future__ import annotations
+
+from phasedcare.domain import commands as cmd
+from phasedcare.domain.actors import Actor, Role
+from phasedcare.domain.case import CaseState
+from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
+from phasedcare.errors import NotAuthorised, NotFound
+
+__all__ = ["authorise_command", "authorise_read", "known_actor"]
+
+_VT_MAY = (
+    cmd.RecordMember,
+    cmd.FlagSpecificGroup,
+    cmd.AddSafetyCondition,
+    cmd.RecordConditionStatus,
+    cmd.RecordRiskAssessment,
+    cmd.RecordIncident,
+)
+_RECEIVER_ANSWERS = (cmd.AcceptHandover, cmd.RejectHandover)
+
+
+def known_actor(actor: Actor, policy: RegionalPolicy) -> None:
+    """Refuse an actor whose organisation the regional policy does not know."""
+    try:
+        policy.organisation(actor.organisation)
+    except NotFound as exc:
+        msg = f"{actor} is not authorised: organisation {actor.organisation} is unknown in region {policy.region}"
+        raise NotAuthorised(msg, actor=str(actor)) from exc
+
+
+def _is_vt(actor: Actor, policy: RegionalPolicy) -> bool:
+    return policy.organisation(actor.organisation).kind is OrganisationKind.veilig_thuis
+
+
+def _deny(actor: Actor, case_id: str | None, why: str) -> NotAuthorised:
+    return NotAuthorised(f"{actor} is not authorised: {why}", actor=str(actor), case_id=case_id)
+
+
+def authorise_command(
+    actor: Actor, command: cmd.Command, case: CaseState | None, policy: RegionalPolicy
+) -> None:
+    """Raise NotAuthorised unless ``actor`` may issue ``command`` on ``case``."""
+    known_actor(actor, policy)
+    case_id = case.case_id if case else None
+    if actor.role is not Role.professional:
+        raise _deny(actor, case_id, f"the role {actor.role} cannot change cases")
+    if isinstance(command, cmd.OpenCase):
+        if not _is_vt(actor, policy):
+            raise _deny(actor, None, "meldingen and adviezen are opened by Veilig Thuis")
+        return
+    if case is None:  # pragma: no cover - the engine loads the case first
+        raise _deny(actor, None, "no case")
+    if not _may_change(actor, command, case, policy):
+        raise _deny(actor, case.case_id, _why_not(command, case))
+
+
+def _may_change(actor: Actor, command: cmd.Command, case: CaseState, policy: RegionalPolicy) -> bool:
+    org = actor.organisation
+    if isinstance(command, _RECEIVER_ANSWERS):
+        handover = case.handovers.get(command.handover_id)
+        return handover is not None and handover.to_organisation == org
+    if isinstance(command, cmd.FireEvent) and command.chart == "vt":
+        return _is_vt(actor, policy)
+    if org == case.regie.organisation:
+        return True
+    return isinstance(command, _VT_MAY) and _is_vt(actor, policy)
+
+
+def _why_not(command: cmd.Command, case: CaseState) -> str:
+    if isinstance(command, _RECEIVER_ANSWERS):
+        return f"only the receiving organisation answers handover {command.handover_id}"
+    if isinstance(command, cmd.FireEvent) and command.chart == "vt":
+        return "only Veilig Thuis moves the Veilig Thuis track"
+    return f"{case.regie.organisation} holds regie over case {case.case_id}"
+
+
+def authorise_read(actor: Actor, case: CaseState, policy: RegionalPolicy) -> None:
+    """Raise NotAuthorised unless ``actor`` may read ``case``."""
+    known_actor(actor, policy)
+    org = actor.organisation
+    if actor.role is Role.auditor:
+        return
+    if org == case.regie.organisation or _is_vt(actor, policy):
+        return
+    if any(h.to_organisation == org for h in case.open_handovers):
+        return
+    raise _deny(actor, case.case_id, f"{org} holds no regie, handover or share for this case")

@@ -1,0 +1,347 @@
+"""The Engine: the service layer every interface (Python, CLI, HTTP) goes through.
+
+A command is authorised for its actor, the case is loaded by folding its events, the domain
+decides, and the new records and the projection row are appended in one transaction. A
+refused command writes nothing. Reads are authorised and logged with ids only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+import structlog
+from pydantic import ValidationError
+
+from phasedcare.domain import commands as cmd
+from phasedcare.domain.actors import Actor, Role
+from phasedcare.domain.case import CaseState, apply, fold
+from phasedcare.domain.charts import CHARTS, options
+from phasedcare.domain.context import DecisionContext
+from phasedcare.domain.deadlines import deadlines
+from phasedcare.domain.decisions import decide, open_case
+from phasedcare.domain import events as ev
+from phasedcare.domain.events import DomainEvent
+from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
+from phasedcare.errors import InvalidInput, NotFound, PhasedCareError, Refused
+from phasedcare.ledger.mapper import EventMapper
+from phasedcare.service.authorisation import authorise_command, authorise_read, known_actor
+from phasedcare.service.ports import CaseFilter, CaseProjection, EventStore
+from phasedcare.service.projections import project
+from phasedcare.service.views import (
+    CaseView,
+    CommandResult,
+    HistoryEntry,
+    TransitionView,
+    case_view,
+    history_entry,
+    transition_view,
+)
+
+__all__ = ["Engine", "utc_now"]
+
+C = TypeVar("C", bound=cmd.Command)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def _new_case_id() -> str:
+    return f"c-{uuid.uuid4().hex[:16]}"
+
+
+_CREATES = {
+    ev.MemberRecorded: "member_id",
+    ev.SafetyConditionAdded: "condition_id",
+    ev.HandoverProposed: "handover_id",
+}
+
+
+def _created_id(events: list[DomainEvent]) -> str | None:
+    """The id of what the first event created (member, condition, assessment, handover)."""
+    first = events[0]
+    if isinstance(first, ev.RiskAssessmentRecorded):
+        return first.assessment.assessment_id
+    field = _CREATES.get(type(first))
+    return None if field is None else str(getattr(first, field))
+
+
+def make_command(command_type: type[C], **fields: Any) -> C:
+    """Build and validate a command; a validation error becomes one clear InvalidInput."""
+    try:
+        return command_type(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or command_type.__name__
+        raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
+
+
+class Engine:
+    """Commands and queries over the cases of one region."""
+
+    def __init__(
+        self,
+        *,
+        store: EventStore,
+        policy: RegionalPolicy,
+        clock: Callable[[], datetime] = utc_now,
+        mapper: EventMapper | None = None,
+        new_case_id: Callable[[], str] = _new_case_id,
+    ) -> None:
+        self._store = store
+        self._policy = policy
+        self._calendar = policy.working_days()
+        self._clock = clock
+        self._mapper = mapper or EventMapper()
+        self._new_case_id = new_case_id
+        self._log = structlog.get_logger("phasedcare.engine")
+
+    @property
+    def policy(self) -> RegionalPolicy:
+        """The regional policy commands are decided under."""
+        return self._policy
+
+    @property
+    def store(self) -> EventStore:
+        """The event store (for tools such as rebuilds and benchmarks)."""
+        return self._store
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self._store.close()
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def handle(self, command: cmd.Command, *, actor: Actor) -> CommandResult:
+        """Authorise, decide and append one command; a refusal raises and writes nothing."""
+        name = type(command).__name__
+        case_id = getattr(command, "case_id", None)
+        try:
+            result = self._handle(command, actor)
+        except PhasedCareError as exc:
+            self._log.info(
+                "command refused", command=name, case_id=case_id, organisation=actor.organisation,
+                error=type(exc).__name__, rule=getattr(exc, "rule", None),
+            )
+            raise
+        self._log.info(
+            "command", command=name, case_id=result.case_id, sequence=result.sequence,
+            organisation=actor.organisation, events=result.events,
+        )
+        return result
+
+    def _handle(self, command: cmd.Command, actor: Actor) -> CommandResult:
+        ctx = self._context(actor)
+        if isinstance(command, cmd.OpenCase):
+            return self._open(command, ctx)
+        if not isinstance(command, cmd.CaseCommand):
+            raise InvalidInput(f"{type(command).__name__} is not a command", field="command")
+        case = self._load(command.case_id)
+        authorise_command(actor, command, case, self._policy)
+        return self._commit(case, decide(case, command, ctx))
+
+    def _open(self, command: cmd.OpenCase, ctx: DecisionContext) -> CommandResult:
+        authorise_command(ctx.actor, command, None, self._policy)
+        case_id = command.case_id or self._new_case_id()
+        if self._store.projection(case_id) is not None:
+            raise Refused(f"case {case_id} already exists", case_id=case_id, rule="case_exists")
+        case = CaseState(case_id=case_id)
+        return self._commit(case, open_case(case_id, command, ctx))
+
+    def _context(self, actor: Actor) -> DecisionContext:
+        now = self._clock()
+        if now.tzinfo is None:
+            msg = "the engine's clock must return timezone-aware datetimes"
+            raise ValueError(msg)
+        return DecisionContext(now=now.astimezone(UTC), actor=actor, policy=self._policy, calendar=self._calendar)
+
+    def _commit(self, case: CaseState, events: list[DomainEvent]) -> CommandResult:
+        expected = case.sequence
+        records = [
+            self._mapper.to_stored(event, sequence=expected + offset)
+            for offset, event in enumerate(events, start=1)
+        ]
+        for event in events:
+            apply(case, event)
+        self._store.append(
+            case_id=case.case_id,
+            expected_sequence=expected,
+            records=records,
+            projection=project(case, self._policy, self._calendar),
+        )
+        return CommandResult(
+            case_id=case.case_id,
+            sequence=case.sequence,
+            events=[type(e).__name__ for e in events],
+            created_id=_created_id(events),
+        )
+
+    def _events(self, case_id: str, *, up_to: int | None = None) -> list[DomainEvent]:
+        records = self._store.load(case_id, up_to=up_to)
+        if not records:
+            raise NotFound(f"case {case_id} does not exist", kind="case", ident=case_id)
+        return [self._mapper.to_event(record) for record in records]
+
+    def _load(self, case_id: str, *, up_to: int | None = None) -> CaseState:
+        return fold(case_id, self._events(case_id, up_to=up_to))
+
+    # -- the Python API: one method per command -------------------------------------------
+
+    def open_case(
+        self, *, actor: Actor, via: str, melder_kind: str = "professional", acute: bool = False,
+        summary: str = "", case_id: str | None = None,
+    ) -> CommandResult:
+        """Open a case from a melding or an advies (Veilig Thuis only)."""
+        command = make_command(
+            cmd.OpenCase, via=via, melder_kind=melder_kind, acute=acute, summary=summary, case_id=case_id
+        )
+        return self.handle(command, actor=actor)
+
+    def record_member(
+        self, case_id: str, *, actor: Actor, role: str, name: str, date_of_birth: date | None = None
+    ) -> CommandResult:
+        """Record a household member (slachtoffer, pleger, kind, overige_betrokkene)."""
+        command = make_command(
+            cmd.RecordMember, case_id=case_id, role=role, name=name, date_of_birth=date_of_birth
+        )
+        return self.handle(command, actor=actor)
+
+    def fire(
+        self, case_id: str, event: str, *, actor: Actor, chart: str = "phase", reason: str = ""
+    ) -> CommandResult:
+        """Fire an event of the phase chart (``phase``) or the Veilig Thuis chart (``vt``)."""
+        command = make_command(cmd.FireEvent, case_id=case_id, chart=chart, event=event, reason=reason)
+        return self.handle(command, actor=actor)
+
+    def agree_safety_plan(
+        self, case_id: str, *, actor: Actor, agreed_on: date, summary: str = "",
+        agreed_with_household: bool = True,
+    ) -> CommandResult:
+        """Record an agreed (new version of the) safety plan."""
+        command = make_command(
+            cmd.AgreeSafetyPlan, case_id=case_id, agreed_on=agreed_on, summary=summary,
+            agreed_with_household=agreed_with_household,
+        )
+        return self.handle(command, actor=actor)
+
+    def add_safety_condition(
+        self, case_id: str, *, actor: Actor, statement: str, owner: str, check_every_days: int,
+        check_method: str = "",
+    ) -> CommandResult:
+        """Add a safety condition, checked by ``owner`` every ``check_every_days`` days."""
+        command = make_command(
+            cmd.AddSafetyCondition, case_id=case_id, statement=statement, owner=owner,
+            check_every_days=check_every_days, check_method=check_method,
+        )
+        return self.handle(command, actor=actor)
+
+    def record_condition_status(
+        self, case_id: str, *, actor: Actor, condition_id: str, status: str, observed_on: date,
+        evidence: str = "",
+    ) -> CommandResult:
+        """Record a check of a safety condition; a breach fires terugval past directe veiligheid."""
+        command = make_command(
+            cmd.RecordConditionStatus, case_id=case_id, condition_id=condition_id, status=status,
+            observed_on=observed_on, evidence=evidence,
+        )
+        return self.handle(command, actor=actor)
+
+    def record_risk_assessment(
+        self, case_id: str, *, actor: Actor, instrument: str, instrument_version: str, level: str,
+        assessed_on: date, items: dict[str, str] | None = None, assessment_id: str | None = None,
+    ) -> CommandResult:
+        """Record a risk assessment, or a new version of ``assessment_id``."""
+        command = make_command(
+            cmd.RecordRiskAssessment, case_id=case_id, instrument=instrument,
+            instrument_version=instrument_version, level=level, assessed_on=assessed_on,
+            items=items or {}, assessment_id=assessment_id,
+        )
+        return self.handle(command, actor=actor)
+
+    def record_incident(
+        self, case_id: str, *, actor: Actor, occurred_on: date, description: str = ""
+    ) -> CommandResult:
+        """Record a new incident; past directe veiligheid it fires terugval."""
+        command = make_command(
+            cmd.RecordIncident, case_id=case_id, occurred_on=occurred_on, description=description
+        )
+        return self.handle(command, actor=actor)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def _read(self, case_id: str, actor: Actor, query: str, *, up_to: int | None = None) -> tuple[CaseState, list[DomainEvent]]:
+        events = self._events(case_id, up_to=up_to)
+        case = fold(case_id, events)
+        authorise_read(actor, case, self._policy)
+        self._log.info("read", query=query, case_id=case_id, organisation=actor.organisation)
+        return case, events
+
+    def show(self, case_id: str, *, actor: Actor) -> CaseView:
+        """The case as it stands, with its deadlines judged today."""
+        case, _ = self._read(case_id, actor, "show")
+        today = self._clock().astimezone(UTC).date()
+        return case_view(case, deadlines(case, self._policy, self._calendar), today)
+
+    def history(self, case_id: str, *, actor: Actor) -> list[HistoryEntry]:
+        """Every event of the case: when, who, under which policy version, and what."""
+        _, events = self._read(case_id, actor, "history")
+        return [history_entry(seq, event) for seq, event in enumerate(events, start=1)]
+
+    def allowed(self, case_id: str, *, actor: Actor) -> list[TransitionView]:
+        """Every event of both charts, whether it may fire now, and why not."""
+        case, _ = self._read(case_id, actor, "allowed")
+        ctx = self._context(actor)
+        return [transition_view(o) for chart in CHARTS for o in options(chart, case, ctx)]
+
+    def state_at(self, case_id: str, *, actor: Actor, sequence: int) -> CaseState:
+        """The case's state right after record ``sequence`` (events applied, not re-decided)."""
+        case, _ = self._read(case_id, actor, "state_at", up_to=sequence)
+        return case
+
+    def list_cases(
+        self, *, actor: Actor, phase: str | None = None, organisation: str | None = None,
+        deadline_before: date | None = None, limit: int | None = None,
+    ) -> list[CaseProjection]:
+        """The caseload: cases by regiehouder, phase and deadline (names never included).
+
+        Professionals outside Veilig Thuis see only the cases their organisation holds.
+        """
+        known_actor(actor, self._policy)
+        kind = self._policy.organisation(actor.organisation).kind
+        if actor.role is Role.professional and kind is not OrganisationKind.veilig_thuis:
+            organisation = actor.organisation
+        self._log.info("read", query="list", organisation=actor.organisation)
+        found = CaseFilter(
+            organisation=organisation, phase=phase, deadline_before=deadline_before, limit=limit
+        )
+        return self._store.projections(found)
+
+    # -- projections ------------------------------------------------------------------------
+
+    def rebuilt_projections(self) -> list[CaseProjection]:
+        """Every projection row computed afresh from the events."""
+        return [
+            project(self._load(case_id), self._policy, self._calendar)
+            for case_id in self._store.case_ids()
+        ]
+
+    def rebuild_projections(self) -> int:
+        """Replace the projection table by one rebuilt from the events; returns the row count."""
+        count = self._store.replace_projections(self.rebuilt_projections())
+        self._log.info("projections rebuilt", rows=count)
+        return count
+
+    def projection_differences(self) -> list[str]:
+        """How the live projection rows differ from rows rebuilt from the events (empty: none)."""
+        live = {p.case_id: p for p in self._store.projections(CaseFilter())}
+        rebuilt = {p.case_id: p for p in self.rebuilt_projections()}
+        lines = [f"{case_id}: live row missing" for case_id in rebuilt.keys() - live.keys()]
+        lines += [f"{case_id}: row without events" for case_id in live.keys() - rebuilt.keys()]
+        for case_id in sorted(live.keys() & rebuilt.keys()):
+            if live[case_id] != rebuilt[case_id]:
+                lines.append(f"{case_id}: live {live[case_id]} != rebuilt {rebuilt[case_id]}")
+        return lines

@@ -1,0 +1,102 @@
+"""The ports the service layer needs from the outside world, as Protocols.
+
+Every port has a real in-memory implementation (``phasedcare.store.memory``) that tests and
+docs use, and a SQL implementation (``phasedcare.store.sql``) for SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from phasedcare.ledger.records import StoredEvent
+
+__all__ = ["CaseFilter", "CaseProjection", "EventStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseProjection:
+    """The read model of one case: ids, phases, dates and organisations, never a name.
+
+    Rebuilt from the events at any time; equal to the live row (a test proves it).
+    """
+
+    case_id: str
+    region: str
+    opened_via: str
+    acute: bool
+    phase: str
+    vt_stage: str
+    regie_organisation: str
+    casusregisseur: str
+    opened_at: datetime
+    updated_at: datetime
+    sequence: int
+    next_deadline: date | None
+    next_deadline_kind: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """Which projections to list; ``None`` means any. Results are ordered by case id."""
+
+    organisation: str | None = None
+    phase: str | None = None
+    region: str | None = None
+    deadline_before: date | None = None
+    limit: int | None = None
+
+
+class EventStore(Protocol):
+    """Append-only storage of sealed event records, with projections kept in step.
+
+    ``append`` is atomic: the records and the new projection row are written in one
+    transaction, or nothing is written.
+    """
+
+    def append(
+        self,
+        *,
+        case_id: str,
+        expected_sequence: int,
+        records: Sequence[StoredEvent],
+        projection: CaseProjection,
+    ) -> None:
+        """Append records numbered ``expected_sequence + 1 ...`` and upsert the projection.
+
+        Raises:
+            ConcurrencyConflict: the case's last sequence is not ``expected_sequence``
+                (another writer got there first); nothing is written.
+            StoreError: the backend failed; nothing is written.
+        """
+        ...
+
+    def load(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
+        """The case's records in sequence order, optionally only those with sequence <= up_to."""
+        ...
+
+    def case_ids(self) -> list[str]:
+        """Every case id that has records, sorted."""
+        ...
+
+    def read_all(self, *, after_position: int = 0, batch_size: int = 1000) -> Iterator[StoredEvent]:
+        """Every record in global position order, starting after ``after_position``."""
+        ...
+
+    def projection(self, case_id: str) -> CaseProjection | None:
+        """The live projection of one case, or None when the case is unknown."""
+        ...
+
+    def projections(self, case_filter: CaseFilter) -> list[CaseProjection]:
+        """Live projections matching the filter, ordered by case id."""
+        ...
+
+    def replace_projections(self, projections: Iterable[CaseProjection]) -> int:
+        """Replace every projection row in one transaction; returns how many were written."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+        ...

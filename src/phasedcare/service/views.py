@@ -1,0 +1,185 @@
+"""What queries return: plain, serialisable models built from a case's state and events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from phasedcare.domain.case import CaseState
+from phasedcare.domain.charts import TransitionOption
+from phasedcare.domain.deadlines import Deadline
+from phasedcare.domain.events import DomainEvent
+from phasedcare.domain.household import Member
+from phasedcare.domain.safety import RiskAssessment, SafetyCondition, SafetyPlan
+
+__all__ = [
+    "CaseView",
+    "CommandResult",
+    "DeadlineView",
+    "HandoverView",
+    "HistoryEntry",
+    "RegieView",
+    "TransitionView",
+    "case_view",
+    "history_entry",
+    "transition_view",
+]
+
+_ENVELOPE = {"case_id", "at", "actor", "policy_version"}
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CommandResult(_View):
+    """What a command did: the case, its new sequence, the events appended, and the id it
+    created (a member, condition, risk assessment or handover), if any."""
+
+    case_id: str
+    sequence: int
+    events: list[str]
+    created_id: str | None = None
+
+
+class RegieView(_View):
+    """One period of regie."""
+
+    organisation: str
+    casusregisseur: str
+    since: datetime
+
+
+class HandoverView(_View):
+    """A handover and where it stands."""
+
+    handover_id: str
+    from_organisation: str
+    to_organisation: str
+    respond_by: date
+    status: str
+
+
+class DeadlineView(_View):
+    """A deadline and whether it has passed."""
+
+    kind: str
+    due: date
+    description: str
+    overdue: bool
+
+
+class CaseView(_View):
+    """Everything about one case an authorised professional may see."""
+
+    case_id: str
+    region: str
+    opened_via: str
+    acute: bool
+    opened_at: datetime
+    phase: str
+    vt_stage: str
+    regie: RegieView
+    regie_history: list[RegieView]
+    members: list[Member]
+    flags: list[str]
+    safety_plan: SafetyPlan | None
+    conditions: list[SafetyCondition]
+    risk_assessments: list[RiskAssessment]
+    handovers: list[HandoverView]
+    deadlines: list[DeadlineView]
+    sequence: int
+    policy_version: str
+
+
+class HistoryEntry(_View):
+    """One event in a case's history: when, who, under which policy, and what."""
+
+    sequence: int
+    at: datetime
+    event_type: str
+    actor: str
+    policy_version: str
+    details: dict[str, Any]
+
+
+class TransitionView(_View):
+    """One chart event: may it fire now, and if not, why not."""
+
+    chart: str
+    event: str
+    target: str | None
+    allowed: bool
+    needs_reason: bool
+    reasons: list[str]
+
+
+def _regie(case: CaseState) -> list[RegieView]:
+    return [
+        RegieView(organisation=r.organisation, casusregisseur=r.casusregisseur, since=r.since)
+        for r in case.regie_history
+    ]
+
+
+def case_view(case: CaseState, deadlines: list[Deadline], today: date) -> CaseView:
+    """The view of a case's state with its deadlines judged on ``today``."""
+    assert case.opened_at is not None  # noqa: S101 - only opened cases are shown
+    regie = _regie(case)
+    return CaseView(
+        case_id=case.case_id,
+        region=case.region,
+        opened_via=case.opened_via,
+        acute=case.acute,
+        opened_at=case.opened_at,
+        phase=case.phase,
+        vt_stage=case.vt_stage,
+        regie=regie[-1],
+        regie_history=regie,
+        members=list(case.members.values()),
+        flags=sorted(case.flags),
+        safety_plan=case.safety_plan,
+        conditions=list(case.conditions.values()),
+        risk_assessments=list(case.risk_assessments),
+        handovers=[
+            HandoverView(
+                handover_id=h.handover_id,
+                from_organisation=h.from_organisation,
+                to_organisation=h.to_organisation,
+                respond_by=h.respond_by,
+                status=h.status,
+            )
+            for h in case.handovers.values()
+        ],
+        deadlines=[
+            DeadlineView(kind=d.kind, due=d.due, description=d.description, overdue=d.overdue_on(today))
+            for d in deadlines
+        ],
+        sequence=case.sequence,
+        policy_version=case.policy_version,
+    )
+
+
+def history_entry(sequence: int, event: DomainEvent) -> HistoryEntry:
+    """One history line for an event."""
+    return HistoryEntry(
+        sequence=sequence,
+        at=event.at,
+        event_type=type(event).__name__,
+        actor=str(event.actor),
+        policy_version=event.policy_version,
+        details=event.model_dump(mode="json", exclude=_ENVELOPE),
+    )
+
+
+def transition_view(option: TransitionOption) -> TransitionView:
+    """The view of one chart option."""
+    return TransitionView(
+        chart=option.chart,
+        event=option.event,
+        target=option.target,
+        allowed=option.allowed,
+        needs_reason=option.needs_reason,
+        reasons=[reason for _, reason in option.reasons],
+    )

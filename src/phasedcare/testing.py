@@ -1,0 +1,59 @@
+"""Helpers for people testing code that embeds phasedcare: a manual clock and an engine in memory.
+
+    >>> from phasedcare.testing import ManualClock, memory_engine
+    >>> clock = ManualClock.starting("2026-03-02T09:00:00+00:00")
+    >>> engine = memory_engine(clock=clock)
+    >>> clock.advance(days=3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from phasedcare.domain.actors import Actor, Role
+from phasedcare.domain.policy import RegionalPolicy, default_policy
+from phasedcare.service.engine import Engine, utc_now
+from phasedcare.store.memory import InMemoryEventStore
+
+__all__ = ["ManualClock", "actor_of", "memory_engine"]
+
+
+@dataclass
+class ManualClock:
+    """A clock that moves only when told to, so tests and demos can let months pass."""
+
+    now: datetime
+
+    @classmethod
+    def starting(cls, iso: str) -> ManualClock:
+        """A clock at the given ISO time (must carry a timezone)."""
+        moment = datetime.fromisoformat(iso)
+        if moment.tzinfo is None:
+            msg = f"{iso!r} has no timezone"
+            raise ValueError(msg)
+        return cls(moment)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, *, days: int = 0, hours: int = 0) -> None:
+        """Move the clock forward."""
+        self.now += timedelta(days=days, hours=hours)
+
+    @property
+    def today(self) -> date:
+        """The clock's date."""
+        return self.now.date()
+
+
+def memory_engine(*, policy: RegionalPolicy | None = None, clock: ManualClock | None = None) -> Engine:
+    """An engine over the in-memory store with the default (or given) policy."""
+    return Engine(
+        store=InMemoryEventStore(), policy=policy or default_policy(), clock=clock or utc_now
+    )
+
+
+def actor_of(organisation: str, *, user: str | None = None, role: Role = Role.professional) -> Actor:
+    """An actor of ``organisation`` (a synthetic user id when none is given)."""
+    return Actor(user=user or f"u-{organisation}", organisation=organisation, role=role)

@@ -1,0 +1,61 @@
+"""Shared fixtures; the environment is fixed here before anything imports Prefect."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Prefect creates $PREFECT_HOME on import: point it at a throwaway folder first.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="phasedcare-prefect-"))
+os.environ.pop("PHASEDCARE_ACTOR", None)
+
+import pytest  # noqa: E402 - the environment above must be set first
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+from phasedcare.domain.actors import Actor, Role  # noqa: E402
+from phasedcare.service.engine import Engine  # noqa: E402
+from phasedcare.testing import ManualClock, actor_of, memory_engine  # noqa: E402
+from support import Journey  # noqa: E402
+
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.register_profile("soak", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock on Monday 2 March 2026, 09:00 UTC, moved only by hand."""
+    return ManualClock.starting("2026-03-02T09:00:00+00:00")
+
+
+@pytest.fixture
+def engine(clock: ManualClock) -> Engine:
+    """An engine over the in-memory store with the default policy."""
+    return memory_engine(clock=clock)
+
+
+@pytest.fixture
+def vt() -> Actor:
+    """A Veilig Thuis professional."""
+    return actor_of("vt-ijsselland", user="u-vt-01")
+
+
+@pytest.fixture
+def wijkteam() -> Actor:
+    """A professional of the Zwolle wijkteam."""
+    return actor_of("wijkteam-zwolle", user="u-wt-01")
+
+
+@pytest.fixture
+def auditor() -> Actor:
+    """An auditor of Veilig Thuis (reads, never changes)."""
+    return actor_of("vt-ijsselland", user="u-audit-01", role=Role.auditor)
+
+
+@pytest.fixture
+def journey(engine: Engine, clock: ManualClock, vt: Actor, wijkteam: Actor) -> Journey:
+    """Steps that take a fresh case to any point of its journey."""
+    return Journey(engine, clock, vt, wijkteam)

@@ -1,0 +1,165 @@
+"""The command line as a user runs it: real files under a temporary home."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from phasedcare.cli.app import app
+from support import CANARY_NAMES
+
+VT = "u-vt-01@vt-ijsselland:professional"
+WIJKTEAM = "u-wt-01@wijkteam-zwolle:professional"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An initialised phasedcare home, with the VT professional as actor."""
+    folder = tmp_path / "home"
+    monkeypatch.setenv("PHASEDCARE_HOME", str(folder))
+    monkeypatch.setenv("PHASEDCARE_ACTOR", VT)
+    assert CliRunner().invoke(app, ["init"]).exit_code == 0
+    return folder
+
+
+def cli(*args: str, code: int = 0) -> str:
+    """Run the CLI in-process; assert its exit code; return stdout."""
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    return result.stdout
+
+
+def cli_error(*args: str, code: int) -> str:
+    """Run the CLI expecting a failure; return its single stderr line."""
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def event_count(home: Path) -> int:
+    """How many event records the home's database holds."""
+    with sqlite3.connect(home / "phasedcare.db") as db:
+        return int(db.execute("select count(*) from event_records").fetchone()[0])
+
+
+def test_init_is_idempotent_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """init creates a 0700 home with 0600 files, and a second run creates nothing."""
+    folder = tmp_path / "h"
+    monkeypatch.setenv("PHASEDCARE_HOME", str(folder))
+    first = cli("init")
+    assert "created" in first
+    assert "created" not in cli("init")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "policy.yaml").stat().st_mode) == 0o600
+    assert (folder / "phasedcare.db").exists()
+
+
+def test_a_case_from_open_to_stabiele_veiligheid(home: Path) -> None:
+    """Open, record, fire and inspect a case through the CLI."""
+    case_id = cli("case", "open", "--via", "melding", "--summary", "synthetic").strip()
+    cli("case", "member", case_id, "--role", "kind", "--name", "Cato Voorbeeld", "--born", "2018-04-01")
+    cli("case", "fire", case_id, "start_veiligheidsbeoordeling", "--chart", "vt")
+    cli("case", "condition", case_id, "--statement", "No violence", "--owner", "wijkteam-zwolle", "--every", "14")
+    cli("case", "risk", case_id, "--instrument", "LIRIK", "--instrument-version", "2", "--level", "hoog")
+    cli("case", "fire", case_id, "start_directe_veiligheid")
+    cli("case", "plan", case_id)
+    cli("case", "check", case_id, "c1", "--status", "met")
+    cli("case", "fire", case_id, "naar_stabiele_veiligheid")
+    shown = json.loads(cli("case", "show", case_id, "--json"))
+    assert (shown["phase"], shown["vt_stage"], shown["sequence"]) == ("stabiele_veiligheid", "veiligheidsbeoordeling", 9)
+    history = json.loads(cli("case", "history", case_id, "--json"))
+    assert [h["event_type"] for h in history][-1] == "PhaseTransitioned"
+    allowed = {o["event"]: o for o in json.loads(cli("case", "allowed", case_id, "--json"))}
+    assert allowed["terugval"]["allowed"] and not allowed["naar_herstel"]["allowed"]
+
+
+def test_a_refusal_is_one_line_with_the_rule_and_writes_nothing(home: Path) -> None:
+    """A refused event exits 5 with the reason; the database is unchanged."""
+    case_id = cli("case", "open").strip()
+    before = event_count(home)
+    line = cli_error("case", "fire", case_id, "start_directe_veiligheid", code=5)
+    assert line == "error: start_directe_veiligheid refused in aanmelding: no household members recorded"
+    assert event_count(home) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "expected"),
+    [
+        (["case", "show", "c-unknown"], 4, "error: case c-unknown does not exist"),
+        (["case", "fire", "CASE", "naar_hersel"], 2, "error: unknown event 'naar_hersel'; known events:"),
+        (["case", "member", "CASE", "--role", "buurman", "--name", "X"], 2, "error: role: Input should be"),
+        (["case", "check", "CASE", "c9", "--status", "met"], 4, "error: case CASE has no safety condition c9"),
+        (["case", "check", "CASE", "c1", "--status", "met", "--on", "gisteren"], 2, "error: 'gisteren' is not a date"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(home: Path, args: list[str], code: int, expected: str) -> None:
+    """Unknown cases, events, roles, conditions and dates give one line and a non-zero exit."""
+    case_id = cli("case", "open").strip()
+    before = event_count(home)
+    line = cli_error(*[case_id if a == "CASE" else a for a in args], code=code)
+    assert line.startswith(expected.replace("CASE", case_id))
+    assert event_count(home) == before
+
+
+def test_wrong_actors_are_refused(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A malformed actor, a missing one and one of another organisation are refused."""
+    case_id = cli("case", "open").strip()
+    assert cli_error("case", "show", case_id, "--actor", "vt-ijsselland", code=2).startswith("error: actor 'vt-ijsselland' is not of the form")
+    assert "holds no regie" in cli_error("case", "show", case_id, "--actor", WIJKTEAM, code=3)
+    assert "is unknown in region" in cli_error("case", "show", case_id, "--actor", "u@elders:professional", code=3)
+    monkeypatch.delenv("PHASEDCARE_ACTOR")
+    assert cli_error("case", "list", code=2) == "error: no actor: pass --actor user@organisation:role or set PHASEDCARE_ACTOR"
+
+
+def test_a_malformed_policy_names_file_line_and_field(home: Path) -> None:
+    """A broken policy file stops every command with the line and field at fault."""
+    policy = home / "policy.yaml"
+    text = policy.read_text(encoding="utf-8").replace("veiligheidsbeoordeling_werkdagen: 5", "veiligheidsbeoordeling_werkdagen: -5")
+    assert "-5" in text
+    policy.write_text(text, encoding="utf-8")
+    line = cli_error("case", "list", code=2)
+    assert "deadlines.veiligheidsbeoordeling_werkdagen" in line
+    assert " line " in line
+
+
+def test_an_uninitialised_home_says_to_run_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands on a home without a database ask for `phasedcare init`."""
+    monkeypatch.setenv("PHASEDCARE_HOME", str(tmp_path / "empty"))
+    assert "phasedcare init" in cli_error("case", "list", "--actor", VT, code=7)
+
+
+def test_lists_never_show_names(home: Path) -> None:
+    """The caseload and the database's projection table hold no member names."""
+    case_id = cli("case", "open").strip()
+    for name in CANARY_NAMES:
+        cli("case", "member", case_id, "--role", "kind", "--name", name)
+    listing = cli("case", "list", "--json") + cli("case", "list")
+    assert not any(name in listing for name in CANARY_NAMES)
+    with sqlite3.connect(home / "phasedcare.db") as db:
+        rows = repr(db.execute("select * from case_records").fetchall())
+    assert case_id in rows
+    assert not any(name in rows for name in CANARY_NAMES)
+
+
+def test_the_demo_through_the_installed_command(tmp_path: Path) -> None:
+    """`phasedcare demo` fills a region with cases in every phase; they can be listed after."""
+    env = {**os.environ, "PHASEDCARE_HOME": str(tmp_path / "demo"), "PHASEDCARE_ACTOR": VT}
+    phasedcare = str(Path(sys.executable).parent / "phasedcare")
+    result = subprocess.run([phasedcare, "demo", "--households", "12"], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "phases: aanmelding 2, afgesloten 2, directe_veiligheid 4, herstel 2, stabiele_veiligheid 2" in result.stdout
+    listed = subprocess.run([phasedcare, "case", "list", "--json"], env=env, capture_output=True, text=True, check=True)
+    assert len(json.loads(listed.stdout)) == 12
+    check = subprocess.run([phasedcare, "projections", "rebuild", "--check"], env=env, capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout

@@ -1,0 +1,118 @@
+"""Test support: a synthetic household taken step by step through its journey."""
+
+from __future__ import annotations
+
+from phasedcare.domain import commands as cmd
+from phasedcare.domain.actors import Actor
+from phasedcare.service.engine import Engine
+from phasedcare.testing import ManualClock
+
+__all__ = ["CANARY_NAMES", "Journey"]
+
+CANARY_NAMES = ("Zorro Kanariepiet", "Xaviera Canarywood", "Quintus Testvogel")
+"""Synthetic names that must never show up outside sealed events and memory."""
+
+
+class Journey:
+    """One synthetic case, moved by the methods below; each returns self to chain."""
+
+    def __init__(self, engine: Engine, clock: ManualClock, vt: Actor, wijkteam: Actor) -> None:
+        self.engine, self.clock, self.vt, self.wijkteam = engine, clock, vt, wijkteam
+        self.case_id = ""
+
+    @property
+    def regiehouder(self) -> Actor:
+        """The actor of the organisation holding regie now."""
+        regie = self.engine.show(self.case_id, actor=self.vt).regie.organisation
+        return self.wijkteam if regie == self.wijkteam.organisation else self.vt
+
+    def opened(self, *, via: str = "melding") -> Journey:
+        """A case opened by Veilig Thuis."""
+        self.case_id = self.engine.open_case(actor=self.vt, via=via, summary="A synthetic melding").case_id
+        return self
+
+    def with_members(self) -> Journey:
+        """A victim, a pleger and a child recorded."""
+        for role, name in (("slachtoffer", "Anna Voorbeeld"), ("pleger", "Bram Voorbeeld"), ("kind", "Cato Voorbeeld")):
+            self.engine.record_member(self.case_id, actor=self.vt, role=role, name=name)
+        return self
+
+    def assessing(self) -> Journey:
+        """The veiligheidsbeoordeling has started."""
+        self.engine.fire(self.case_id, "start_veiligheidsbeoordeling", actor=self.vt, chart="vt")
+        return self
+
+    def with_conditions(self, count: int = 2) -> Journey:
+        """Safety conditions checked by the wijkteam."""
+        for number in range(count):
+            self.engine.add_safety_condition(
+                self.case_id, actor=self.vt, statement=f"Synthetic condition {number + 1}",
+                owner=self.wijkteam.organisation, check_every_days=14,
+            )
+        return self
+
+    def with_risk(self) -> Journey:
+        """A risk assessment recorded."""
+        self.engine.record_risk_assessment(
+            self.case_id, actor=self.vt, instrument="VT-triage", instrument_version="2023",
+            level="hoog", assessed_on=self.clock.today,
+        )
+        return self
+
+    def with_plan(self) -> Journey:
+        """An agreed safety plan."""
+        self.engine.agree_safety_plan(self.case_id, actor=self.regiehouder, agreed_on=self.clock.today)
+        return self
+
+    def in_directe_veiligheid(self) -> Journey:
+        """Opened, members, assessing, conditions, risk, in directe veiligheid."""
+        self.opened().with_members().assessing().with_conditions().with_risk()
+        self.engine.fire(self.case_id, "start_directe_veiligheid", actor=self.vt)
+        return self
+
+    def handed_over(self) -> Journey:
+        """Regie handed from Veilig Thuis to the wijkteam (proposed and accepted)."""
+        proposed = self.engine.handle(
+            cmd.ProposeHandover(case_id=self.case_id, to_organisation=self.wijkteam.organisation),
+            actor=self.regiehouder,
+        )
+        assert proposed.created_id is not None
+        self.engine.handle(
+            cmd.AcceptHandover(case_id=self.case_id, handover_id=proposed.created_id, casusregisseur=self.wijkteam.user),
+            actor=self.wijkteam,
+        )
+        return self
+
+    def conditions_met(self) -> Journey:
+        """Every safety condition checked and met today."""
+        view = self.engine.show(self.case_id, actor=self.vt)
+        for condition in view.conditions:
+            self.engine.record_condition_status(
+                self.case_id, actor=self.vt, condition_id=condition.condition_id, status="met",
+                observed_on=self.clock.today,
+            )
+        return self
+
+    def in_stabiele_veiligheid(self) -> Journey:
+        """Past directe veiligheid with a plan, conditions met, regie at the wijkteam."""
+        self.in_directe_veiligheid().with_plan().handed_over().conditions_met()
+        self.engine.fire(self.case_id, "naar_stabiele_veiligheid", actor=self.wijkteam)
+        return self
+
+    def in_herstel(self) -> Journey:
+        """Stable safety lasted 100 days; in herstel."""
+        self.in_stabiele_veiligheid()
+        self.clock.advance(days=100)
+        self.conditions_met()
+        self.engine.fire(self.case_id, "naar_herstel", actor=self.wijkteam)
+        return self
+
+    def closed(self) -> Journey:
+        """Veilig Thuis monitoring finished and the case closed."""
+        self.in_herstel()
+        self.engine.fire(self.case_id, "besluit_overdracht", actor=self.vt, chart="vt")
+        self.engine.fire(self.case_id, "start_monitoring", actor=self.vt, chart="vt")
+        self.clock.advance(days=370)
+        self.engine.fire(self.case_id, "vt_afsluiten", actor=self.vt, chart="vt")
+        self.engine.fire(self.case_id, "afsluiten", actor=self.wijkteam)
+        return self

@@ -1,0 +1,124 @@
+"""Properties of a case under random command sequences (Hypothesis, stateful)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from phasedcare.domain import commands as cmd
+from phasedcare.domain.actors import Actor
+from phasedcare.domain.charts import PhaseChart, VeiligThuisChart
+from phasedcare.errors import PhasedCareError
+from phasedcare.service.engine import Engine
+from phasedcare.testing import ManualClock, actor_of, memory_engine
+
+ORGANISATIONS = ("vt-ijsselland", "wijkteam-zwolle", "wijkteam-deventer", "mda-ijsselland", "politie-ijsselland")
+ACTORS = st.sampled_from([actor_of(org) for org in ORGANISATIONS])
+PHASE_EVENTS = list(PhaseChart.rules)
+VT_EVENTS = list(VeiligThuisChart.rules)
+PHASE_VALUES = {s.value for s in PhaseChart.states}
+VT_VALUES = {s.value for s in VeiligThuisChart.states}
+REGIE_CAPABLE = {"vt-ijsselland", "wijkteam-zwolle", "wijkteam-deventer", "mda-ijsselland"}
+
+
+class CaseLife(RuleBasedStateMachine):
+    """One household under random commands from random organisations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock.starting("2026-01-05T09:00:00+00:00")
+        self.engine: Engine = memory_engine(clock=self.clock)
+        self.vt = actor_of("vt-ijsselland")
+        self.case_id = self.engine.open_case(actor=self.vt, via="melding").case_id
+        self.engine.record_member(self.case_id, actor=self.vt, role="kind", name="Gijs Proefmans")
+        self.snapshots: dict[int, tuple[str, str, str, str]] = {}
+        self.regie = "vt-ijsselland"
+        self.refusals = 0
+
+    def _try(self, command: cmd.Command, actor: Actor) -> None:
+        before = self.engine.show(self.case_id, actor=self.vt).sequence
+        try:
+            self.engine.handle(command, actor=actor)
+        except PhasedCareError:
+            self.refusals += 1
+            assert self.engine.show(self.case_id, actor=self.vt).sequence == before
+            return
+        self._check_regie_moves_only_on_acceptance(before)
+
+    def _check_regie_moves_only_on_acceptance(self, before: int) -> None:
+        view = self.engine.show(self.case_id, actor=self.vt)
+        new_events = [e.event_type for e in self.engine.history(self.case_id, actor=self.vt)[before:]]
+        if view.regie.organisation != self.regie:
+            assert "HandoverAccepted" in new_events
+        self.regie = view.regie.organisation
+        self.snapshots[view.sequence] = (view.phase, view.vt_stage, view.regie.organisation, view.regie.casusregisseur)
+
+    @rule(actor=ACTORS, event=st.sampled_from(PHASE_EVENTS), reason=st.sampled_from(["", "incident"]))
+    def fire_phase(self, actor: Actor, event: str, reason: str) -> None:
+        self._try(cmd.FireEvent(case_id=self.case_id, chart="phase", event=event, reason=reason), actor)
+
+    @rule(actor=ACTORS, event=st.sampled_from(VT_EVENTS), reason=st.sampled_from(["", "grond"]))
+    def fire_vt(self, actor: Actor, event: str, reason: str) -> None:
+        self._try(cmd.FireEvent(case_id=self.case_id, chart="vt", event=event, reason=reason), actor)
+
+    @rule(actor=ACTORS)
+    def add_condition(self, actor: Actor) -> None:
+        self._try(cmd.AddSafetyCondition(case_id=self.case_id, statement="Synthetic", owner="wijkteam-zwolle", check_every_days=14), actor)
+
+    @rule(actor=ACTORS, number=st.integers(1, 3), status=st.sampled_from(["met", "breached", "unknown"]))
+    def check_condition(self, actor: Actor, number: int, status: str) -> None:
+        self._try(cmd.RecordConditionStatus(case_id=self.case_id, condition_id=f"c{number}", status=status, observed_on=self.clock.today), actor)
+
+    @rule(actor=ACTORS)
+    def agree_plan(self, actor: Actor) -> None:
+        self._try(cmd.AgreeSafetyPlan(case_id=self.case_id, agreed_on=self.clock.today), actor)
+
+    @rule(actor=ACTORS)
+    def assess_risk(self, actor: Actor) -> None:
+        self._try(cmd.RecordRiskAssessment(case_id=self.case_id, instrument="LIRIK", instrument_version="2", level="verhoogd", assessed_on=self.clock.today), actor)
+
+    @rule(actor=ACTORS, days_ago=st.integers(0, 10))
+    def incident(self, actor: Actor, days_ago: int) -> None:
+        self._try(cmd.RecordIncident(case_id=self.case_id, occurred_on=self.clock.today - timedelta(days=days_ago)), actor)
+
+    @rule(actor=ACTORS, to=st.sampled_from(ORGANISATIONS))
+    def propose(self, actor: Actor, to: str) -> None:
+        self._try(cmd.ProposeHandover(case_id=self.case_id, to_organisation=to), actor)
+
+    @rule(actor=ACTORS, number=st.integers(1, 3), answer=st.sampled_from(["accept", "reject", "withdraw"]))
+    def answer(self, actor: Actor, number: int, answer: str) -> None:
+        handover_id = f"h{number}"
+        command: cmd.Command = {
+            "accept": cmd.AcceptHandover(case_id=self.case_id, handover_id=handover_id, casusregisseur=actor.user),
+            "reject": cmd.RejectHandover(case_id=self.case_id, handover_id=handover_id, reason="no capacity"),
+            "withdraw": cmd.WithdrawHandover(case_id=self.case_id, handover_id=handover_id),
+        }[answer]
+        self._try(command, actor)
+
+    @rule(days=st.integers(1, 200))
+    def time_passes(self, days: int) -> None:
+        self.clock.advance(days=days)
+
+    @invariant()
+    def exactly_one_regiehouder_of_a_kind_that_may_hold_it(self) -> None:
+        view = self.engine.show(self.case_id, actor=self.vt)
+        assert view.regie.organisation in REGIE_CAPABLE
+        assert view.regie.casusregisseur
+        assert view.regie == view.regie_history[-1]
+
+    @invariant()
+    def states_are_those_of_the_charts(self) -> None:
+        view = self.engine.show(self.case_id, actor=self.vt)
+        assert view.phase in PHASE_VALUES
+        assert view.vt_stage in VT_VALUES
+
+    def teardown(self) -> None:
+        for sequence, expected in self.snapshots.items():
+            state = self.engine.state_at(self.case_id, actor=self.vt, sequence=sequence)
+            assert (state.phase, state.vt_stage, state.regie.organisation, state.regie.casusregisseur) == expected
+        assert self.engine.projection_differences() == []
+
+
+TestCaseLife = CaseLife.TestCase
