@@ -9,13 +9,13 @@ import tempfile
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="phasedcare-prefect-"))
 os.environ.pop("PHASEDCARE_ACTOR", None)
 
-import pytest  # noqa: E402 - the environment above must be set first
-from hypothesis import HealthCheck, settings  # noqa: E402
+import pytest
+from hypothesis import HealthCheck, settings
 
-from phasedcare.domain.actors import Actor, Role  # noqa: E402
-from phasedcare.service.engine import Engine  # noqa: E402
-from phasedcare.testing import ManualClock, actor_of, memory_engine  # noqa: E402
-from support import Journey  # noqa: E402
+from phasedcare.domain.actors import Actor, Role
+from phasedcare.service.engine import Engine
+from phasedcare.testing import ManualClock, actor_of, memory_engine
+from support import Journey
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -28,12 +28,18 @@ class Journey:
 
     def opened(self, *, via: str = "melding") -> Journey:
         """A case opened by Veilig Thuis."""
-        self.case_id = self.engine.open_case(actor=self.vt, via=via, summary="A synthetic melding").case_id
+        self.case_id = self.engine.open_case(
+            actor=self.vt, via=via, summary="A synthetic melding"
+        ).case_id
         return self
 
     def with_members(self) -> Journey:
         """A victim, a pleger and a child recorded."""
-        for role, name in (("slachtoffer", "Anna Voorbeeld"), ("pleger", "Bram Voorbeeld"), ("kind", "Cato Voorbeeld")):
+        for role, name in (
+            ("slachtoffer", "Anna Voorbeeld"),
+            ("pleger", "Bram Voorbeeld"),
+            ("kind", "Cato Voorbeeld"),
+        ):
             self.engine.record_member(self.case_id, actor=self.vt, role=role, name=name)
         return self
 
@@ -46,22 +52,31 @@ class Journey:
         """Safety conditions checked by the wijkteam."""
         for number in range(count):
             self.engine.add_safety_condition(
-                self.case_id, actor=self.vt, statement=f"Synthetic condition {number + 1}",
-                owner=self.wijkteam.organisation, check_every_days=14,
+                self.case_id,
+                actor=self.vt,
+                statement=f"Synthetic condition {number + 1}",
+                owner=self.wijkteam.organisation,
+                check_every_days=14,
             )
         return self
 
     def with_risk(self) -> Journey:
         """A risk assessment recorded."""
         self.engine.record_risk_assessment(
-            self.case_id, actor=self.vt, instrument="VT-triage", instrument_version="2023",
-            level="hoog", assessed_on=self.clock.today,
+            self.case_id,
+            actor=self.vt,
+            instrument="VT-triage",
+            instrument_version="2023",
+            level="hoog",
+            assessed_on=self.clock.today,
         )
         return self
 
     def with_plan(self) -> Journey:
         """An agreed safety plan."""
-        self.engine.agree_safety_plan(self.case_id, actor=self.regiehouder, agreed_on=self.clock.today)
+        self.engine.agree_safety_plan(
+            self.case_id, actor=self.regiehouder, agreed_on=self.clock.today
+        )
         return self
 
     def in_directe_veiligheid(self) -> Journey:
@@ -78,7 +93,11 @@ class Journey:
         )
         assert proposed.created_id is not None
         self.engine.handle(
-            cmd.AcceptHandover(case_id=self.case_id, handover_id=proposed.created_id, casusregisseur=self.wijkteam.user),
+            cmd.AcceptHandover(
+                case_id=self.case_id,
+                handover_id=proposed.created_id,
+                casusregisseur=self.wijkteam.user,
+            ),
             actor=self.wijkteam,
         )
         return self
@@ -88,7 +107,10 @@ class Journey:
         view = self.engine.show(self.case_id, actor=self.vt)
         for condition in view.conditions:
             self.engine.record_condition_status(
-                self.case_id, actor=self.vt, condition_id=condition.condition_id, status="met",
+                self.case_id,
+                actor=self.vt,
+                condition_id=condition.condition_id,
+                status="met",
                 observed_on=self.clock.today,
             )
         return self

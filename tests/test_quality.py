@@ -15,7 +15,9 @@ BIN = Path(sys.executable).parent
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:
     """Run a tool from this virtual environment in the project root."""
-    return subprocess.run([str(BIN / command[0]), *command[1:]], cwd=ROOT, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [str(BIN / command[0]), *command[1:]], cwd=ROOT, capture_output=True, text=True, check=False
+    )
 
 
 def test_ruff_finds_nothing() -> None:
@@ -52,5 +54,7 @@ def test_public_surface_is_explicit() -> None:
 def test_help_imports_neither_prefect_nor_fastapi() -> None:
     """`phasedcare --help` stays fast: Prefect and FastAPI are not imported."""
     code = "import sys\nfrom phasedcare.cli.app import app\nprint(sorted(m for m in sys.modules if m.split('.')[0] in ('prefect', 'fastapi')))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"

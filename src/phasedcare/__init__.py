@@ -57,7 +57,29 @@ _EXPORTS = {
     "load_settings": "phasedcare.config",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "Actor",
+    "CaseView",
+    "CommandResult",
+    "ConcurrencyConflict",
+    "Engine",
+    "HistoryEntry",
+    "InvalidInput",
+    "NotAuthorised",
+    "NotFound",
+    "PhasedCareError",
+    "PolicyError",
+    "Refused",
+    "Role",
+    "Settings",
+    "StoreError",
+    "TransitionRefused",
+    "TransitionView",
+    "__version__",
+    "build",
+    "initialise",
+    "load_settings",
+]
 
 
 def __getattr__(name: str) -> Any:

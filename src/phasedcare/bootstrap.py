@@ -82,7 +82,8 @@ def initialise(settings: Settings) -> InitReport:
         created.append(str(home))
     config = home / CONFIG_FILE
     if not config.exists():
-        _write_private(config, f'# phasedcare settings; PHASEDCARE_* variables override these\npolicy_file = "{settings.resolved_policy_file}"\n')
+        header = "# phasedcare settings; PHASEDCARE_* variables override these\n"
+        _write_private(config, f'{header}policy_file = "{settings.resolved_policy_file}"\n')
         created.append(str(config))
     policy_file = settings.resolved_policy_file
     if not policy_file.exists():

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     home: Path = Field(default=DEFAULT_HOME, description="The folder for the database and policy.")
     database_url: str | None = Field(
         default=None,
-        description="SQLAlchemy URL; default SQLite in the home; 'memory://' for the in-memory store.",
+        description="SQLAlchemy URL; default SQLite in the home; 'memory://' keeps all in memory.",
     )
     policy_file: Path | None = Field(
         default=None, description="The regional policy file; default policy.yaml in the home."
@@ -71,7 +71,9 @@ def load_settings(**overrides: Any) -> Settings:
     """Settings from overrides, then the environment, then the home's config file."""
     home = Path(overrides.get("home") or os.environ.get("PHASEDCARE_HOME") or DEFAULT_HOME)
     file_values = _config_file_values(home)
-    env_keys = {k.removeprefix("PHASEDCARE_").lower() for k in os.environ if k.startswith("PHASEDCARE_")}
+    env_keys = {
+        k.removeprefix("PHASEDCARE_").lower() for k in os.environ if k.startswith("PHASEDCARE_")
+    }
     values = {k: v for k, v in file_values.items() if k not in env_keys}
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:

@@ -1,9 +1,9 @@
 """Helpers for people testing code that embeds phasedcare: a manual clock and an engine in memory.
 
-    >>> from phasedcare.testing import ManualClock, memory_engine
-    >>> clock = ManualClock.starting("2026-03-02T09:00:00+00:00")
-    >>> engine = memory_engine(clock=clock)
-    >>> clock.advance(days=3)
+>>> from phasedcare.testing import ManualClock, memory_engine
+>>> clock = ManualClock.starting("2026-03-02T09:00:00+00:00")
+>>> engine = memory_engine(clock=clock)
+>>> clock.advance(days=3)
 """
 
 from __future__ import annotations
@@ -47,13 +47,17 @@ class ManualClock:
         return self.now.date()
 
 
-def memory_engine(*, policy: RegionalPolicy | None = None, clock: ManualClock | None = None) -> Engine:
+def memory_engine(
+    *, policy: RegionalPolicy | None = None, clock: ManualClock | None = None
+) -> Engine:
     """An engine over the in-memory store with the default (or given) policy."""
     return Engine(
         store=InMemoryEventStore(), policy=policy or default_policy(), clock=clock or utc_now
     )
 
 
-def actor_of(organisation: str, *, user: str | None = None, role: Role = Role.professional) -> Actor:
+def actor_of(
+    organisation: str, *, user: str | None = None, role: Role = Role.professional
+) -> Actor:
     """An actor of ``organisation`` (a synthetic user id when none is given)."""
     return Actor(user=user or f"u-{organisation}", organisation=organisation, role=role)

@@ -68,20 +68,55 @@ def test_init_is_idempotent_and_private(tmp_path: Path, monkeypatch: pytest.Monk
 def test_a_case_from_open_to_stabiele_veiligheid(home: Path) -> None:
     """Open, record, fire and inspect a case through the CLI."""
     case_id = cli("case", "open", "--via", "melding", "--summary", "synthetic").strip()
-    cli("case", "member", case_id, "--role", "kind", "--name", "Cato Voorbeeld", "--born", "2018-04-01")
+    cli(
+        "case",
+        "member",
+        case_id,
+        "--role",
+        "kind",
+        "--name",
+        "Cato Voorbeeld",
+        "--born",
+        "2018-04-01",
+    )
     cli("case", "fire", case_id, "start_veiligheidsbeoordeling", "--chart", "vt")
-    cli("case", "condition", case_id, "--statement", "No violence", "--owner", "wijkteam-zwolle", "--every", "14")
-    cli("case", "risk", case_id, "--instrument", "LIRIK", "--instrument-version", "2", "--level", "hoog")
+    cli(
+        "case",
+        "condition",
+        case_id,
+        "--statement",
+        "No violence",
+        "--owner",
+        "wijkteam-zwolle",
+        "--every",
+        "14",
+    )
+    cli(
+        "case",
+        "risk",
+        case_id,
+        "--instrument",
+        "LIRIK",
+        "--instrument-version",
+        "2",
+        "--level",
+        "hoog",
+    )
     cli("case", "fire", case_id, "start_directe_veiligheid")
     cli("case", "plan", case_id)
     cli("case", "check", case_id, "c1", "--status", "met")
     cli("case", "fire", case_id, "naar_stabiele_veiligheid")
     shown = json.loads(cli("case", "show", case_id, "--json"))
-    assert (shown["phase"], shown["vt_stage"], shown["sequence"]) == ("stabiele_veiligheid", "veiligheidsbeoordeling", 9)
+    assert (shown["phase"], shown["vt_stage"], shown["sequence"]) == (
+        "stabiele_veiligheid",
+        "veiligheidsbeoordeling",
+        9,
+    )
     history = json.loads(cli("case", "history", case_id, "--json"))
     assert [h["event_type"] for h in history][-1] == "PhaseTransitioned"
     allowed = {o["event"]: o for o in json.loads(cli("case", "allowed", case_id, "--json"))}
-    assert allowed["terugval"]["allowed"] and not allowed["naar_herstel"]["allowed"]
+    assert allowed["terugval"]["allowed"]
+    assert not allowed["naar_herstel"]["allowed"]
 
 
 def test_a_refusal_is_one_line_with_the_rule_and_writes_nothing(home: Path) -> None:
@@ -89,7 +124,10 @@ def test_a_refusal_is_one_line_with_the_rule_and_writes_nothing(home: Path) -> N
     case_id = cli("case", "open").strip()
     before = event_count(home)
     line = cli_error("case", "fire", case_id, "start_directe_veiligheid", code=5)
-    assert line == "error: start_directe_veiligheid refused in aanmelding: no household members recorded"
+    assert (
+        line
+        == "error: start_directe_veiligheid refused in aanmelding: no household members recorded"
+    )
     assert event_count(home) == before
 
 
@@ -97,13 +135,31 @@ def test_a_refusal_is_one_line_with_the_rule_and_writes_nothing(home: Path) -> N
     ("args", "code", "expected"),
     [
         (["case", "show", "c-unknown"], 4, "error: case c-unknown does not exist"),
-        (["case", "fire", "CASE", "naar_hersel"], 2, "error: unknown event 'naar_hersel'; known events:"),
-        (["case", "member", "CASE", "--role", "buurman", "--name", "X"], 2, "error: role: Input should be"),
-        (["case", "check", "CASE", "c9", "--status", "met"], 4, "error: case CASE has no safety condition c9"),
-        (["case", "check", "CASE", "c1", "--status", "met", "--on", "gisteren"], 2, "error: 'gisteren' is not a date"),
+        (
+            ["case", "fire", "CASE", "naar_hersel"],
+            2,
+            "error: unknown event 'naar_hersel'; known events:",
+        ),
+        (
+            ["case", "member", "CASE", "--role", "buurman", "--name", "X"],
+            2,
+            "error: role: Input should be",
+        ),
+        (
+            ["case", "check", "CASE", "c9", "--status", "met"],
+            4,
+            "error: case CASE has no safety condition c9",
+        ),
+        (
+            ["case", "check", "CASE", "c1", "--status", "met", "--on", "gisteren"],
+            2,
+            "error: 'gisteren' is not a date",
+        ),
     ],
 )
-def test_bad_input_is_one_line_and_writes_nothing(home: Path, args: list[str], code: int, expected: str) -> None:
+def test_bad_input_is_one_line_and_writes_nothing(
+    home: Path, args: list[str], code: int, expected: str
+) -> None:
     """Unknown cases, events, roles, conditions and dates give one line and a non-zero exit."""
     case_id = cli("case", "open").strip()
     before = event_count(home)
@@ -115,17 +171,26 @@ def test_bad_input_is_one_line_and_writes_nothing(home: Path, args: list[str], c
 def test_wrong_actors_are_refused(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A malformed actor, a missing one and one of another organisation are refused."""
     case_id = cli("case", "open").strip()
-    assert cli_error("case", "show", case_id, "--actor", "vt-ijsselland", code=2).startswith("error: actor 'vt-ijsselland' is not of the form")
+    assert cli_error("case", "show", case_id, "--actor", "vt-ijsselland", code=2).startswith(
+        "error: actor 'vt-ijsselland' is not of the form"
+    )
     assert "holds no regie" in cli_error("case", "show", case_id, "--actor", WIJKTEAM, code=3)
-    assert "is unknown in region" in cli_error("case", "show", case_id, "--actor", "u@elders:professional", code=3)
+    assert "is unknown in region" in cli_error(
+        "case", "show", case_id, "--actor", "u@elders:professional", code=3
+    )
     monkeypatch.delenv("PHASEDCARE_ACTOR")
-    assert cli_error("case", "list", code=2) == "error: no actor: pass --actor user@organisation:role or set PHASEDCARE_ACTOR"
+    assert (
+        cli_error("case", "list", code=2)
+        == "error: no actor: pass --actor user@organisation:role or set PHASEDCARE_ACTOR"
+    )
 
 
 def test_a_malformed_policy_names_file_line_and_field(home: Path) -> None:
     """A broken policy file stops every command with the line and field at fault."""
     policy = home / "policy.yaml"
-    text = policy.read_text(encoding="utf-8").replace("veiligheidsbeoordeling_werkdagen: 5", "veiligheidsbeoordeling_werkdagen: -5")
+    text = policy.read_text(encoding="utf-8").replace(
+        "veiligheidsbeoordeling_werkdagen: 5", "veiligheidsbeoordeling_werkdagen: -5"
+    )
     assert "-5" in text
     policy.write_text(text, encoding="utf-8")
     line = cli_error("case", "list", code=2)
@@ -133,7 +198,9 @@ def test_a_malformed_policy_names_file_line_and_field(home: Path) -> None:
     assert " line " in line
 
 
-def test_an_uninitialised_home_says_to_run_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_uninitialised_home_says_to_run_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Commands on a home without a database ask for `phasedcare init`."""
     monkeypatch.setenv("PHASEDCARE_HOME", str(tmp_path / "empty"))
     assert "phasedcare init" in cli_error("case", "list", "--actor", VT, code=7)
@@ -156,10 +223,27 @@ def test_the_demo_through_the_installed_command(tmp_path: Path) -> None:
     """`phasedcare demo` fills a region with cases in every phase; they can be listed after."""
     env = {**os.environ, "PHASEDCARE_HOME": str(tmp_path / "demo"), "PHASEDCARE_ACTOR": VT}
     phasedcare = str(Path(sys.executable).parent / "phasedcare")
-    result = subprocess.run([phasedcare, "demo", "--households", "12"], env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [phasedcare, "demo", "--households", "12"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
-    assert "phases: aanmelding 2, afgesloten 2, directe_veiligheid 4, herstel 2, stabiele_veiligheid 2" in result.stdout
-    listed = subprocess.run([phasedcare, "case", "list", "--json"], env=env, capture_output=True, text=True, check=True)
+    assert (
+        "phases: aanmelding 2, afgesloten 2, directe_veiligheid 4, herstel 2, stabiele_veiligheid 2"
+        in result.stdout
+    )
+    listed = subprocess.run(
+        [phasedcare, "case", "list", "--json"], env=env, capture_output=True, text=True, check=True
+    )
     assert len(json.loads(listed.stdout)) == 12
-    check = subprocess.run([phasedcare, "projections", "rebuild", "--check"], env=env, capture_output=True, text=True, check=False)
+    check = subprocess.run(
+        [phasedcare, "projections", "rebuild", "--check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert check.returncode == 0, check.stdout

@@ -22,7 +22,14 @@ def python_blocks() -> list[tuple[str, int, str]]:
 
 
 @pytest.mark.parametrize(("page", "number", "code"), python_blocks(), ids=lambda v: str(v)[:30])
-def test_python_blocks_run(page: str, number: int, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_python_blocks_run(
+    page: str,
+    number: int,
+    code: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Each python block of the README and docs runs without error (its asserts hold)."""
     monkeypatch.setenv("PHASEDCARE_HOME", str(tmp_path))
     exec(compile(code, f"{page}#{number}", "exec"), {"__name__": f"docs_{number}"})  # noqa: S102 - our own docs

@@ -14,7 +14,13 @@ from phasedcare.errors import PhasedCareError
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock, actor_of, memory_engine
 
-ORGANISATIONS = ("vt-ijsselland", "wijkteam-zwolle", "wijkteam-deventer", "mda-ijsselland", "politie-ijsselland")
+ORGANISATIONS = (
+    "vt-ijsselland",
+    "wijkteam-zwolle",
+    "wijkteam-deventer",
+    "mda-ijsselland",
+    "politie-ijsselland",
+)
 ACTORS = st.sampled_from([actor_of(org) for org in ORGANISATIONS])
 PHASE_EVENTS = list(PhaseChart.rules)
 VT_EVENTS = list(VeiligThuisChart.rules)
@@ -49,27 +55,60 @@ class CaseLife(RuleBasedStateMachine):
 
     def _check_regie_moves_only_on_acceptance(self, before: int) -> None:
         view = self.engine.show(self.case_id, actor=self.vt)
-        new_events = [e.event_type for e in self.engine.history(self.case_id, actor=self.vt)[before:]]
+        new_events = [
+            e.event_type for e in self.engine.history(self.case_id, actor=self.vt)[before:]
+        ]
         if view.regie.organisation != self.regie:
             assert "HandoverAccepted" in new_events
         self.regie = view.regie.organisation
-        self.snapshots[view.sequence] = (view.phase, view.vt_stage, view.regie.organisation, view.regie.casusregisseur)
+        self.snapshots[view.sequence] = (
+            view.phase,
+            view.vt_stage,
+            view.regie.organisation,
+            view.regie.casusregisseur,
+        )
 
-    @rule(actor=ACTORS, event=st.sampled_from(PHASE_EVENTS), reason=st.sampled_from(["", "incident"]))
+    @rule(
+        actor=ACTORS, event=st.sampled_from(PHASE_EVENTS), reason=st.sampled_from(["", "incident"])
+    )
     def fire_phase(self, actor: Actor, event: str, reason: str) -> None:
-        self._try(cmd.FireEvent(case_id=self.case_id, chart="phase", event=event, reason=reason), actor)
+        self._try(
+            cmd.FireEvent(case_id=self.case_id, chart="phase", event=event, reason=reason), actor
+        )
 
     @rule(actor=ACTORS, event=st.sampled_from(VT_EVENTS), reason=st.sampled_from(["", "grond"]))
     def fire_vt(self, actor: Actor, event: str, reason: str) -> None:
-        self._try(cmd.FireEvent(case_id=self.case_id, chart="vt", event=event, reason=reason), actor)
+        self._try(
+            cmd.FireEvent(case_id=self.case_id, chart="vt", event=event, reason=reason), actor
+        )
 
     @rule(actor=ACTORS)
     def add_condition(self, actor: Actor) -> None:
-        self._try(cmd.AddSafetyCondition(case_id=self.case_id, statement="Synthetic", owner="wijkteam-zwolle", check_every_days=14), actor)
+        self._try(
+            cmd.AddSafetyCondition(
+                case_id=self.case_id,
+                statement="Synthetic",
+                owner="wijkteam-zwolle",
+                check_every_days=14,
+            ),
+            actor,
+        )
 
-    @rule(actor=ACTORS, number=st.integers(1, 3), status=st.sampled_from(["met", "breached", "unknown"]))
+    @rule(
+        actor=ACTORS,
+        number=st.integers(1, 3),
+        status=st.sampled_from(["met", "breached", "unknown"]),
+    )
     def check_condition(self, actor: Actor, number: int, status: str) -> None:
-        self._try(cmd.RecordConditionStatus(case_id=self.case_id, condition_id=f"c{number}", status=status, observed_on=self.clock.today), actor)
+        self._try(
+            cmd.RecordConditionStatus(
+                case_id=self.case_id,
+                condition_id=f"c{number}",
+                status=status,
+                observed_on=self.clock.today,
+            ),
+            actor,
+        )
 
     @rule(actor=ACTORS)
     def agree_plan(self, actor: Actor) -> None:
@@ -77,22 +116,44 @@ class CaseLife(RuleBasedStateMachine):
 
     @rule(actor=ACTORS)
     def assess_risk(self, actor: Actor) -> None:
-        self._try(cmd.RecordRiskAssessment(case_id=self.case_id, instrument="LIRIK", instrument_version="2", level="verhoogd", assessed_on=self.clock.today), actor)
+        self._try(
+            cmd.RecordRiskAssessment(
+                case_id=self.case_id,
+                instrument="LIRIK",
+                instrument_version="2",
+                level="verhoogd",
+                assessed_on=self.clock.today,
+            ),
+            actor,
+        )
 
     @rule(actor=ACTORS, days_ago=st.integers(0, 10))
     def incident(self, actor: Actor, days_ago: int) -> None:
-        self._try(cmd.RecordIncident(case_id=self.case_id, occurred_on=self.clock.today - timedelta(days=days_ago)), actor)
+        self._try(
+            cmd.RecordIncident(
+                case_id=self.case_id, occurred_on=self.clock.today - timedelta(days=days_ago)
+            ),
+            actor,
+        )
 
     @rule(actor=ACTORS, to=st.sampled_from(ORGANISATIONS))
     def propose(self, actor: Actor, to: str) -> None:
         self._try(cmd.ProposeHandover(case_id=self.case_id, to_organisation=to), actor)
 
-    @rule(actor=ACTORS, number=st.integers(1, 3), answer=st.sampled_from(["accept", "reject", "withdraw"]))
+    @rule(
+        actor=ACTORS,
+        number=st.integers(1, 3),
+        answer=st.sampled_from(["accept", "reject", "withdraw"]),
+    )
     def answer(self, actor: Actor, number: int, answer: str) -> None:
         handover_id = f"h{number}"
         command: cmd.Command = {
-            "accept": cmd.AcceptHandover(case_id=self.case_id, handover_id=handover_id, casusregisseur=actor.user),
-            "reject": cmd.RejectHandover(case_id=self.case_id, handover_id=handover_id, reason="no capacity"),
+            "accept": cmd.AcceptHandover(
+                case_id=self.case_id, handover_id=handover_id, casusregisseur=actor.user
+            ),
+            "reject": cmd.RejectHandover(
+                case_id=self.case_id, handover_id=handover_id, reason="no capacity"
+            ),
             "withdraw": cmd.WithdrawHandover(case_id=self.case_id, handover_id=handover_id),
         }[answer]
         self._try(command, actor)
@@ -117,7 +178,12 @@ class CaseLife(RuleBasedStateMachine):
     def teardown(self) -> None:
         for sequence, expected in self.snapshots.items():
             state = self.engine.state_at(self.case_id, actor=self.vt, sequence=sequence)
-            assert (state.phase, state.vt_stage, state.regie.organisation, state.regie.casusregisseur) == expected
+            assert (
+                state.phase,
+                state.vt_stage,
+                state.regie.organisation,
+                state.regie.casusregisseur,
+            ) == expected
         assert self.engine.projection_differences() == []
 
 

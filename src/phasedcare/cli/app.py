@@ -18,7 +18,7 @@ __all__ = ["app"]
 
 app = typer.Typer(
     name="phasedcare",
-    help="Case coordination for phased safety care (directe veiligheid, stabiele veiligheid, herstel).",
+    help="Phased safety care: directe veiligheid, stabiele veiligheid, herstel.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -90,9 +90,13 @@ def demo(
 @case_app.command("open")
 def case_open(
     via: Annotated[str, typer.Option(help="melding or advies.")] = "melding",
-    melder_kind: Annotated[str, typer.Option(help="politie, professional, burger or anoniem.")] = "professional",
+    melder_kind: Annotated[
+        str, typer.Option(help="politie, professional, burger or anoniem.")
+    ] = "professional",
     acute: Annotated[bool, typer.Option(help="An acute melding.")] = False,
-    summary: Annotated[str, typer.Option(help="What was reported (sealed, never shown in lists).")] = "",
+    summary: Annotated[
+        str, typer.Option(help="What was reported (sealed, never shown in lists).")
+    ] = "",
     actor: ActorOption = "",
     home: HomeOption = None,
     as_json: JsonOption = False,
@@ -101,7 +105,9 @@ def case_open(
     who = parse_actor(actor)
     engine = engine_for(home)
     with reporting_errors():
-        result = engine.open_case(actor=who, via=via, melder_kind=melder_kind, acute=acute, summary=summary)
+        result = engine.open_case(
+            actor=who, via=via, melder_kind=melder_kind, acute=acute, summary=summary
+        )
     if as_json:
         emit_json(result)
     else:
@@ -111,7 +117,9 @@ def case_open(
 @case_app.command("list")
 def case_list(
     phase: Annotated[str | None, typer.Option(help="Only cases in this phase.")] = None,
-    organisation: Annotated[str | None, typer.Option(help="Only cases whose regie this organisation holds.")] = None,
+    organisation: Annotated[
+        str | None, typer.Option(help="Only cases whose regie this organisation holds.")
+    ] = None,
     overdue: Annotated[bool, typer.Option(help="Only cases with a deadline before today.")] = False,
     actor: ActorOption = "",
     home: HomeOption = None,
@@ -122,7 +130,9 @@ def case_list(
     engine = engine_for(home)
     with reporting_errors():
         rows = engine.list_cases(
-            actor=who, phase=phase, organisation=organisation,
+            actor=who,
+            phase=phase,
+            organisation=organisation,
             deadline_before=date.today() if overdue else None,  # noqa: DTZ011 - the user's today
         )
     if as_json:
@@ -131,12 +141,25 @@ def case_list(
     table(
         f"{len(rows)} cases",
         ["case", "phase", "Veilig Thuis", "regie", "casusregisseur", "next deadline", "kind"],
-        [[r.case_id, r.phase, r.vt_stage, r.regie_organisation, r.casusregisseur, r.next_deadline, r.next_deadline_kind] for r in rows],
+        [
+            [
+                r.case_id,
+                r.phase,
+                r.vt_stage,
+                r.regie_organisation,
+                r.casusregisseur,
+                r.next_deadline,
+                r.next_deadline_kind,
+            ]
+            for r in rows
+        ],
     )
 
 
 @case_app.command("show")
-def case_show(case_id: CaseArg, actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False) -> None:
+def case_show(
+    case_id: CaseArg, actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False
+) -> None:
     """Everything about one case: phase, regie, members, safety plan, conditions, deadlines."""
     from phasedcare.cli.render import render_case  # noqa: PLC0415 - rendering is display-only
 
@@ -155,7 +178,9 @@ def case_fire(
     case_id: CaseArg,
     event: Annotated[str, typer.Argument(help="The chart event, e.g. naar_stabiele_veiligheid.")],
     chart: Annotated[str, typer.Option(help="phase or vt (Veilig Thuis).")] = "phase",
-    reason: Annotated[str, typer.Option(help="Why (required for terugval, heropenen, onderzoek).")] = "",
+    reason: Annotated[
+        str, typer.Option(help="Why (required for terugval, heropenen, onderzoek).")
+    ] = "",
     actor: ActorOption = "",
     home: HomeOption = None,
     as_json: JsonOption = False,
@@ -169,11 +194,14 @@ def case_fire(
     if as_json:
         emit_json(result)
     else:
-        console.print(f"{case_id}: phase {view.phase}, Veilig Thuis {view.vt_stage} (sequence {result.sequence})")
+        where = f"phase {view.phase}, Veilig Thuis {view.vt_stage}"
+        console.print(f"{case_id}: {where} (sequence {result.sequence})")
 
 
 @case_app.command("allowed")
-def case_allowed(case_id: CaseArg, actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False) -> None:
+def case_allowed(
+    case_id: CaseArg, actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False
+) -> None:
     """Which events may fire now, and why the others may not."""
     who = parse_actor(actor)
     engine = engine_for(home)
@@ -185,13 +213,18 @@ def case_allowed(case_id: CaseArg, actor: ActorOption = "", home: HomeOption = N
     table(
         f"events for {case_id}",
         ["chart", "event", "to", "allowed", "why not"],
-        [[o.chart, o.event, o.target or "", "yes" if o.allowed else "no", "; ".join(o.reasons)] for o in found],
+        [
+            [o.chart, o.event, o.target or "", "yes" if o.allowed else "no", "; ".join(o.reasons)]
+            for o in found
+        ],
         style=lambda row: "green" if row[3] == "yes" else "dim",
     )
 
 
 @case_app.command("history")
-def case_history(case_id: CaseArg, actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False) -> None:
+def case_history(
+    case_id: CaseArg, actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False
+) -> None:
     """Every event of the case: when, who, under which policy version."""
     who = parse_actor(actor)
     engine = engine_for(home)
@@ -203,14 +236,25 @@ def case_history(case_id: CaseArg, actor: ActorOption = "", home: HomeOption = N
     table(
         f"history of {case_id}",
         ["#", "at", "event", "actor", "policy"],
-        [[e.sequence, e.at.isoformat(timespec="seconds"), e.event_type, e.actor, e.policy_version] for e in entries],
+        [
+            [
+                e.sequence,
+                e.at.isoformat(timespec="seconds"),
+                e.event_type,
+                e.actor,
+                e.policy_version,
+            ]
+            for e in entries
+        ],
     )
 
 
 @projections_app.command("rebuild")
 def projections_rebuild(
     home: HomeOption = None,
-    check: Annotated[bool, typer.Option(help="Only compare rebuilt with live; exit 1 on a difference.")] = False,
+    check: Annotated[
+        bool, typer.Option(help="Only compare rebuilt with live; exit 1 on a difference.")
+    ] = False,
 ) -> None:
     """Rebuild the projection table from the events (or check that it matches them)."""
     engine = engine_for(home)
@@ -230,7 +274,9 @@ def projections_rebuild(
 @app.command()
 def schemas(
     out: Annotated[Path, typer.Option(help="The folder to write into.")] = Path("schemas"),
-    check: Annotated[bool, typer.Option(help="Only report drift; exit 1 when the files differ.")] = False,
+    check: Annotated[
+        bool, typer.Option(help="Only report drift; exit 1 when the files differ.")
+    ] = False,
 ) -> None:
     """Write the JSON Schemas of events, commands and the policy file (or check them)."""
     from phasedcare.service.schemas import schema_differences, write_schemas  # noqa: PLC0415

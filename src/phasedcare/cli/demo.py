@@ -24,21 +24,48 @@ from phasedcare.testing import ManualClock
 
 __all__ = ["ENDINGS", "run_demo"]
 
-ENDINGS = ("aanmelding", "directe_veiligheid", "stabiele_veiligheid", "herstel", "afgesloten", "terugval")
-_FIRST = ("Anna", "Bram", "Cato", "Daan", "Eva", "Finn", "Guus", "Hanna", "Ilse", "Joris", "Kim", "Lars")
+ENDINGS = (
+    "aanmelding",
+    "directe_veiligheid",
+    "stabiele_veiligheid",
+    "herstel",
+    "afgesloten",
+    "terugval",
+)
+_FIRST = (
+    "Anna",
+    "Bram",
+    "Cato",
+    "Daan",
+    "Eva",
+    "Finn",
+    "Guus",
+    "Hanna",
+    "Ilse",
+    "Joris",
+    "Kim",
+    "Lars",
+)
 _LAST = ("Voorbeeld", "Proefmans", "Testhuis", "Demostra", "Fictief", "Verzinsel")
 
 
 class _Household:
     """One synthetic household walked towards its ending."""
 
-    def __init__(self, engine: Engine, clock: ManualClock, rng: random.Random, actors: dict[str, Actor]) -> None:
+    def __init__(
+        self, engine: Engine, clock: ManualClock, rng: random.Random, actors: dict[str, Actor]
+    ) -> None:
         self.engine, self.clock, self.rng, self.actors = engine, clock, rng, actors
         self.case_id = ""
 
     def run(self, ending: str) -> str:
         vt = self.actors["vt"]
-        self.case_id = self.engine.open_case(actor=vt, via="melding", melder_kind=self.rng.choice(["politie", "professional"]), summary="Synthetic melding: neighbours heard shouting (demo).").case_id
+        self.case_id = self.engine.open_case(
+            actor=vt,
+            via="melding",
+            melder_kind=self.rng.choice(["politie", "professional"]),
+            summary="Synthetic melding: neighbours heard shouting (demo).",
+        ).case_id
         self._members(vt)
         if ending == "aanmelding":
             return self.case_id
@@ -46,7 +73,12 @@ class _Household:
         self.engine.fire(self.case_id, "start_veiligheidsbeoordeling", actor=vt, chart="vt")
         self._conditions_and_risk(vt)
         self.engine.fire(self.case_id, "start_directe_veiligheid", actor=vt)
-        self.engine.agree_safety_plan(self.case_id, actor=vt, agreed_on=self.clock.today, summary="Synthetic safety plan (demo).")
+        self.engine.agree_safety_plan(
+            self.case_id,
+            actor=vt,
+            agreed_on=self.clock.today,
+            summary="Synthetic safety plan (demo).",
+        )
         self.engine.fire(self.case_id, "besluit_overdracht", actor=vt, chart="vt")
         if ending == "directe_veiligheid":
             return self.case_id
@@ -55,30 +87,91 @@ class _Household:
 
     def _members(self, vt: Actor) -> None:
         last = self.rng.choice(_LAST)
-        self.engine.record_member(self.case_id, actor=vt, role="slachtoffer", name=f"{self.rng.choice(_FIRST)} {last}", date_of_birth=date(1988, 3, 14))
-        self.engine.record_member(self.case_id, actor=vt, role="pleger", name=f"{self.rng.choice(_FIRST)} {last}", date_of_birth=date(1985, 9, 2))
-        born = date(2014 + self.rng.randrange(8), 1 + self.rng.randrange(12), 1 + self.rng.randrange(28))
-        self.engine.record_member(self.case_id, actor=vt, role="kind", name=f"{self.rng.choice(_FIRST)} {last}", date_of_birth=born)
+        self.engine.record_member(
+            self.case_id,
+            actor=vt,
+            role="slachtoffer",
+            name=f"{self.rng.choice(_FIRST)} {last}",
+            date_of_birth=date(1988, 3, 14),
+        )
+        self.engine.record_member(
+            self.case_id,
+            actor=vt,
+            role="pleger",
+            name=f"{self.rng.choice(_FIRST)} {last}",
+            date_of_birth=date(1985, 9, 2),
+        )
+        born = date(
+            2014 + self.rng.randrange(8), 1 + self.rng.randrange(12), 1 + self.rng.randrange(28)
+        )
+        self.engine.record_member(
+            self.case_id,
+            actor=vt,
+            role="kind",
+            name=f"{self.rng.choice(_FIRST)} {last}",
+            date_of_birth=born,
+        )
 
     def _conditions_and_risk(self, vt: Actor) -> None:
         self.clock.advance(days=2)
         wijkteam = self.actors["wijkteam"].organisation
-        self.engine.add_safety_condition(self.case_id, actor=vt, statement="No physical violence in the home (synthetic).", owner=wijkteam, check_every_days=14, check_method="home visit")
-        self.engine.add_safety_condition(self.case_id, actor=vt, statement="The child attends school every day (synthetic).", owner=wijkteam, check_every_days=7, check_method="school contact")
-        self.engine.record_risk_assessment(self.case_id, actor=vt, instrument="VT-triage", instrument_version="2023", level=self.rng.choice(["verhoogd", "hoog"]), assessed_on=self.clock.today, items={"structurele_onveiligheid": "ja"})
+        self.engine.add_safety_condition(
+            self.case_id,
+            actor=vt,
+            statement="No physical violence in the home (synthetic).",
+            owner=wijkteam,
+            check_every_days=14,
+            check_method="home visit",
+        )
+        self.engine.add_safety_condition(
+            self.case_id,
+            actor=vt,
+            statement="The child attends school every day (synthetic).",
+            owner=wijkteam,
+            check_every_days=7,
+            check_method="school contact",
+        )
+        self.engine.record_risk_assessment(
+            self.case_id,
+            actor=vt,
+            instrument="VT-triage",
+            instrument_version="2023",
+            level=self.rng.choice(["verhoogd", "hoog"]),
+            assessed_on=self.clock.today,
+            items={"structurele_onveiligheid": "ja"},
+        )
 
     def _hand_over_to_wijkteam(self, vt: Actor) -> None:
         wijkteam = self.actors["wijkteam"]
         self.clock.advance(days=1)
-        proposed = self.engine.handle(cmd.ProposeHandover(case_id=self.case_id, to_organisation=wijkteam.organisation, note="Warm handover after veiligheidsbeoordeling (demo)."), actor=vt)
+        proposed = self.engine.handle(
+            cmd.ProposeHandover(
+                case_id=self.case_id,
+                to_organisation=wijkteam.organisation,
+                note="Warm handover after veiligheidsbeoordeling (demo).",
+            ),
+            actor=vt,
+        )
         assert proposed.created_id is not None  # noqa: S101 - a proposal always creates an id
         self.clock.advance(days=2)
-        self.engine.handle(cmd.AcceptHandover(case_id=self.case_id, handover_id=proposed.created_id, casusregisseur=wijkteam.user), actor=wijkteam)
+        self.engine.handle(
+            cmd.AcceptHandover(
+                case_id=self.case_id, handover_id=proposed.created_id, casusregisseur=wijkteam.user
+            ),
+            actor=wijkteam,
+        )
         self.engine.fire(self.case_id, "start_monitoring", actor=vt, chart="vt")
 
     def _all_conditions(self, status: str, actor: Actor) -> None:
         for condition_id in ("c1", "c2"):
-            self.engine.record_condition_status(self.case_id, actor=actor, condition_id=condition_id, status=status, observed_on=self.clock.today, evidence="Checked during a home visit (demo).")
+            self.engine.record_condition_status(
+                self.case_id,
+                actor=actor,
+                condition_id=condition_id,
+                status=status,
+                observed_on=self.clock.today,
+                evidence="Checked during a home visit (demo).",
+            )
 
     def _towards(self, ending: str) -> str:
         wijkteam = self.actors["wijkteam"]
@@ -89,7 +182,14 @@ class _Household:
             return self.case_id
         if ending == "terugval":
             self.clock.advance(days=30)
-            self.engine.record_condition_status(self.case_id, actor=wijkteam, condition_id="c1", status="breached", observed_on=self.clock.today, evidence="New incident reported by the police (demo).")
+            self.engine.record_condition_status(
+                self.case_id,
+                actor=wijkteam,
+                condition_id="c1",
+                status="breached",
+                observed_on=self.clock.today,
+                evidence="New incident reported by the police (demo).",
+            )
             return self.case_id
         self.clock.advance(days=100)
         self._all_conditions("met", wijkteam)
@@ -123,20 +223,33 @@ def run_demo(settings: Settings, *, households: int, seed: int) -> list[str]:
     try:
         for number in range(households):
             clock.now = start + timedelta(days=number % 9)
-            case_ids.append(_Household(engine, clock, rng, actors).run(ENDINGS[number % len(ENDINGS)]))
+            case_ids.append(
+                _Household(engine, clock, rng, actors).run(ENDINGS[number % len(ENDINGS)])
+            )
         _summary(engine, actors, case_ids, settings)
     finally:
         engine.close()
     return case_ids
 
 
-def _summary(engine: Engine, actors: dict[str, Actor], case_ids: list[str], settings: Settings) -> None:
+def _summary(
+    engine: Engine, actors: dict[str, Actor], case_ids: list[str], settings: Settings
+) -> None:
     vt = actors["vt"]
     views = [engine.show(case_id, actor=vt) for case_id in case_ids]
     table(
         f"demo region {engine.policy.region}: {len(views)} synthetic households",
         ["case", "phase", "Veilig Thuis", "regie", "next deadline"],
-        [[v.case_id, v.phase, v.vt_stage, v.regie.organisation, v.deadlines[0].due if v.deadlines else "-"] for v in views],
+        [
+            [
+                v.case_id,
+                v.phase,
+                v.vt_stage,
+                v.regie.organisation,
+                v.deadlines[0].due if v.deadlines else "-",
+            ]
+            for v in views
+        ],
     )
     counts = Counter(v.phase for v in views)
     console.print("phases: " + ", ".join(f"{phase} {counts[phase]}" for phase in sorted(counts)))

@@ -69,11 +69,19 @@ def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(_plain(value), indent=2, default=str, ensure_ascii=False) + "\n")
 
 
-def table(title: str, columns: list[str], rows: list[list[Any]], *, style: Callable[[list[Any]], str] | None = None) -> None:
+def table(
+    title: str,
+    columns: list[str],
+    rows: list[list[Any]],
+    *,
+    style: Callable[[list[Any]], str] | None = None,
+) -> None:
     """Print a rich table."""
     grid = Table(title=title, show_lines=False)
     for column in columns:
         grid.add_column(column)
     for row in rows:
-        grid.add_row(*("" if v is None else str(v) for v in row), style=style(row) if style else None)
+        grid.add_row(
+            *("" if v is None else str(v) for v in row), style=style(row) if style else None
+        )
     console.print(grid)

@@ -7,13 +7,23 @@ from typing import Annotated
 
 import typer
 
-from phasedcare.cli.app import ActorOption, CaseArg, HomeOption, JsonOption, case_app, engine_for, parse_actor
+from phasedcare.cli.app import (
+    ActorOption,
+    CaseArg,
+    HomeOption,
+    JsonOption,
+    case_app,
+    engine_for,
+    parse_actor,
+)
 from phasedcare.cli.output import console, emit_json, fail, reporting_errors
 from phasedcare.service.views import CommandResult
 
 __all__: list[str] = []
 
-DayOption = Annotated[str | None, typer.Option("--on", help="The date (YYYY-MM-DD); default today.")]
+DayOption = Annotated[
+    str | None, typer.Option("--on", help="The date (YYYY-MM-DD); default today.")
+]
 
 
 def _day(text: str | None) -> date:
@@ -30,7 +40,9 @@ def _report(result: CommandResult, as_json: bool) -> None:
         emit_json(result)
         return
     created = f", created {result.created_id}" if result.created_id else ""
-    console.print(f"{result.case_id}: {', '.join(result.events)} (sequence {result.sequence}{created})")
+    console.print(
+        f"{result.case_id}: {', '.join(result.events)} (sequence {result.sequence}{created})"
+    )
 
 
 @case_app.command("member")
@@ -39,22 +51,30 @@ def case_member(
     role: Annotated[str, typer.Option(help="slachtoffer, pleger, kind or overige_betrokkene.")],
     name: Annotated[str, typer.Option(help="The person's name (sealed; never listed).")],
     born: Annotated[str | None, typer.Option(help="Date of birth (YYYY-MM-DD).")] = None,
-    actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False,
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Record a member of the household."""
     who, born_on = parse_actor(actor), (_day(born) if born else None)
     engine = engine_for(home)
     with reporting_errors():
-        result = engine.record_member(case_id, actor=who, role=role, name=name, date_of_birth=born_on)
+        result = engine.record_member(
+            case_id, actor=who, role=role, name=name, date_of_birth=born_on
+        )
     _report(result, as_json)
 
 
 @case_app.command("plan")
 def case_plan(
     case_id: CaseArg,
-    agreed_on: Annotated[str | None, typer.Option(help="When it was agreed (YYYY-MM-DD); default today.")] = None,
+    agreed_on: Annotated[
+        str | None, typer.Option(help="When it was agreed (YYYY-MM-DD); default today.")
+    ] = None,
     summary: Annotated[str, typer.Option(help="What the plan holds (sealed).")] = "",
-    actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False,
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Record an agreed safety plan (a new version each time)."""
     who, day = parse_actor(actor), _day(agreed_on)
@@ -71,14 +91,21 @@ def case_condition(
     owner: Annotated[str, typer.Option(help="The organisation that checks it.")],
     every: Annotated[int, typer.Option(help="Check every this many days.")],
     method: Annotated[str, typer.Option(help="How it is checked.")] = "",
-    actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False,
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Add a safety condition (veiligheidsvoorwaarde)."""
     who = parse_actor(actor)
     engine = engine_for(home)
     with reporting_errors():
         result = engine.add_safety_condition(
-            case_id, actor=who, statement=statement, owner=owner, check_every_days=every, check_method=method
+            case_id,
+            actor=who,
+            statement=statement,
+            owner=owner,
+            check_every_days=every,
+            check_method=method,
         )
     _report(result, as_json)
 
@@ -90,14 +117,21 @@ def case_check(
     status: Annotated[str, typer.Option(help="met, breached or unknown.")],
     on: DayOption = None,
     evidence: Annotated[str, typer.Option(help="What the check found (sealed).")] = "",
-    actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False,
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Record a check of a safety condition; a breach past directe veiligheid fires terugval."""
     who, day = parse_actor(actor), _day(on)
     engine = engine_for(home)
     with reporting_errors():
         result = engine.record_condition_status(
-            case_id, actor=who, condition_id=condition_id, status=status, observed_on=day, evidence=evidence
+            case_id,
+            actor=who,
+            condition_id=condition_id,
+            status=status,
+            observed_on=day,
+            evidence=evidence,
         )
     _report(result, as_json)
 
@@ -109,16 +143,25 @@ def case_risk(
     instrument_version: Annotated[str, typer.Option(help="The instrument's version.")],
     level: Annotated[str, typer.Option(help="laag, verhoogd, hoog or acuut.")],
     on: DayOption = None,
-    revises: Annotated[str | None, typer.Option(help="The assessment id this revises, e.g. r1.")] = None,
-    actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False,
+    revises: Annotated[
+        str | None, typer.Option(help="The assessment id this revises, e.g. r1.")
+    ] = None,
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Record a risk assessment (or a new version of one)."""
     who, day = parse_actor(actor), _day(on)
     engine = engine_for(home)
     with reporting_errors():
         result = engine.record_risk_assessment(
-            case_id, actor=who, instrument=instrument, instrument_version=instrument_version,
-            level=level, assessed_on=day, assessment_id=revises,
+            case_id,
+            actor=who,
+            instrument=instrument,
+            instrument_version=instrument_version,
+            level=level,
+            assessed_on=day,
+            assessment_id=revises,
         )
     _report(result, as_json)
 
@@ -128,11 +171,15 @@ def case_incident(
     case_id: CaseArg,
     on: DayOption = None,
     description: Annotated[str, typer.Option(help="What happened (sealed).")] = "",
-    actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False,
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Record a new incident; past directe veiligheid it fires terugval."""
     who, day = parse_actor(actor), _day(on)
     engine = engine_for(home)
     with reporting_errors():
-        result = engine.record_incident(case_id, actor=who, occurred_on=day, description=description)
+        result = engine.record_incident(
+            case_id, actor=who, occurred_on=day, description=description
+        )
     _report(result, as_json)

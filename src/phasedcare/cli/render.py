@@ -13,33 +13,56 @@ __all__ = ["render_case"]
 def render_case(view: CaseView) -> None:
     """Print a case: the header, members, conditions, risk, handovers and deadlines."""
     regie = view.regie
+    acute = " (acute)" if view.acute else ""
+    flags = ", ".join(view.flags) or "-"
     header = (
         f"phase [bold]{view.phase}[/]   Veilig Thuis [bold]{view.vt_stage}[/]   "
-        f"regie [bold]{regie.organisation}[/] ({regie.casusregisseur}) since {regie.since:%Y-%m-%d}\n"
-        f"opened {view.opened_at:%Y-%m-%d} via {view.opened_via}{' (acute)' if view.acute else ''}   "
-        f"flags: {', '.join(view.flags) or '-'}   policy {view.policy_version}   sequence {view.sequence}"
+        f"regie [bold]{regie.organisation}[/] ({regie.casusregisseur}) "
+        f"since {regie.since:%Y-%m-%d}\n"
+        f"opened {view.opened_at:%Y-%m-%d} via {view.opened_via}{acute}   flags: {flags}   "
+        f"policy {view.policy_version}   sequence {view.sequence}"
     )
     console.print(Panel(header, title=f"case {view.case_id}"))
-    table("members", ["id", "role", "name", "born"], [[m.member_id, m.role, m.name, m.date_of_birth] for m in view.members])
+    table(
+        "members",
+        ["id", "role", "name", "born"],
+        [[m.member_id, m.role, m.name, m.date_of_birth] for m in view.members],
+    )
     plan = view.safety_plan
     if plan is not None:
         console.print(f"safety plan v{plan.version}, agreed {plan.agreed_on}")
     table(
         "safety conditions",
         ["id", "statement", "owner", "every (days)", "status", "on"],
-        [[c.condition_id, c.statement, c.owner, c.check_every_days, c.status, c.status_on] for c in view.conditions],
+        [
+            [c.condition_id, c.statement, c.owner, c.check_every_days, c.status, c.status_on]
+            for c in view.conditions
+        ],
     )
     if view.risk_assessments:
         table(
             "risk assessments",
             ["id", "v", "instrument", "level", "on", "assessor"],
-            [[r.assessment_id, r.record_version, f"{r.instrument} {r.instrument_version}", r.level, r.assessed_on, r.assessor] for r in view.risk_assessments],
+            [
+                [
+                    r.assessment_id,
+                    r.record_version,
+                    f"{r.instrument} {r.instrument_version}",
+                    r.level,
+                    r.assessed_on,
+                    r.assessor,
+                ]
+                for r in view.risk_assessments
+            ],
         )
     if view.handovers:
         table(
             "handovers",
             ["id", "from", "to", "respond by", "status"],
-            [[h.handover_id, h.from_organisation, h.to_organisation, h.respond_by, h.status] for h in view.handovers],
+            [
+                [h.handover_id, h.from_organisation, h.to_organisation, h.respond_by, h.status]
+                for h in view.handovers
+            ],
         )
     table(
         "deadlines",

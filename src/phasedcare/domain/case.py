@@ -159,9 +159,7 @@ def _handover_proposed(state: CaseState, e: ev.HandoverProposed) -> None:
 def _handover_accepted(state: CaseState, e: ev.HandoverAccepted) -> None:
     handover = state.handovers[e.handover_id]
     handover.status = "accepted"
-    state.regie_history.append(
-        RegieAssignment(handover.to_organisation, e.casusregisseur, e.at)
-    )
+    state.regie_history.append(RegieAssignment(handover.to_organisation, e.casusregisseur, e.at))
 
 
 def _handover_rejected(state: CaseState, e: ev.HandoverRejected) -> None:

@@ -119,12 +119,10 @@ class VeiligThuisChart(_CaseChart):
         voorwaarden_en_vervolg, validators=_CHECK
     ) | onderzoek.to(voorwaarden_en_vervolg, validators=_CHECK)
     besluit_onderzoek = veiligheidsbeoordeling.to(onderzoek, validators=_CHECK)
-    besluit_verzoek_rvdk = veiligheidsbeoordeling.to(verzoek_rvdk, validators=_CHECK) | onderzoek.to(
+    besluit_verzoek_rvdk = veiligheidsbeoordeling.to(
         verzoek_rvdk, validators=_CHECK
-    )
-    besluit_omzetten_naar_advies = veiligheidsbeoordeling.to(
-        omgezet_naar_advies, validators=_CHECK
-    )
+    ) | onderzoek.to(verzoek_rvdk, validators=_CHECK)
+    besluit_omzetten_naar_advies = veiligheidsbeoordeling.to(omgezet_naar_advies, validators=_CHECK)
     besluit_einde_bemoeienis = veiligheidsbeoordeling.to(
         einde_bemoeienis, validators=_CHECK
     ) | onderzoek.to(einde_bemoeienis, validators=_CHECK)

@@ -52,10 +52,14 @@ class OpenCase(Command):
     """Open a household's case from a melding or an advies received by Veilig Thuis."""
 
     via: str = Field(pattern="^(melding|advies)$")
-    melder_kind: str = Field(default="professional", pattern="^(politie|professional|burger|anoniem)$")
+    melder_kind: str = Field(
+        default="professional", pattern="^(politie|professional|burger|anoniem)$"
+    )
     acute: bool = False
     summary: str = Field(default="", max_length=10_000)
-    case_id: str | None = Field(default=None, pattern=_ID, description="Chosen by the engine when absent.")
+    case_id: str | None = Field(
+        default=None, pattern=_ID, description="Chosen by the engine when absent."
+    )
 
 
 class RecordMember(CaseCommand):

@@ -33,12 +33,16 @@ class Deadline:
         return day > self.due
 
 
-def _veiligheidsbeoordeling(case: CaseState, policy: RegionalPolicy, cal: WorkingDayCalendar) -> list[Deadline]:
+def _veiligheidsbeoordeling(
+    case: CaseState, policy: RegionalPolicy, cal: WorkingDayCalendar
+) -> list[Deadline]:
     if case.vt_stage not in _ASSESSING or case.melding_received_at is None:
         return []
     days = policy.deadlines.veiligheidsbeoordeling_werkdagen
     due = cal.add_working_days(case.melding_received_at.date(), days)
-    return [Deadline(due, "veiligheidsbeoordeling", f"veiligheidsbeoordeling within {days} werkdagen")]
+    return [
+        Deadline(due, "veiligheidsbeoordeling", f"veiligheidsbeoordeling within {days} werkdagen")
+    ]
 
 
 def _onderzoek(case: CaseState, policy: RegionalPolicy) -> list[Deadline]:
@@ -59,7 +63,9 @@ def _monitoring(case: CaseState, policy: RegionalPolicy) -> list[Deadline]:
     return [Deadline(due, "monitoring", f"monitoring moment {months} months after the handover")]
 
 
-def _plan_review(case: CaseState, policy: RegionalPolicy, cal: WorkingDayCalendar) -> list[Deadline]:
+def _plan_review(
+    case: CaseState, policy: RegionalPolicy, cal: WorkingDayCalendar
+) -> list[Deadline]:
     if case.phase not in _PLAN_REVIEWED_IN or case.safety_plan is None:
         return []
     days = policy.deadlines.safety_plan_review_werkdagen
@@ -74,7 +80,9 @@ def _handovers(case: CaseState) -> list[Deadline]:
     ]
 
 
-def deadlines(case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalendar) -> list[Deadline]:
+def deadlines(
+    case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalendar
+) -> list[Deadline]:
     """Every deadline the case runs against now, earliest first."""
     found = (
         _veiligheidsbeoordeling(case, policy, calendar)
@@ -86,7 +94,9 @@ def deadlines(case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalen
     return sorted(found)
 
 
-def next_deadline(case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalendar) -> Deadline | None:
+def next_deadline(
+    case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalendar
+) -> Deadline | None:
     """The earliest deadline, or None when nothing is due."""
     found = deadlines(case, policy, calendar)
     return found[0] if found else None

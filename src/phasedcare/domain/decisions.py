@@ -81,7 +81,9 @@ def flag_specific_group(
     """Flag the case for a specific group; flagging twice is refused as a no-op."""
     if command.flag in case.flags:
         raise Refused(
-            f"the case is already flagged {command.flag}", case_id=case.case_id, rule="already_flagged"
+            f"the case is already flagged {command.flag}",
+            case_id=case.case_id,
+            rule="already_flagged",
         )
     return [ev.SpecificGroupFlagged(**_envelope(case, ctx), flag=command.flag)]
 
@@ -357,8 +359,6 @@ DECISIONS: dict[type[cmd.CaseCommand], Decision] = {
 """The decision for each command about an existing case."""
 
 
-def decide(
-    case: CaseState, command: cmd.CaseCommand, ctx: DecisionContext
-) -> list[ev.DomainEvent]:
+def decide(case: CaseState, command: cmd.CaseCommand, ctx: DecisionContext) -> list[ev.DomainEvent]:
     """The events ``command`` produces on ``case``, or a refusal."""
     return DECISIONS[type(command)](case, command, ctx)

@@ -200,5 +200,3 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
     )
 }
 """Every event type by its stored name; the mapper looks types up here."""
-
-

@@ -74,7 +74,9 @@ def no_breached_condition(case: CaseState, ctx: DecisionContext) -> str | None:
     breached = [c for c in case.conditions.values() if c.status is ConditionStatus.breached]
     if not breached:
         return None
-    return "; ".join(f"safety condition {c.condition_id} breached on {c.status_on}" for c in breached)
+    return "; ".join(
+        f"safety condition {c.condition_id} breached on {c.status_on}" for c in breached
+    )
 
 
 def all_conditions_met(case: CaseState, ctx: DecisionContext) -> str | None:

@@ -1,0 +1,1 @@
+"""The service layer: the Engine, authorisation, projections, ports and views."""

@@ -33,7 +33,8 @@ def known_actor(actor: Actor, policy: RegionalPolicy) -> None:
     try:
         policy.organisation(actor.organisation)
     except NotFound as exc:
-        msg = f"{actor} is not authorised: organisation {actor.organisation} is unknown in region {policy.region}"
+        unknown = f"organisation {actor.organisation} is unknown in region {policy.region}"
+        msg = f"{actor} is not authorised: {unknown}"
         raise NotAuthorised(msg, actor=str(actor)) from exc
 
 
@@ -63,7 +64,9 @@ def authorise_command(
         raise _deny(actor, case.case_id, _why_not(command, case))
 
 
-def _may_change(actor: Actor, command: cmd.Command, case: CaseState, policy: RegionalPolicy) -> bool:
+def _may_change(
+    actor: Actor, command: cmd.Command, case: CaseState, policy: RegionalPolicy
+) -> bool:
     org = actor.organisation
     if isinstance(command, _RECEIVER_ANSWERS):
         handover = case.handovers.get(command.handover_id)

@@ -16,13 +16,13 @@ import structlog
 from pydantic import ValidationError
 
 from phasedcare.domain import commands as cmd
+from phasedcare.domain import events as ev
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.case import CaseState, apply, fold
 from phasedcare.domain.charts import CHARTS, options
 from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.deadlines import deadlines
 from phasedcare.domain.decisions import decide, open_case
-from phasedcare.domain import events as ev
 from phasedcare.domain.events import DomainEvent
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
 from phasedcare.errors import InvalidInput, NotFound, PhasedCareError, Refused
@@ -124,13 +124,21 @@ class Engine:
             result = self._handle(command, actor)
         except PhasedCareError as exc:
             self._log.info(
-                "command refused", command=name, case_id=case_id, organisation=actor.organisation,
-                error=type(exc).__name__, rule=getattr(exc, "rule", None),
+                "command refused",
+                command=name,
+                case_id=case_id,
+                organisation=actor.organisation,
+                error=type(exc).__name__,
+                rule=getattr(exc, "rule", None),
             )
             raise
         self._log.info(
-            "command", command=name, case_id=result.case_id, sequence=result.sequence,
-            organisation=actor.organisation, events=result.events,
+            "command",
+            command=name,
+            case_id=result.case_id,
+            sequence=result.sequence,
+            organisation=actor.organisation,
+            events=result.events,
         )
         return result
 
@@ -157,7 +165,9 @@ class Engine:
         if now.tzinfo is None:
             msg = "the engine's clock must return timezone-aware datetimes"
             raise ValueError(msg)
-        return DecisionContext(now=now.astimezone(UTC), actor=actor, policy=self._policy, calendar=self._calendar)
+        return DecisionContext(
+            now=now.astimezone(UTC), actor=actor, policy=self._policy, calendar=self._calendar
+        )
 
     def _commit(self, case: CaseState, events: list[DomainEvent]) -> CommandResult:
         expected = case.sequence
@@ -192,12 +202,23 @@ class Engine:
     # -- the Python API: one method per command -------------------------------------------
 
     def open_case(
-        self, *, actor: Actor, via: str, melder_kind: str = "professional", acute: bool = False,
-        summary: str = "", case_id: str | None = None,
+        self,
+        *,
+        actor: Actor,
+        via: str,
+        melder_kind: str = "professional",
+        acute: bool = False,
+        summary: str = "",
+        case_id: str | None = None,
     ) -> CommandResult:
         """Open a case from a melding or an advies (Veilig Thuis only)."""
         command = make_command(
-            cmd.OpenCase, via=via, melder_kind=melder_kind, acute=acute, summary=summary, case_id=case_id
+            cmd.OpenCase,
+            via=via,
+            melder_kind=melder_kind,
+            acute=acute,
+            summary=summary,
+            case_id=case_id,
         )
         return self.handle(command, actor=actor)
 
@@ -214,51 +235,94 @@ class Engine:
         self, case_id: str, event: str, *, actor: Actor, chart: str = "phase", reason: str = ""
     ) -> CommandResult:
         """Fire an event of the phase chart (``phase``) or the Veilig Thuis chart (``vt``)."""
-        command = make_command(cmd.FireEvent, case_id=case_id, chart=chart, event=event, reason=reason)
+        command = make_command(
+            cmd.FireEvent, case_id=case_id, chart=chart, event=event, reason=reason
+        )
         return self.handle(command, actor=actor)
 
     def agree_safety_plan(
-        self, case_id: str, *, actor: Actor, agreed_on: date, summary: str = "",
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        agreed_on: date,
+        summary: str = "",
         agreed_with_household: bool = True,
     ) -> CommandResult:
         """Record an agreed (new version of the) safety plan."""
         command = make_command(
-            cmd.AgreeSafetyPlan, case_id=case_id, agreed_on=agreed_on, summary=summary,
+            cmd.AgreeSafetyPlan,
+            case_id=case_id,
+            agreed_on=agreed_on,
+            summary=summary,
             agreed_with_household=agreed_with_household,
         )
         return self.handle(command, actor=actor)
 
     def add_safety_condition(
-        self, case_id: str, *, actor: Actor, statement: str, owner: str, check_every_days: int,
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        statement: str,
+        owner: str,
+        check_every_days: int,
         check_method: str = "",
     ) -> CommandResult:
         """Add a safety condition, checked by ``owner`` every ``check_every_days`` days."""
         command = make_command(
-            cmd.AddSafetyCondition, case_id=case_id, statement=statement, owner=owner,
-            check_every_days=check_every_days, check_method=check_method,
+            cmd.AddSafetyCondition,
+            case_id=case_id,
+            statement=statement,
+            owner=owner,
+            check_every_days=check_every_days,
+            check_method=check_method,
         )
         return self.handle(command, actor=actor)
 
     def record_condition_status(
-        self, case_id: str, *, actor: Actor, condition_id: str, status: str, observed_on: date,
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        condition_id: str,
+        status: str,
+        observed_on: date,
         evidence: str = "",
     ) -> CommandResult:
         """Record a check of a safety condition; a breach fires terugval past directe veiligheid."""
         command = make_command(
-            cmd.RecordConditionStatus, case_id=case_id, condition_id=condition_id, status=status,
-            observed_on=observed_on, evidence=evidence,
+            cmd.RecordConditionStatus,
+            case_id=case_id,
+            condition_id=condition_id,
+            status=status,
+            observed_on=observed_on,
+            evidence=evidence,
         )
         return self.handle(command, actor=actor)
 
     def record_risk_assessment(
-        self, case_id: str, *, actor: Actor, instrument: str, instrument_version: str, level: str,
-        assessed_on: date, items: dict[str, str] | None = None, assessment_id: str | None = None,
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        instrument: str,
+        instrument_version: str,
+        level: str,
+        assessed_on: date,
+        items: dict[str, str] | None = None,
+        assessment_id: str | None = None,
     ) -> CommandResult:
         """Record a risk assessment, or a new version of ``assessment_id``."""
         command = make_command(
-            cmd.RecordRiskAssessment, case_id=case_id, instrument=instrument,
-            instrument_version=instrument_version, level=level, assessed_on=assessed_on,
-            items=items or {}, assessment_id=assessment_id,
+            cmd.RecordRiskAssessment,
+            case_id=case_id,
+            instrument=instrument,
+            instrument_version=instrument_version,
+            level=level,
+            assessed_on=assessed_on,
+            items=items or {},
+            assessment_id=assessment_id,
         )
         return self.handle(command, actor=actor)
 
@@ -273,7 +337,9 @@ class Engine:
 
     # -- queries ----------------------------------------------------------------------------
 
-    def _read(self, case_id: str, actor: Actor, query: str, *, up_to: int | None = None) -> tuple[CaseState, list[DomainEvent]]:
+    def _read(
+        self, case_id: str, actor: Actor, query: str, *, up_to: int | None = None
+    ) -> tuple[CaseState, list[DomainEvent]]:
         events = self._events(case_id, up_to=up_to)
         case = fold(case_id, events)
         authorise_read(actor, case, self._policy)
@@ -303,8 +369,13 @@ class Engine:
         return case
 
     def list_cases(
-        self, *, actor: Actor, phase: str | None = None, organisation: str | None = None,
-        deadline_before: date | None = None, limit: int | None = None,
+        self,
+        *,
+        actor: Actor,
+        phase: str | None = None,
+        organisation: str | None = None,
+        deadline_before: date | None = None,
+        limit: int | None = None,
     ) -> list[CaseProjection]:
         """The caseload: cases by regiehouder, phase and deadline (names never included).
 

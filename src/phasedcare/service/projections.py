@@ -11,7 +11,9 @@ from phasedcare.service.ports import CaseProjection
 __all__ = ["project"]
 
 
-def project(case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalendar) -> CaseProjection:
+def project(
+    case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalendar
+) -> CaseProjection:
     """The projection row of ``case``: ids, phases, dates and organisations, never a name."""
     if case.opened_at is None or case.updated_at is None:  # pragma: no cover - opened cases only
         msg = f"case {case.case_id} was never opened"

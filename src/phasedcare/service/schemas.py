@@ -20,7 +20,11 @@ _BASE = "https://phasedcare.example/schemas"
 
 
 def _with_id(path: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"{_BASE}/{path}", **schema}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{_BASE}/{path}",
+        **schema,
+    }
 
 
 def published_schemas() -> dict[str, dict[str, Any]]:

@@ -153,7 +153,9 @@ def case_view(case: CaseState, deadlines: list[Deadline], today: date) -> CaseVi
             for h in case.handovers.values()
         ],
         deadlines=[
-            DeadlineView(kind=d.kind, due=d.due, description=d.description, overdue=d.overdue_on(today))
+            DeadlineView(
+                kind=d.kind, due=d.due, description=d.description, overdue=d.overdue_on(today)
+            )
             for d in deadlines
         ],
         sequence=case.sequence,

@@ -1,0 +1,113 @@
+"""The in-memory event store: real optimistic concurrency and atomic appends, no disk.
+
+Tests, docs and the README use it; it behaves like the SQL store in every way the contract
+suite checks, except that it forgets everything when the process ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+
+from phasedcare.errors import ConcurrencyConflict
+from phasedcare.ledger.records import StoredEvent
+from phasedcare.service.ports import CaseFilter, CaseProjection
+
+__all__ = ["InMemoryEventStore", "check_numbering", "matches"]
+
+
+def check_numbering(case_id: str, expected_sequence: int, records: Sequence[StoredEvent]) -> None:
+    """Raise ValueError unless the records are this case's, numbered expected+1 onwards."""
+    for offset, record in enumerate(records, start=1):
+        header = record.header
+        if header.case_id != case_id or header.sequence != expected_sequence + offset:
+            msg = (
+                f"record {header.case_id}#{header.sequence} does not follow "
+                f"{case_id}#{expected_sequence + offset - 1}"
+            )
+            raise ValueError(msg)
+
+
+def matches(projection: CaseProjection, case_filter: CaseFilter) -> bool:
+    """True when the projection passes every criterion of the filter."""
+    f = case_filter
+    deadline = projection.next_deadline
+    return (
+        (f.organisation is None or projection.regie_organisation == f.organisation)
+        and (f.phase is None or projection.phase == f.phase)
+        and (f.region is None or projection.region == f.region)
+        and (f.deadline_before is None or (deadline is not None and deadline < f.deadline_before))
+    )
+
+
+class InMemoryEventStore:
+    """An EventStore held in dictionaries behind one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cases: dict[str, list[StoredEvent]] = {}
+        self._log: list[StoredEvent] = []
+        self._projections: dict[str, CaseProjection] = {}
+
+    def append(
+        self,
+        *,
+        case_id: str,
+        expected_sequence: int,
+        records: Sequence[StoredEvent],
+        projection: CaseProjection,
+    ) -> None:
+        """Append atomically, or raise ConcurrencyConflict and change nothing."""
+        check_numbering(case_id, expected_sequence, records)
+        with self._lock:
+            stored = self._cases.get(case_id, [])
+            if len(stored) != expected_sequence:
+                raise ConcurrencyConflict(
+                    case_id=case_id, expected=expected_sequence, actual=len(stored)
+                )
+            positioned = [
+                replace(record, position=len(self._log) + offset)
+                for offset, record in enumerate(records, start=1)
+            ]
+            self._cases[case_id] = [*stored, *positioned]
+            self._log.extend(positioned)
+            self._projections[case_id] = projection
+
+    def load(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
+        """The case's records in sequence order."""
+        with self._lock:
+            records = list(self._cases.get(case_id, []))
+        return records if up_to is None else records[:up_to]
+
+    def case_ids(self) -> list[str]:
+        """Every case with records, sorted."""
+        with self._lock:
+            return sorted(self._cases)
+
+    def read_all(self, *, after_position: int = 0, batch_size: int = 1000) -> Iterator[StoredEvent]:
+        """Every record in position order after ``after_position``."""
+        with self._lock:
+            records = list(self._log[after_position:])
+        yield from records
+
+    def projection(self, case_id: str) -> CaseProjection | None:
+        """The case's live projection, if the case exists."""
+        with self._lock:
+            return self._projections.get(case_id)
+
+    def projections(self, case_filter: CaseFilter) -> list[CaseProjection]:
+        """Projections passing the filter, by case id."""
+        with self._lock:
+            found = [p for _, p in sorted(self._projections.items()) if matches(p, case_filter)]
+        return found[: case_filter.limit] if case_filter.limit is not None else found
+
+    def replace_projections(self, projections: Iterable[CaseProjection]) -> int:
+        """Replace every projection at once."""
+        rows = {p.case_id: p for p in projections}
+        with self._lock:
+            self._projections = rows
+        return len(rows)
+
+    def close(self) -> None:
+        """Nothing to release."""
