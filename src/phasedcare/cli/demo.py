@@ -222,10 +222,11 @@ def run_demo(settings: Settings, *, households: int, seed: int) -> list[str]:
     case_ids = []
     try:
         for number in range(households):
+            ending = ENDINGS[number % len(ENDINGS)]
             clock.now = start + timedelta(days=number % 9)
-            case_ids.append(
-                _Household(engine, clock, rng, actors).run(ENDINGS[number % len(ENDINGS)])
-            )
+            if ending == "aanmelding":  # recent meldingen: one waiting in time, one overdue
+                clock.now = start + timedelta(days=440 - 2 - number % 9)
+            case_ids.append(_Household(engine, clock, rng, actors).run(ending))
         _summary(engine, actors, case_ids, settings)
     finally:
         engine.close()
@@ -252,6 +253,7 @@ def _summary(
         ],
     )
     counts = Counter(v.phase for v in views)
-    console.print("phases: " + ", ".join(f"{phase} {counts[phase]}" for phase in sorted(counts)))
-    console.print(f"home: {settings.resolved_home}")
-    console.print(f"try: phasedcare case show {case_ids[0]} --actor {vt}")
+    phases = ", ".join(f"{phase} {counts[phase]}" for phase in sorted(counts))
+    console.print(f"phases: {phases}", soft_wrap=True)
+    console.print(f"home: {settings.resolved_home}", soft_wrap=True)
+    console.print(f"try: phasedcare case show {case_ids[0]} --actor {vt}", soft_wrap=True)

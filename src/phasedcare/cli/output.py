@@ -18,7 +18,7 @@ from phasedcare import errors
 
 __all__ = ["EXIT_CODES", "console", "emit_json", "fail", "reporting_errors", "table"]
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 200)  # pipes get whole lines
 _err = Console(stderr=True)
 
 EXIT_CODES: dict[type[errors.PhasedCareError], int] = {
@@ -79,7 +79,7 @@ def table(
     """Print a rich table."""
     grid = Table(title=title, show_lines=False)
     for column in columns:
-        grid.add_column(column)
+        grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(
             *("" if v is None else str(v) for v in row), style=style(row) if style else None

@@ -69,7 +69,7 @@ class WorkingDayCalendar:
 
 
 def add_months(day: date, months: int) -> date:
-    """``day`` moved by whole calendar months, clamped to the month's end (31 Jan + 1 = 28/29 Feb)."""
+    """``day`` moved by whole calendar months, clamped to the month end (31 Jan + 1: 28/29 Feb)."""
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
     last = _stdlib_calendar.monthrange(year, month + 1)[1]

@@ -44,14 +44,14 @@ _CHECK = "check_rules"
 class _CaseChart(StateMachine):
     """Shared machinery: bind to a case's state value and check the rules of each event."""
 
-    state_field: ClassVar[str]
+    chart_field: ClassVar[str]
     rules: ClassVar[dict[str, tuple[Rule, ...]]]
 
     def __init__(self, *, case: CaseState, ctx: DecisionContext, value: str) -> None:
         self._case = case
         self._ctx = ctx
-        self.scratch = SimpleNamespace(**{self.state_field: value})
-        super().__init__(model=self.scratch, state_field=self.state_field)
+        self.scratch = SimpleNamespace(**{self.chart_field: value})
+        super().__init__(model=self.scratch, state_field=self.chart_field)
 
     def check_rules(self, event: Any, **_: Any) -> None:
         """Validator: raise TransitionRefused naming every rule that fails for ``event``."""
@@ -62,7 +62,7 @@ class _CaseChart(StateMachine):
                 case_id=self._case.case_id,
                 chart=type(self).__name__,
                 event=name,
-                state=label(getattr(self.scratch, self.state_field)),
+                state=label(getattr(self.scratch, self.chart_field)),
                 reasons=failed,
             )
 
@@ -70,7 +70,7 @@ class _CaseChart(StateMachine):
 class PhaseChart(_CaseChart):
     """The phases of the visie gefaseerde ketenzorg."""
 
-    state_field = "phase"
+    chart_field = "phase"
     rules = PHASE_RULES
 
     aanmelding = State("aanmelding", initial=True, value="aanmelding")
@@ -94,7 +94,7 @@ class PhaseChart(_CaseChart):
 class VeiligThuisChart(_CaseChart):
     """The Veilig Thuis process: advies or melding, assessment, outcome, monitoring."""
 
-    state_field = "vt_stage"
+    chart_field = "vt_stage"
     rules = VT_RULES
 
     advies = State("advies", initial=True, value="advies")
@@ -163,8 +163,8 @@ def _transitions_from(chart: type[_CaseChart], value: str) -> dict[str, str]:
     """Event name -> target value for the transitions leaving the state ``value``."""
     state = next((s for s in chart.states if s.value == value), None)
     if state is None:
-        msg = f"stored {chart.state_field} {value!r} is not a state of {chart.__name__}"
-        raise InvalidInput(msg, field=chart.state_field)
+        msg = f"stored {chart.chart_field} {value!r} is not a state of {chart.__name__}"
+        raise InvalidInput(msg, field=chart.chart_field)
     return {event.id: t.target.value for t in state.transitions for event in t.events}
 
 
@@ -193,7 +193,7 @@ def fire(
     """
     chart = _chart(chart_name)
     _check_event(chart, event, reason)
-    source = getattr(case, chart.state_field)
+    source = getattr(case, chart.chart_field)
     targets = _transitions_from(chart, source)
     if event not in targets:
         raise _not_from_state(chart_name, case, event, source)
@@ -202,7 +202,7 @@ def fire(
         machine.send(event, reason=reason)
     except TransitionNotAllowed as exc:  # pragma: no cover - excluded by the check above
         raise _not_from_state(chart_name, case, event, source) from exc
-    return source, str(getattr(machine.scratch, chart.state_field))
+    return source, str(getattr(machine.scratch, chart.chart_field))
 
 
 def _not_from_state(chart_name: str, case: CaseState, event: str, source: str) -> TransitionRefused:
@@ -224,7 +224,7 @@ def _not_from_state(chart_name: str, case: CaseState, event: str, source: str) -
 def options(chart_name: str, case: CaseState, ctx: DecisionContext) -> list[TransitionOption]:
     """Every event of the chart, whether it may fire now, and why not."""
     chart = _chart(chart_name)
-    source = getattr(case, chart.state_field)
+    source = getattr(case, chart.chart_field)
     targets = _transitions_from(chart, source)
     result = []
     for event, rules in chart.rules.items():

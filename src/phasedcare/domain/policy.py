@@ -264,7 +264,7 @@ def _load(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
         raise PolicyError(
             f"{source} line 1: a policy file is a mapping of fields", source=source, line=1
         )
-    lines = {(): 1}
+    lines: dict[tuple[Any, ...], int] = {(): 1}
     lines.update(
         {
             tuple(str(p) if not isinstance(p, int) else p for p in path): line

@@ -1,0 +1,31 @@
+"""Schema migrations with Alembic, run from code: no alembic.ini is needed at run time."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.exc import DBAPIError
+
+from phasedcare.errors import StoreError
+
+__all__ = ["alembic_config", "upgrade_database"]
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic configuration for ``url`` using the migrations shipped in the package."""
+    config = Config()
+    config.set_main_option(
+        "script_location", str(resources.files("phasedcare.store") / "migrations")
+    )
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade_database(url: str) -> None:
+    """Create or migrate the schema at ``url`` to the newest revision (idempotent)."""
+    try:
+        command.upgrade(alembic_config(url), "head")
+    except DBAPIError as exc:
+        raise StoreError("migrating the database failed", detail=str(exc.orig)) from None

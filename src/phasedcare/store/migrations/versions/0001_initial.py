@@ -1,0 +1,60 @@
+"""The first schema: event records and the case projection.
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-23
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+_POSITION = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    """Create event_records and case_records."""
+    op.create_table(
+        "event_records",
+        sa.Column("position", _POSITION, primary_key=True, autoincrement=True),
+        sa.Column("case_id", sa.String(length=64), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("event_type", sa.String(length=80), nullable=False),
+        sa.Column("schema_version", sa.Integer(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.UniqueConstraint("case_id", "sequence", name="uq_event_records_case_sequence"),
+    )
+    op.create_index("ix_event_records_case_id", "event_records", ["case_id"])
+    op.create_table(
+        "case_records",
+        sa.Column("case_id", sa.String(length=64), primary_key=True),
+        sa.Column("region", sa.String(length=64), nullable=False),
+        sa.Column("opened_via", sa.String(length=16), nullable=False),
+        sa.Column("acute", sa.Boolean(), nullable=False),
+        sa.Column("phase", sa.String(length=40), nullable=False),
+        sa.Column("vt_stage", sa.String(length=40), nullable=False),
+        sa.Column("regie_organisation", sa.String(length=64), nullable=False),
+        sa.Column("casusregisseur", sa.String(length=64), nullable=False),
+        sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("next_deadline", sa.Date(), nullable=True),
+        sa.Column("next_deadline_kind", sa.String(length=40), nullable=True),
+    )
+    op.create_index("ix_case_records_region", "case_records", ["region"])
+    op.create_index("ix_case_records_phase", "case_records", ["phase"])
+    op.create_index("ix_case_records_regie_organisation", "case_records", ["regie_organisation"])
+    op.create_index("ix_case_records_next_deadline", "case_records", ["next_deadline"])
+
+
+def downgrade() -> None:
+    """Drop both tables."""
+    op.drop_table("case_records")
+    op.drop_table("event_records")

@@ -1,0 +1,251 @@
+"""The SQL event store over SQLite (the default) and PostgreSQL, with SQLAlchemy Core.
+
+Appends are one transaction each: the case's last sequence is checked under a lock, the
+records inserted and the projection row replaced, or nothing is written. SQLite runs in WAL
+mode with ``synchronous=FULL`` (an acknowledged command survives a power loss) and takes the
+write lock at ``BEGIN IMMEDIATE``, so two processes queue instead of failing mid-transaction.
+On PostgreSQL a transaction-scoped advisory lock per case serialises writers of one case
+only; the unique (case, sequence) constraint backs both up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    func,
+    inspect,
+    make_url,
+    select,
+    text,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from phasedcare.errors import ConcurrencyConflict, StoreError
+from phasedcare.ledger.records import RecordHeader, StoredEvent
+from phasedcare.service.ports import CaseFilter, CaseProjection
+from phasedcare.store.memory import check_numbering
+from phasedcare.store.tables import CaseRecord, EventRecord
+
+__all__ = ["SqlEventStore"]
+
+EVENTS = EventRecord.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
+CASES = CaseRecord.__table__  # type: ignore[attr-defined]
+_PROJECTION_FIELDS = tuple(CaseProjection.__dataclass_fields__)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything is stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _sqlite_engine(url: str, echo: bool) -> Engine:
+    engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            "foreign_keys=ON",
+            "busy_timeout=30000",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+class SqlEventStore:
+    """An EventStore over SQLite or PostgreSQL; the schema comes from ``upgrade_database``."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self._dialect = url.split(":", 1)[0].split("+", 1)[0]
+        self._engine = (
+            _sqlite_engine(url, echo)
+            if self._dialect == "sqlite"
+            else create_engine(url, echo=echo, pool_pre_ping=True)
+        )
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        database = make_url(str(self._engine.url)).database
+        on_disk = self._dialect == "sqlite" and database and database != ":memory:"
+        if on_disk and not Path(str(database)).exists():  # connecting would create the file
+            raise StoreError("database schema is not initialised: run phasedcare init")
+        try:
+            with self._engine.connect() as conn:
+                present = inspect(conn).has_table(EVENTS.name)
+        except DBAPIError as exc:
+            self._engine.dispose()
+            raise StoreError("cannot open the database", detail=str(exc.orig)) from None
+        if not present:
+            self._engine.dispose()
+            raise StoreError("database schema is not initialised: run phasedcare init")
+
+    def _write(self) -> Connection:
+        conn = self._engine.connect()
+        return (
+            conn.execution_options(sqlite_begin="IMMEDIATE") if self._dialect == "sqlite" else conn
+        )
+
+    def append(
+        self,
+        *,
+        case_id: str,
+        expected_sequence: int,
+        records: Sequence[StoredEvent],
+        projection: CaseProjection,
+    ) -> None:
+        """Append records and replace the projection row in one transaction."""
+        check_numbering(case_id, expected_sequence, records)
+        try:
+            with self._write() as conn, conn.begin():
+                self._lock_case(conn, case_id)
+                actual = conn.execute(
+                    select(func.coalesce(func.max(EVENTS.c.sequence), 0)).where(
+                        EVENTS.c.case_id == case_id
+                    )
+                ).scalar_one()
+                if actual != expected_sequence:
+                    raise ConcurrencyConflict(
+                        case_id=case_id, expected=expected_sequence, actual=actual
+                    )
+                conn.execute(EVENTS.insert(), [_event_row(r) for r in records])
+                conn.execute(CASES.delete().where(CASES.c.case_id == case_id))
+                conn.execute(CASES.insert(), [_projection_row(projection)])
+        except IntegrityError:
+            raise ConcurrencyConflict(case_id=case_id, expected=expected_sequence) from None
+        except DBAPIError as exc:
+            raise StoreError(f"append to case {case_id} failed", detail=str(exc.orig)) from None
+
+    def _lock_case(self, conn: Connection, case_id: str) -> None:
+        if self._dialect == "postgresql":
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:c, 0))"), {"c": case_id}
+            )
+
+    def load(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
+        """The case's records in sequence order."""
+        query = select(EVENTS).where(EVENTS.c.case_id == case_id).order_by(EVENTS.c.sequence)
+        if up_to is not None:
+            query = query.where(EVENTS.c.sequence <= up_to)
+        with self._engine.connect() as conn:
+            return [_stored(row) for row in conn.execute(query).mappings()]
+
+    def case_ids(self) -> list[str]:
+        """Every case with records, sorted."""
+        with self._engine.connect() as conn:
+            query = select(EVENTS.c.case_id).distinct().order_by(EVENTS.c.case_id)
+            return list(conn.execute(query).scalars())
+
+    def read_all(self, *, after_position: int = 0, batch_size: int = 1000) -> Iterator[StoredEvent]:
+        """Every record in position order, fetched in batches."""
+        position = after_position
+        while True:
+            query = (
+                select(EVENTS)
+                .where(EVENTS.c.position > position)
+                .order_by(EVENTS.c.position)
+                .limit(batch_size)
+            )
+            with self._engine.connect() as conn:
+                batch = [_stored(row) for row in conn.execute(query).mappings()]
+            yield from batch
+            if len(batch) < batch_size:
+                return
+            position = int(batch[-1].position or 0)
+
+    def projection(self, case_id: str) -> CaseProjection | None:
+        """The case's live projection row, if any."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(CASES).where(CASES.c.case_id == case_id)).mappings().first()
+        return None if row is None else _projection(row)
+
+    def projections(self, case_filter: CaseFilter) -> list[CaseProjection]:
+        """Projection rows passing the filter, ordered by case id."""
+        query = select(CASES).order_by(CASES.c.case_id)
+        f = case_filter
+        if f.organisation is not None:
+            query = query.where(CASES.c.regie_organisation == f.organisation)
+        if f.phase is not None:
+            query = query.where(CASES.c.phase == f.phase)
+        if f.region is not None:
+            query = query.where(CASES.c.region == f.region)
+        if f.deadline_before is not None:
+            query = query.where(CASES.c.next_deadline < f.deadline_before)
+        if f.limit is not None:
+            query = query.limit(f.limit)
+        with self._engine.connect() as conn:
+            return [_projection(row) for row in conn.execute(query).mappings()]
+
+    def replace_projections(self, projections: Iterable[CaseProjection]) -> int:
+        """Replace every projection row in one transaction."""
+        rows = [_projection_row(p) for p in projections]
+        try:
+            with self._write() as conn, conn.begin():
+                conn.execute(CASES.delete())
+                if rows:
+                    conn.execute(CASES.insert(), rows)
+        except DBAPIError as exc:
+            raise StoreError("replacing the projections failed", detail=str(exc.orig)) from None
+        return len(rows)
+
+    def close(self) -> None:
+        """Dispose of the connection pool."""
+        self._engine.dispose()
+
+
+def _event_row(record: StoredEvent) -> dict[str, Any]:
+    header = record.header
+    return {
+        "case_id": header.case_id,
+        "sequence": header.sequence,
+        "event_type": header.event_type,
+        "schema_version": header.schema_version,
+        "recorded_at": header.recorded_at.astimezone(UTC),
+        "payload": record.payload,
+    }
+
+
+def _stored(row: Any) -> StoredEvent:
+    header = RecordHeader(
+        case_id=row["case_id"],
+        sequence=row["sequence"],
+        event_type=row["event_type"],
+        schema_version=row["schema_version"],
+        recorded_at=_aware(row["recorded_at"]),
+    )
+    return StoredEvent(header=header, payload=bytes(row["payload"]), position=row["position"])
+
+
+def _projection_row(projection: CaseProjection) -> dict[str, Any]:
+    row = {name: getattr(projection, name) for name in _PROJECTION_FIELDS}
+    row["opened_at"] = projection.opened_at.astimezone(UTC)
+    row["updated_at"] = projection.updated_at.astimezone(UTC)
+    return row
+
+
+def _projection(row: Any) -> CaseProjection:
+    values = {name: row[name] for name in _PROJECTION_FIELDS}
+    values["opened_at"] = _aware(values["opened_at"])
+    values["updated_at"] = _aware(values["updated_at"])
+    deadline = values["next_deadline"]
+    values["next_deadline"] = (
+        deadline if deadline is None or isinstance(deadline, date) else date.fromisoformat(deadline)
+    )
+    return CaseProjection(**values)

@@ -1,0 +1,58 @@
+"""The SQL schema (SQLModel tables): event records and the case projection.
+
+No column holds personal data: event payloads are opaque bytes, and the projection holds
+ids, phases, dates and organisations. Alembic migrations (``migrations/``) create exactly
+these tables; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+__all__ = ["CaseRecord", "EventRecord", "metadata"]
+
+metadata = SQLModel.metadata
+
+_POSITION = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class EventRecord(SQLModel, table=True):
+    """One stored event: its clear header and its opaque payload, at a global position."""
+
+    __tablename__ = "event_records"
+    __table_args__ = (
+        UniqueConstraint("case_id", "sequence", name="uq_event_records_case_sequence"),
+    )
+
+    position: int | None = Field(
+        default=None, sa_column=Column(_POSITION, primary_key=True, autoincrement=True)
+    )
+    case_id: str = Field(max_length=64, index=True)
+    sequence: int
+    event_type: str = Field(max_length=80)
+    schema_version: int
+    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class CaseRecord(SQLModel, table=True):
+    """The projection row of one case: what lists and caseloads are answered from."""
+
+    __tablename__ = "case_records"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    region: str = Field(max_length=64, index=True)
+    opened_via: str = Field(max_length=16)
+    acute: bool
+    phase: str = Field(max_length=40, index=True)
+    vt_stage: str = Field(max_length=40)
+    regie_organisation: str = Field(max_length=64, index=True)
+    casusregisseur: str = Field(max_length=64)
+    opened_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    sequence: int
+    next_deadline: date | None = Field(default=None, index=True)
+    next_deadline_kind: str | None = Field(default=None, max_length=40)
