@@ -1,0 +1,20 @@
+"""The contract suite over the in-memory store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from store_contract import EventStoreContract
+
+from phasedcare.service.ports import EventStore
+from phasedcare.store import InMemoryEventStore
+
+
+class TestInMemoryEventStore(EventStoreContract):
+    """InMemoryEventStore keeps the EventStore contract."""
+
+    @pytest.fixture
+    def store(self) -> Iterator[EventStore]:
+        """A fresh in-memory store."""
+        yield InMemoryEventStore()
