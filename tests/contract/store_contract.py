@@ -184,7 +184,7 @@ class EventStoreContract:
         """Two writers at the same sequence: one wins, one gets a conflict, the case stays linear."""
         append(store, "c-a", 0)
         for round_number in range(1, 11):
-            outcomes = race(lambda: append(store, "c-a", round_number), 2)
+            outcomes = race(lambda n=round_number: append(store, "c-a", n), 2)
             assert sorted(outcomes) == ["conflict", "ok"]
         sequences = [r.header.sequence for r in store.load("c-a")]
         assert sequences == list(range(1, 12))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from store_contract import EventStoreContract
 
@@ -15,6 +13,6 @@ class TestInMemoryEventStore(EventStoreContract):
     """InMemoryEventStore keeps the EventStore contract."""
 
     @pytest.fixture
-    def store(self) -> Iterator[EventStore]:
+    def store(self) -> EventStore:
         """A fresh in-memory store."""
-        yield InMemoryEventStore()
+        return InMemoryEventStore()

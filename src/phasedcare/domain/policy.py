@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from phasedcare.domain.calendar import WorkingDayCalendar
 from phasedcare.errors import NotFound, PolicyError
@@ -66,21 +66,31 @@ class Deadlines(_Strict):
     """Legal and agreed deadlines."""
 
     veiligheidsbeoordeling_werkdagen: int = Field(
-        default=5, gt=0, le=60, description="Wmo art. 4.1.7: assessment within 5 werkdagen."
+        strict=True,
+        default=5,
+        gt=0,
+        le=60,
+        description="Wmo art. 4.1.7: assessment within 5 werkdagen.",
     )
-    onderzoek_weken: int = Field(default=10, gt=0, le=52, description="Onderzoek completed within.")
+    onderzoek_weken: int = Field(
+        strict=True, default=10, gt=0, le=52, description="Onderzoek completed within."
+    )
     safety_plan_review_werkdagen: int = Field(
-        default=20, gt=0, le=260, description="A safety plan is reviewed within."
+        strict=True, default=20, gt=0, le=260, description="A safety plan is reviewed within."
     )
-    monitoring_maanden: list[int] = Field(
+    monitoring_maanden: list[StrictInt] = Field(
         default_factory=lambda: [3, 12],
         min_length=1,
         description="Monitoring moments in months after the handover, ascending.",
     )
-    tijdelijk_huisverbod_dagen: int = Field(default=10, gt=0, description="Tijdelijk huisverbod.")
-    tijdelijk_huisverbod_max_dagen: int = Field(default=28, gt=0, description="After extension.")
+    tijdelijk_huisverbod_dagen: int = Field(
+        strict=True, default=10, gt=0, description="Tijdelijk huisverbod."
+    )
+    tijdelijk_huisverbod_max_dagen: int = Field(
+        strict=True, default=28, gt=0, description="After extension."
+    )
     handover_response_werkdagen: int = Field(
-        default=5, gt=0, le=60, description="The receiver answers a handover within."
+        strict=True, default=5, gt=0, le=60, description="The receiver answers a handover within."
     )
 
     @model_validator(mode="after")
@@ -99,10 +109,14 @@ class StableSafety(_Strict):
     """When stabiele veiligheid counts as reached (no national definition: configurable)."""
 
     incident_free_months: int = Field(
-        default=3, gt=0, le=60, description="Months without incident."
+        strict=True, default=3, gt=0, le=60, description="Months without incident."
     )
-    all_conditions_met: bool = Field(default=True, description="Every safety condition met.")
-    risk_assessment_required: bool = Field(default=True, description="A risk assessment exists.")
+    all_conditions_met: bool = Field(
+        strict=True, default=True, description="Every safety condition met."
+    )
+    risk_assessment_required: bool = Field(
+        strict=True, default=True, description="A risk assessment exists."
+    )
 
 
 class MdaCriterion(_Strict):
@@ -116,9 +130,11 @@ class MdaCriteria(_Strict):
     """Opschalen to and afschalen from MDA++ (default: the IJsselland set)."""
 
     entry_criteria: list[MdaCriterion] = Field(min_length=1)
-    minimum_criteria_met: int = Field(default=2, gt=0, description="Criteria needed to propose.")
+    minimum_criteria_met: int = Field(
+        strict=True, default=2, gt=0, description="Criteria needed to propose."
+    )
     afschalen_stable_months: int = Field(
-        default=6, gt=0, le=60, description="Stable safety sustained before afschalen."
+        strict=True, default=6, gt=0, le=60, description="Stable safety sustained before afschalen."
     )
 
     @model_validator(mode="after")
@@ -139,8 +155,8 @@ class RetentionRule(_Strict):
     id: str = Field(pattern=_SLUG)
     record_type: str = Field(min_length=1, max_length=60, description="e.g. vt_dossier, jeugdhulp.")
     organisation_kind: OrganisationKind | None = None
-    years_after_closure: int | None = Field(default=None, gt=0, le=100)
-    until_youngest_child_age: int | None = Field(default=None, gt=0, le=30)
+    years_after_closure: int | None = Field(strict=True, default=None, gt=0, le=100)
+    until_youngest_child_age: int | None = Field(strict=True, default=None, gt=0, le=30)
 
     @model_validator(mode="after")
     def _has_a_term(self) -> Self:
@@ -154,7 +170,7 @@ class CalendarSettings(_Strict):
     """Days on which the region does not count werkdagen besides the public holidays."""
 
     extra_closed_days: list[date] = Field(default_factory=list)
-    bevrijdingsdag_every_year: bool = False
+    bevrijdingsdag_every_year: bool = Field(default=False, strict=True)
 
 
 class RegionalPolicy(_Strict):
