@@ -6,6 +6,7 @@ Nothing else builds stores, reads policy files or configures logging, so every e
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,7 +84,8 @@ def initialise(settings: Settings) -> InitReport:
     config = home / CONFIG_FILE
     if not config.exists():
         header = "# phasedcare settings; PHASEDCARE_* variables override these\n"
-        _write_private(config, f'{header}policy_file = "{settings.resolved_policy_file}"\n')
+        policy_path = json.dumps(str(settings.resolved_policy_file))  # a valid TOML string
+        _write_private(config, f"{header}policy_file = {policy_path}\n")
         created.append(str(config))
     policy_file = settings.resolved_policy_file
     if not policy_file.exists():

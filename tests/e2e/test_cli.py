@@ -106,14 +106,16 @@ def test_a_case_from_open_to_stabiele_veiligheid(home: Path) -> None:
     cli("case", "plan", case_id)
     cli("case", "check", case_id, "c1", "--status", "met")
     cli("case", "fire", case_id, "naar_stabiele_veiligheid")
+    cli("case", "flag", case_id, "intieme_terreur")
     shown = json.loads(cli("case", "show", case_id, "--json"))
     assert (shown["phase"], shown["vt_stage"], shown["sequence"]) == (
         "stabiele_veiligheid",
         "veiligheidsbeoordeling",
-        9,
+        10,
     )
+    assert shown["flags"] == ["intieme_terreur"]
     history = json.loads(cli("case", "history", case_id, "--json"))
-    assert [h["event_type"] for h in history][-1] == "PhaseTransitioned"
+    assert [h["event_type"] for h in history][-2:] == ["PhaseTransitioned", "SpecificGroupFlagged"]
     allowed = {o["event"]: o for o in json.loads(cli("case", "allowed", case_id, "--json"))}
     assert allowed["terugval"]["allowed"]
     assert not allowed["naar_herstel"]["allowed"]

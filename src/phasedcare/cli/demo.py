@@ -24,14 +24,15 @@ from phasedcare.testing import ManualClock
 
 __all__ = ["ENDINGS", "run_demo"]
 
-ENDINGS = (
-    "aanmelding",
-    "directe_veiligheid",
-    "stabiele_veiligheid",
-    "herstel",
-    "afgesloten",
-    "terugval",
-)
+ENDINGS = {
+    "aanmelding": 0,
+    "directe_veiligheid": 4,
+    "stabiele_veiligheid": 21,
+    "herstel": 121,
+    "afgesloten": 391,
+    "terugval": 51,
+}
+"""Where each demo household ends, and how many days its walk there takes."""
 _FIRST = (
     "Anna",
     "Bram",
@@ -45,6 +46,10 @@ _FIRST = (
     "Joris",
     "Kim",
     "Lars",
+)
+_CONDITIONS = (
+    ("No physical violence in the home (synthetic).", 14, "home visit"),
+    ("The child attends school every day (synthetic).", 7, "school contact"),
 )
 _LAST = ("Voorbeeld", "Proefmans", "Testhuis", "Demostra", "Fictief", "Verzinsel")
 
@@ -87,50 +92,32 @@ class _Household:
 
     def _members(self, vt: Actor) -> None:
         last = self.rng.choice(_LAST)
-        self.engine.record_member(
-            self.case_id,
-            actor=vt,
-            role="slachtoffer",
-            name=f"{self.rng.choice(_FIRST)} {last}",
-            date_of_birth=date(1988, 3, 14),
-        )
-        self.engine.record_member(
-            self.case_id,
-            actor=vt,
-            role="pleger",
-            name=f"{self.rng.choice(_FIRST)} {last}",
-            date_of_birth=date(1985, 9, 2),
-        )
-        born = date(
+        child_born = date(
             2014 + self.rng.randrange(8), 1 + self.rng.randrange(12), 1 + self.rng.randrange(28)
         )
-        self.engine.record_member(
-            self.case_id,
-            actor=vt,
-            role="kind",
-            name=f"{self.rng.choice(_FIRST)} {last}",
-            date_of_birth=born,
+        members = (
+            ("slachtoffer", date(1988, 3, 14)),
+            ("pleger", date(1985, 9, 2)),
+            ("kind", child_born),
         )
+        for role, born in members:
+            name = f"{self.rng.choice(_FIRST)} {last}"
+            self.engine.record_member(
+                self.case_id, actor=vt, role=role, name=name, date_of_birth=born
+            )
 
     def _conditions_and_risk(self, vt: Actor) -> None:
         self.clock.advance(days=2)
         wijkteam = self.actors["wijkteam"].organisation
-        self.engine.add_safety_condition(
-            self.case_id,
-            actor=vt,
-            statement="No physical violence in the home (synthetic).",
-            owner=wijkteam,
-            check_every_days=14,
-            check_method="home visit",
-        )
-        self.engine.add_safety_condition(
-            self.case_id,
-            actor=vt,
-            statement="The child attends school every day (synthetic).",
-            owner=wijkteam,
-            check_every_days=7,
-            check_method="school contact",
-        )
+        for statement, days, method in _CONDITIONS:
+            self.engine.add_safety_condition(
+                self.case_id,
+                actor=vt,
+                statement=statement,
+                owner=wijkteam,
+                check_every_days=days,
+                check_method=method,
+            )
         self.engine.record_risk_assessment(
             self.case_id,
             actor=vt,
@@ -215,17 +202,16 @@ def _actors(engine: Engine) -> dict[str, Actor]:
 def run_demo(settings: Settings, *, households: int, seed: int) -> list[str]:
     """Create ``households`` synthetic cases in the configured home; returns their ids."""
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not cryptography
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=440)
-    clock = ManualClock(start)
+    now = datetime.now(UTC).replace(microsecond=0)
+    clock = ManualClock(now)
     engine = build(settings, clock=clock, configure_logs=True)
     actors = _actors(engine)
     case_ids = []
     try:
         for number in range(households):
-            ending = ENDINGS[number % len(ENDINGS)]
-            clock.now = start + timedelta(days=number % 9)
-            if ending == "aanmelding":  # recent meldingen: one waiting in time, one overdue
-                clock.now = start + timedelta(days=440 - 2 - number % 9)
+            ending = list(ENDINGS)[number % len(ENDINGS)]
+            # Each walk ends 1-9 days ago, so some meldingen still wait in time and some are late.
+            clock.now = now - timedelta(days=ENDINGS[ending] + 1 + number % 9)
             case_ids.append(_Household(engine, clock, rng, actors).run(ending))
         _summary(engine, actors, case_ids, settings)
     finally:

@@ -1,4 +1,4 @@
-"""``phasedcare case member | plan | condition | check | risk | incident``: record facts."""
+"""``phasedcare case member | plan | condition | check | risk | incident | flag``: record facts."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from phasedcare.cli.app import (
     parse_actor,
 )
 from phasedcare.cli.output import console, emit_json, fail, reporting_errors
+from phasedcare.domain import commands as cmd
+from phasedcare.service.engine import make_command
 from phasedcare.service.views import CommandResult
 
 __all__: list[str] = []
@@ -182,4 +184,27 @@ def case_incident(
         result = engine.record_incident(
             case_id, actor=who, occurred_on=day, description=description
         )
+    _report(result, as_json)
+
+
+@case_app.command("flag")
+def case_flag(
+    case_id: CaseArg,
+    group: Annotated[
+        str,
+        typer.Argument(
+            help="intieme_terreur, eergerelateerd_geweld, mensenhandel, "
+            "ouderenmishandeling or complexe_scheiding."
+        ),
+    ],
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Flag the case for a specific group (changes routing; see docs/case-model.md)."""
+    who = parse_actor(actor)
+    engine = engine_for(home)
+    with reporting_errors():
+        command = make_command(cmd.FlagSpecificGroup, case_id=case_id, flag=group)
+        result = engine.handle(command, actor=who)
     _report(result, as_json)
