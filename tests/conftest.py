@@ -20,6 +20,8 @@ from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock, actor_of, memory_engine
 from support import Journey
 
+pytest_plugins = ["databases"]
+
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

@@ -249,3 +249,20 @@ def test_the_demo_through_the_installed_command(tmp_path: Path) -> None:
         check=False,
     )
     assert check.returncode == 0, check.stdout
+
+
+@pytest.mark.postgres
+def test_the_cli_on_postgresql(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """init migrates a PostgreSQL database; cases open, move and list there."""
+    monkeypatch.setenv("PHASEDCARE_HOME", str(tmp_path / "pg-home"))
+    monkeypatch.setenv("PHASEDCARE_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("PHASEDCARE_ACTOR", VT)
+    cli("init")
+    case_id = cli("case", "open").strip()
+    cli("case", "member", case_id, "--role", "kind", "--name", CANARY_NAMES[0])
+    cli("case", "fire", case_id, "start_directe_veiligheid")
+    listed = json.loads(cli("case", "list", "--json"))
+    assert [(c["case_id"], c["phase"]) for c in listed] == [(case_id, "directe_veiligheid")]
+    assert not (tmp_path / "pg-home" / "phasedcare.db").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -44,10 +46,15 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 CaseArg = Annotated[str, typer.Argument(help="The case id.")]
 
 
-def engine_for(home: Path | None) -> Engine:
-    """The engine for the configured home (errors become one line and an exit code)."""
+@contextmanager
+def open_engine(home: Path | None) -> Iterator[Engine]:
+    """The engine for the configured home, closed afterwards (errors: one line, an exit code)."""
     with reporting_errors():
-        return build(load_settings(home=home), configure_logs=True)
+        engine = build(load_settings(home=home), configure_logs=True)
+    try:
+        yield engine
+    finally:
+        engine.close()
 
 
 def parse_actor(text: str) -> Actor:
@@ -103,8 +110,7 @@ def case_open(
 ) -> None:
     """Open a case from a melding or an advies (Veilig Thuis)."""
     who = parse_actor(actor)
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         result = engine.open_case(
             actor=who, via=via, melder_kind=melder_kind, acute=acute, summary=summary
         )
@@ -127,8 +133,7 @@ def case_list(
 ) -> None:
     """The caseload: phase, Veilig Thuis stage, regiehouder and next deadline (no names)."""
     who = parse_actor(actor)
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         rows = engine.list_cases(
             actor=who,
             phase=phase,
@@ -164,8 +169,7 @@ def case_show(
     from phasedcare.cli.render import render_case  # noqa: PLC0415 - rendering is display-only
 
     who = parse_actor(actor)
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         view = engine.show(case_id, actor=who)
     if as_json:
         emit_json(view)
@@ -187,8 +191,7 @@ def case_fire(
 ) -> None:
     """Fire a phase or Veilig Thuis event; a refusal says which rule failed."""
     who = parse_actor(actor)
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         result = engine.fire(case_id, event, actor=who, chart=chart, reason=reason)
         view = engine.show(case_id, actor=who)
     if as_json:
@@ -204,8 +207,7 @@ def case_allowed(
 ) -> None:
     """Which events may fire now, and why the others may not."""
     who = parse_actor(actor)
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         found = engine.allowed(case_id, actor=who)
     if as_json:
         emit_json(found)
@@ -227,8 +229,7 @@ def case_history(
 ) -> None:
     """Every event of the case: when, who, under which policy version."""
     who = parse_actor(actor)
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         entries = engine.history(case_id, actor=who)
     if as_json:
         emit_json(entries)
@@ -257,8 +258,7 @@ def projections_rebuild(
     ] = False,
 ) -> None:
     """Rebuild the projection table from the events (or check that it matches them)."""
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         if check:
             differences = engine.projection_differences()
             for line in differences:

@@ -13,7 +13,7 @@ from phasedcare.cli.app import (
     HomeOption,
     JsonOption,
     case_app,
-    engine_for,
+    open_engine,
     parse_actor,
 )
 from phasedcare.cli.output import console, emit_json, fail, reporting_errors
@@ -59,8 +59,7 @@ def case_member(
 ) -> None:
     """Record a member of the household."""
     who, born_on = parse_actor(actor), (_day(born) if born else None)
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         result = engine.record_member(
             case_id, actor=who, role=role, name=name, date_of_birth=born_on
         )
@@ -80,8 +79,7 @@ def case_plan(
 ) -> None:
     """Record an agreed safety plan (a new version each time)."""
     who, day = parse_actor(actor), _day(agreed_on)
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         result = engine.agree_safety_plan(case_id, actor=who, agreed_on=day, summary=summary)
     _report(result, as_json)
 
@@ -99,8 +97,7 @@ def case_condition(
 ) -> None:
     """Add a safety condition (veiligheidsvoorwaarde)."""
     who = parse_actor(actor)
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         result = engine.add_safety_condition(
             case_id,
             actor=who,
@@ -125,8 +122,7 @@ def case_check(
 ) -> None:
     """Record a check of a safety condition; a breach past directe veiligheid fires terugval."""
     who, day = parse_actor(actor), _day(on)
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         result = engine.record_condition_status(
             case_id,
             actor=who,
@@ -154,8 +150,7 @@ def case_risk(
 ) -> None:
     """Record a risk assessment (or a new version of one)."""
     who, day = parse_actor(actor), _day(on)
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         result = engine.record_risk_assessment(
             case_id,
             actor=who,
@@ -179,8 +174,7 @@ def case_incident(
 ) -> None:
     """Record a new incident; past directe veiligheid it fires terugval."""
     who, day = parse_actor(actor), _day(on)
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         result = engine.record_incident(
             case_id, actor=who, occurred_on=day, description=description
         )
@@ -203,8 +197,7 @@ def case_flag(
 ) -> None:
     """Flag the case for a specific group (changes routing; see docs/case-model.md)."""
     who = parse_actor(actor)
-    engine = engine_for(home)
-    with reporting_errors():
+    with open_engine(home) as engine, reporting_errors():
         command = make_command(cmd.FlagSpecificGroup, case_id=case_id, flag=group)
         result = engine.handle(command, actor=who)
     _report(result, as_json)

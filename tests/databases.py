@@ -1,4 +1,4 @@
-"""Databases for the contract suite: a fresh SQLite file, or a fresh PostgreSQL schema."""
+"""Database fixtures: a fresh migrated SQLite file, or a fresh migrated PostgreSQL schema."""
 
 from __future__ import annotations
 
