@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -73,3 +74,16 @@ def test_the_docs_build_strictly(tmp_path: Path) -> None:
         env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_only_the_sealing_module_imports_cryptography() -> None:
+    """cryptography is imported directly by phasedcare.ledger.sealing and nowhere else."""
+    importers = set()
+    for path in (ROOT / "src" / "phasedcare").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n.split(".")[0] == "cryptography" for n in names):
+                importers.add(path.relative_to(ROOT / "src").as_posix())
+    assert importers == {"phasedcare/ledger/sealing.py"}

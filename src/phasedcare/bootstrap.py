@@ -16,6 +16,8 @@ from pathlib import Path
 from phasedcare.config import CONFIG_FILE, MEMORY_URL, Settings, load_settings
 from phasedcare.domain.policy import RegionalPolicy, default_policy_text, parse_policy
 from phasedcare.errors import InvalidInput
+from phasedcare.ledger.codec import RecordCodec
+from phasedcare.ledger.keys import CaseKeys, FileKeyProvider, InMemoryKeyProvider, KeyProvider
 from phasedcare.logs import configure_logging
 from phasedcare.service.engine import Engine, utc_now
 from phasedcare.service.ports import EventStore
@@ -52,7 +54,15 @@ def build(
     if configure_logs:
         configure_logging(fmt=settings.log_format, level=settings.log_level)
     policy = read_policy(settings)
-    return Engine(store=open_store(settings.resolved_database_url), policy=policy, clock=clock)
+    url = settings.resolved_database_url
+    store = open_store(url)
+    provider: KeyProvider = (
+        InMemoryKeyProvider()
+        if url == MEMORY_URL
+        else FileKeyProvider(settings.resolved_key_folder)
+    )
+    codec = RecordCodec(keys=CaseKeys(store, provider))
+    return Engine(store=store, policy=policy, codec=codec, clock=clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +82,7 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def initialise(settings: Settings) -> InitReport:
-    """Create the home (0700), its config and policy files, and migrate the database.
+    """Create the home (0700), config and policy files, the key folder, and migrate the database.
 
     Idempotent: what exists is kept; the database is migrated to the newest schema.
     """
@@ -92,6 +102,10 @@ def initialise(settings: Settings) -> InitReport:
         _write_private(policy_file, default_policy_text())
         created.append(str(policy_file))
     read_policy(settings)
+    key_folder = settings.resolved_key_folder
+    if not key_folder.exists():
+        created.append(str(key_folder))
+    FileKeyProvider.create(key_folder)
     url = settings.resolved_database_url
     if url != MEMORY_URL:
         upgrade_database(url)

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     policy_file: Path | None = Field(
         default=None, description="The regional policy file; default policy.yaml in the home."
     )
+    key_folder: Path | None = Field(
+        default=None,
+        description="The folder of key-encryption keys; default keys/ in the home. Keep it "
+        "on other storage than the database to protect against a stolen database or backup.",
+    )
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
 
@@ -50,6 +55,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.resolved_home / 'phasedcare.db'}"
+
+    @property
+    def resolved_key_folder(self) -> Path:
+        """The key folder, defaulting to ``keys/`` in the home folder."""
+        return (self.key_folder or self.resolved_home / "keys").expanduser()
 
     @property
     def resolved_policy_file(self) -> Path:

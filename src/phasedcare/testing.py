@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta
 
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.policy import RegionalPolicy, default_policy
+from phasedcare.ledger.codec import RecordCodec
+from phasedcare.ledger.keys import CaseKeys, InMemoryKeyProvider
 from phasedcare.service.engine import Engine, utc_now
 from phasedcare.store.memory import InMemoryEventStore
 
@@ -50,9 +52,11 @@ class ManualClock:
 def memory_engine(
     *, policy: RegionalPolicy | None = None, clock: ManualClock | None = None
 ) -> Engine:
-    """An engine over the in-memory store with the default (or given) policy."""
+    """An engine over the in-memory store (keys in memory too) with the default policy."""
+    store = InMemoryEventStore()
+    codec = RecordCodec(keys=CaseKeys(store, InMemoryKeyProvider()))
     return Engine(
-        store=InMemoryEventStore(), policy=policy or default_policy(), clock=clock or utc_now
+        store=store, policy=policy or default_policy(), codec=codec, clock=clock or utc_now
     )
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from phasedcare.errors import ConcurrencyConflict
+from phasedcare.ledger.keys import WrappedKey
 from phasedcare.ledger.records import RecordHeader, StoredEvent
 from phasedcare.service.ports import CaseFilter, CaseProjection, EventStore
 
@@ -24,8 +25,10 @@ def record(case_id: str, sequence: int, *, payload: bytes | None = None) -> Stor
         event_type="MemberRecorded",
         schema_version=1,
         recorded_at=T0 + timedelta(minutes=sequence),
+        key_id="1",
     )
-    return StoredEvent(header=header, payload=payload or b"sealed:" + os.urandom(24))
+    body = payload or b"sealed:" + os.urandom(24)
+    return StoredEvent(header=header, payload=body, leaf_hash=os.urandom(32))
 
 
 def projection(case_id: str, sequence: int, **changes: object) -> CaseProjection:
@@ -75,7 +78,9 @@ class EventStoreContract:
         """Payloads, headers and aware datetimes survive a round trip."""
         written = append(store, "c-a", 0, count=3)
         loaded = store.load("c-a")
-        assert [(r.header, r.payload) for r in loaded] == [(r.header, r.payload) for r in written]
+        assert [(r.header, r.payload, r.leaf_hash) for r in loaded] == [
+            (r.header, r.payload, r.leaf_hash) for r in written
+        ]
         assert all(r.header.recorded_at.tzinfo is not None for r in loaded)
 
     def test_load_up_to_a_sequence(self, store: EventStore) -> None:
@@ -179,6 +184,15 @@ class EventStoreContract:
         rebuilt = store.projection("c-b")
         assert rebuilt is not None
         assert rebuilt.phase == "herstel"
+
+    def test_a_case_key_is_stored_once(self, store: EventStore) -> None:
+        """The first wrapped key of a case stays; a second one returns the first."""
+        first = WrappedKey(case_id="c-a", version=1, kek_id="k1", wrapped=os.urandom(60))
+        second = WrappedKey(case_id="c-a", version=1, kek_id="k2", wrapped=os.urandom(60))
+        assert store.case_key("c-a") is None
+        assert store.add_case_key(first) == first
+        assert store.add_case_key(second) == first
+        assert store.case_key("c-a") == first
 
     def test_two_threads_racing_on_one_case_never_fork(self, store: EventStore) -> None:
         """Two writers at the same sequence: one wins, one gets a conflict, the case stays linear."""

@@ -62,6 +62,9 @@ def test_init_is_idempotent_and_private(tmp_path: Path, monkeypatch: pytest.Monk
     assert "created" not in cli("init")
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE((folder / "policy.yaml").stat().st_mode) == 0o600
+    assert stat.S_IMODE((folder / "keys").stat().st_mode) == 0o700
+    [kek] = (folder / "keys").iterdir()
+    assert stat.S_IMODE(kek.stat().st_mode) == 0o600
     assert (folder / "phasedcare.db").exists()
 
 
@@ -219,6 +222,21 @@ def test_lists_never_show_names(home: Path) -> None:
         rows = repr(db.execute("select * from case_records").fetchall())
     assert case_id in rows
     assert not any(name in rows for name in CANARY_NAMES)
+
+
+def test_names_never_reach_the_database_files(home: Path) -> None:
+    """Sealed payloads: no canary name in the database file or its WAL, even in raw bytes."""
+    case_id = cli("case", "open", "--summary", CANARY_NAMES[1]).strip()
+    for name in CANARY_NAMES:
+        cli("case", "member", case_id, "--role", "kind", "--name", name)
+    cli("case", "incident", case_id, "--description", CANARY_NAMES[2])
+    shown = cli("case", "show", case_id, "--json")
+    assert all(name in shown for name in CANARY_NAMES)  # readable through the engine...
+    raw = b"".join(p.read_bytes() for p in home.glob("phasedcare.db*"))
+    assert b"MemberRecorded" in raw  # ...while the files hold headers only
+    for name in CANARY_NAMES:
+        assert name.encode() not in raw
+        assert name.encode("utf-16-le") not in raw
 
 
 def test_the_demo_through_the_installed_command(tmp_path: Path) -> None:

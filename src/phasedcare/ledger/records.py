@@ -23,6 +23,7 @@ class RecordHeader:
         event_type: the event's type name, e.g. ``PhaseTransitioned``.
         schema_version: the version of that event type's schema the payload was written in.
         recorded_at: when the record was appended (timezone-aware, UTC).
+        key_id: which version of the case's data key sealed the payload ("" if unsealed).
     """
 
     case_id: str
@@ -30,12 +31,14 @@ class RecordHeader:
     event_type: str
     schema_version: int
     recorded_at: datetime
+    key_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """A header, the opaque payload bytes and, once stored, the record's global position."""
+    """A header, the opaque payload, its leaf hash and, once stored, its global position."""
 
     header: RecordHeader
     payload: bytes
+    leaf_hash: bytes = b""
     position: int | None = None

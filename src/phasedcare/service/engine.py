@@ -26,7 +26,9 @@ from phasedcare.domain.decisions import decide, open_case
 from phasedcare.domain.events import DomainEvent
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
 from phasedcare.errors import InvalidInput, NotFound, PhasedCareError, Refused
-from phasedcare.ledger.mapper import EventMapper
+from phasedcare.ledger.chain import GENESIS
+from phasedcare.ledger.codec import RecordCodec
+from phasedcare.ledger.records import StoredEvent
 from phasedcare.service.authorisation import authorise_command, authorise_read, known_actor
 from phasedcare.service.ports import CaseFilter, CaseProjection, EventStore
 from phasedcare.service.projections import project
@@ -88,15 +90,15 @@ class Engine:
         *,
         store: EventStore,
         policy: RegionalPolicy,
+        codec: RecordCodec,
         clock: Callable[[], datetime] = utc_now,
-        mapper: EventMapper | None = None,
         new_case_id: Callable[[], str] = _new_case_id,
     ) -> None:
         self._store = store
         self._policy = policy
         self._calendar = policy.working_days()
         self._clock = clock
-        self._mapper = mapper or EventMapper()
+        self._codec = codec
         self._new_case_id = new_case_id
         self._log = structlog.get_logger("phasedcare.engine")
 
@@ -148,9 +150,9 @@ class Engine:
             return self._open(command, ctx)
         if not isinstance(command, cmd.CaseCommand):
             raise InvalidInput(f"{type(command).__name__} is not a command", field="command")
-        case = self._load(command.case_id)
+        case, head = self._load_with_head(command.case_id)
         authorise_command(actor, command, case, self._policy)
-        return self._commit(case, decide(case, command, ctx))
+        return self._commit(case, decide(case, command, ctx), head)
 
     def _open(self, command: cmd.OpenCase, ctx: DecisionContext) -> CommandResult:
         authorise_command(ctx.actor, command, None, self._policy)
@@ -158,7 +160,7 @@ class Engine:
         if self._store.projection(case_id) is not None:
             raise Refused(f"case {case_id} already exists", case_id=case_id, rule="case_exists")
         case = CaseState(case_id=case_id)
-        return self._commit(case, open_case(case_id, command, ctx))
+        return self._commit(case, open_case(case_id, command, ctx), GENESIS)
 
     def _context(self, actor: Actor) -> DecisionContext:
         now = self._clock()
@@ -169,12 +171,9 @@ class Engine:
             now=now.astimezone(UTC), actor=actor, policy=self._policy, calendar=self._calendar
         )
 
-    def _commit(self, case: CaseState, events: list[DomainEvent]) -> CommandResult:
+    def _commit(self, case: CaseState, events: list[DomainEvent], head: bytes) -> CommandResult:
         expected = case.sequence
-        records = [
-            self._mapper.to_stored(event, sequence=expected + offset)
-            for offset, event in enumerate(events, start=1)
-        ]
+        records = self._codec.encode(events, after_sequence=expected, previous=head)
         for event in events:
             apply(case, event)
         self._store.append(
@@ -190,14 +189,22 @@ class Engine:
             created_id=_created_id(events),
         )
 
-    def _events(self, case_id: str, *, up_to: int | None = None) -> list[DomainEvent]:
+    def _records(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
         records = self._store.load(case_id, up_to=up_to)
         if not records:
             raise NotFound(f"case {case_id} does not exist", kind="case", ident=case_id)
-        return [self._mapper.to_event(record) for record in records]
+        return records
 
-    def _load(self, case_id: str, *, up_to: int | None = None) -> CaseState:
-        return fold(case_id, self._events(case_id, up_to=up_to))
+    def _events(self, case_id: str, *, up_to: int | None = None) -> list[DomainEvent]:
+        return self._codec.decode(self._records(case_id, up_to=up_to))
+
+    def _load_with_head(self, case_id: str) -> tuple[CaseState, bytes]:
+        """The case's state and the leaf hash of its last record (the chain's head)."""
+        records = self._records(case_id)
+        return fold(case_id, self._codec.decode(records)), records[-1].leaf_hash
+
+    def _load(self, case_id: str) -> CaseState:
+        return fold(case_id, self._events(case_id))
 
     # -- the Python API: one method per command -------------------------------------------
 

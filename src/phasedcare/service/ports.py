@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from phasedcare.ledger.keys import CaseKeyStore
 from phasedcare.ledger.records import StoredEvent
 
 __all__ = ["CaseFilter", "CaseProjection", "EventStore"]
@@ -49,8 +50,10 @@ class CaseFilter:
     limit: int | None = None
 
 
-class EventStore(Protocol):
+class EventStore(CaseKeyStore, Protocol):
     """Append-only storage of sealed event records, with projections kept in step.
+
+    It also keeps the cases' wrapped data keys (:class:`CaseKeyStore`).
 
     ``append`` is atomic: the records and the new projection row are written in one
     transaction, or nothing is written.

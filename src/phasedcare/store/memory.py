@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
 from phasedcare.errors import ConcurrencyConflict
+from phasedcare.ledger.keys import WrappedKey
 from phasedcare.ledger.records import StoredEvent
 from phasedcare.service.ports import CaseFilter, CaseProjection
 
@@ -49,6 +50,7 @@ class InMemoryEventStore:
         self._cases: dict[str, list[StoredEvent]] = {}
         self._log: list[StoredEvent] = []
         self._projections: dict[str, CaseProjection] = {}
+        self._keys: dict[str, WrappedKey] = {}
 
     def append(
         self,
@@ -108,6 +110,16 @@ class InMemoryEventStore:
         with self._lock:
             self._projections = rows
         return len(rows)
+
+    def case_key(self, case_id: str) -> WrappedKey | None:
+        """The case's wrapped data key, if any."""
+        with self._lock:
+            return self._keys.get(case_id)
+
+    def add_case_key(self, key: WrappedKey) -> WrappedKey:
+        """Store the key unless the case has one; return the stored key."""
+        with self._lock:
+            return self._keys.setdefault(key.case_id, key)
 
     def close(self) -> None:
         """Nothing to release."""

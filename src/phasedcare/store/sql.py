@@ -29,15 +29,17 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from phasedcare.errors import ConcurrencyConflict, StoreError
+from phasedcare.ledger.keys import WrappedKey
 from phasedcare.ledger.records import RecordHeader, StoredEvent
 from phasedcare.service.ports import CaseFilter, CaseProjection
 from phasedcare.store.memory import check_numbering
-from phasedcare.store.tables import CaseRecord, EventRecord
+from phasedcare.store.tables import CaseKeyRecord, CaseRecord, EventRecord
 
 __all__ = ["SqlEventStore"]
 
 EVENTS = EventRecord.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
 CASES = CaseRecord.__table__  # type: ignore[attr-defined]
+KEYS = CaseKeyRecord.__table__  # type: ignore[attr-defined]
 _PROJECTION_FIELDS = tuple(CaseProjection.__dataclass_fields__)
 
 
@@ -205,6 +207,40 @@ class SqlEventStore:
             raise StoreError("replacing the projections failed", detail=str(exc.orig)) from None
         return len(rows)
 
+    def case_key(self, case_id: str) -> WrappedKey | None:
+        """The case's wrapped data key, if any."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(KEYS).where(KEYS.c.case_id == case_id)).mappings().first()
+        if row is None:
+            return None
+        return WrappedKey(
+            case_id=row["case_id"],
+            version=row["version"],
+            kek_id=row["kek_id"],
+            wrapped=bytes(row["wrapped"]),
+        )
+
+    def add_case_key(self, key: WrappedKey) -> WrappedKey:
+        """Store the key unless the case has one; return the stored key."""
+        row = {
+            "case_id": key.case_id,
+            "version": key.version,
+            "kek_id": key.kek_id,
+            "wrapped": key.wrapped,
+        }
+        try:
+            with self._write() as conn, conn.begin():
+                conn.execute(KEYS.insert(), [row])
+        except IntegrityError:
+            pass  # another writer created it first: theirs is the one
+        except DBAPIError as exc:
+            raise StoreError(
+                f"storing the key of case {key.case_id} failed", detail=str(exc.orig)
+            ) from None
+        stored = self.case_key(key.case_id)
+        assert stored is not None  # noqa: S101 - inserted above or by the other writer
+        return stored
+
     def close(self) -> None:
         """Dispose of the connection pool."""
         self._engine.dispose()
@@ -218,7 +254,9 @@ def _event_row(record: StoredEvent) -> dict[str, Any]:
         "event_type": header.event_type,
         "schema_version": header.schema_version,
         "recorded_at": header.recorded_at.astimezone(UTC),
+        "key_id": header.key_id,
         "payload": record.payload,
+        "leaf_hash": record.leaf_hash,
     }
 
 
@@ -229,8 +267,14 @@ def _stored(row: Any) -> StoredEvent:
         event_type=row["event_type"],
         schema_version=row["schema_version"],
         recorded_at=_aware(row["recorded_at"]),
+        key_id=row["key_id"],
     )
-    return StoredEvent(header=header, payload=bytes(row["payload"]), position=row["position"])
+    return StoredEvent(
+        header=header,
+        payload=bytes(row["payload"]),
+        leaf_hash=bytes(row["leaf_hash"]),
+        position=row["position"],
+    )
 
 
 def _projection_row(projection: CaseProjection) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["CaseRecord", "EventRecord", "metadata"]
+__all__ = ["CaseKeyRecord", "CaseRecord", "EventRecord", "metadata"]
 
 metadata = SQLModel.metadata
 
@@ -35,7 +35,9 @@ class EventRecord(SQLModel, table=True):
     event_type: str = Field(max_length=80)
     schema_version: int
     recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    key_id: str = Field(max_length=16)
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class CaseRecord(SQLModel, table=True):
@@ -56,3 +58,14 @@ class CaseRecord(SQLModel, table=True):
     sequence: int
     next_deadline: date | None = Field(default=None, index=True)
     next_deadline_kind: str | None = Field(default=None, max_length=40)
+
+
+class CaseKeyRecord(SQLModel, table=True):
+    """A case's data key, wrapped by a KEK that lives outside the database."""
+
+    __tablename__ = "case_keys"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    version: int
+    kek_id: str = Field(max_length=64)
+    wrapped: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -1,4 +1,4 @@
-"""The first schema: event records and the case projection.
+"""The first schema: sealed, chained event records, wrapped case keys, the case projection.
 
 Revision ID: 0001
 Revises:
@@ -19,7 +19,7 @@ _POSITION = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    """Create event_records and case_records."""
+    """Create event_records, case_records and case_keys."""
     op.create_table(
         "event_records",
         sa.Column("position", _POSITION, primary_key=True, autoincrement=True),
@@ -28,7 +28,9 @@ def upgrade() -> None:
         sa.Column("event_type", sa.String(length=80), nullable=False),
         sa.Column("schema_version", sa.Integer(), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("key_id", sa.String(length=16), nullable=False),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("leaf_hash", sa.LargeBinary(), nullable=False),
         sa.UniqueConstraint("case_id", "sequence", name="uq_event_records_case_sequence"),
     )
     op.create_index("ix_event_records_case_id", "event_records", ["case_id"])
@@ -53,8 +55,17 @@ def upgrade() -> None:
     op.create_index("ix_case_records_regie_organisation", "case_records", ["regie_organisation"])
     op.create_index("ix_case_records_next_deadline", "case_records", ["next_deadline"])
 
+    op.create_table(
+        "case_keys",
+        sa.Column("case_id", sa.String(length=64), primary_key=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("kek_id", sa.String(length=64), nullable=False),
+        sa.Column("wrapped", sa.LargeBinary(), nullable=False),
+    )
+
 
 def downgrade() -> None:
-    """Drop both tables."""
+    """Drop the tables."""
+    op.drop_table("case_keys")
     op.drop_table("case_records")
     op.drop_table("event_records")

@@ -1,0 +1,220 @@
+"""Keys: a data key (DEK) per case, wrapped by a key-encryption key (KEK) from a KeyProvider.
+
+The default provider keeps KEKs as files in their own folder (0700, files 0600), apart from
+the database. A key beside the data protects against a leaked database dump or backup, not
+against someone who can read both folders (see docs/ledger.md). The ``KeyProvider``
+protocol admits Vault transit, a cloud KMS or PKCS#11: anything that can wrap and unwrap.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from phasedcare.errors import InvalidInput, StoreError
+from phasedcare.ledger.sealing import KEY_BYTES, SealBroken, new_key, open_sealed, seal
+
+__all__ = [
+    "FileKeyProvider",
+    "InMemoryKeyProvider",
+    "KeyProvider",
+    "WrappedKey",
+    "unwrap_case_key",
+    "wrap_case_key",
+]
+
+_KEK_FILE = re.compile(r"^kek-([0-9a-f]{16})\.key$")
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedKey:
+    """A case's data key as stored: wrapped, with the id of the KEK that wrapped it."""
+
+    case_id: str
+    version: int
+    kek_id: str
+    wrapped: bytes
+
+
+class KeyProvider(Protocol):
+    """Holds key-encryption keys; wraps and unwraps data keys without ever storing them."""
+
+    def current_kek_id(self) -> str:
+        """The id of the KEK new data keys are wrapped with."""
+        ...
+
+    def wrap(self, kek_id: str, key: bytes, context: bytes) -> bytes:
+        """``key`` wrapped by the KEK ``kek_id``, bound to ``context``."""
+        ...
+
+    def unwrap(self, kek_id: str, wrapped: bytes, context: bytes) -> bytes:
+        """The key inside ``wrapped``; raises StoreError when it does not open."""
+        ...
+
+
+def _context(case_id: str, version: int) -> bytes:
+    return f"phasedcare-dek|{case_id}|{version}".encode()
+
+
+def wrap_case_key(provider: KeyProvider, *, case_id: str, version: int, key: bytes) -> WrappedKey:
+    """Wrap a case's data key with the provider's current KEK."""
+    kek_id = provider.current_kek_id()
+    wrapped = provider.wrap(kek_id, key, _context(case_id, version))
+    return WrappedKey(case_id=case_id, version=version, kek_id=kek_id, wrapped=wrapped)
+
+
+def unwrap_case_key(provider: KeyProvider, wrapped: WrappedKey) -> bytes:
+    """Unwrap a case's data key (its case and version are checked by the seal)."""
+    return provider.unwrap(
+        wrapped.kek_id, wrapped.wrapped, _context(wrapped.case_id, wrapped.version)
+    )
+
+
+class _AesKeyWrap:
+    """Wrap and unwrap with AES-256-GCM KEKs looked up by id."""
+
+    def _kek(self, kek_id: str) -> bytes:
+        raise NotImplementedError
+
+    def wrap(self, kek_id: str, key: bytes, context: bytes) -> bytes:
+        """``key`` sealed under the KEK, bound to ``context``."""
+        return seal(self._kek(kek_id), key, context)
+
+    def unwrap(self, kek_id: str, wrapped: bytes, context: bytes) -> bytes:
+        """The key sealed in ``wrapped``."""
+        try:
+            return open_sealed(self._kek(kek_id), wrapped, context)
+        except SealBroken as exc:
+            raise StoreError(f"a data key does not unwrap with KEK {kek_id}") from exc
+
+
+class InMemoryKeyProvider(_AesKeyWrap):
+    """KEKs held in memory: for tests and the in-memory engine. Rotation works as on disk."""
+
+    def __init__(self) -> None:
+        self._keks: dict[str, bytes] = {}
+        self._current = self.rotate()
+
+    def rotate(self) -> str:
+        """Make a new KEK current; older KEKs still unwrap what they wrapped."""
+        kek_id = secrets.token_hex(8)
+        self._keks[kek_id] = new_key()
+        self._current = kek_id
+        return kek_id
+
+    def current_kek_id(self) -> str:
+        """The KEK that wraps new data keys."""
+        return self._current
+
+    def _kek(self, kek_id: str) -> bytes:
+        try:
+            return self._keks[kek_id]
+        except KeyError:
+            raise StoreError(f"KEK {kek_id} is unknown to this key provider") from None
+
+
+class FileKeyProvider(_AesKeyWrap):
+    """KEKs as files ``kek-<id>.key`` in a private folder; the newest file is current."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._lock = threading.Lock()
+        self._cache: dict[str, bytes] = {}
+
+    @classmethod
+    def create(cls, folder: Path) -> FileKeyProvider:
+        """Create the folder (0700) and a first KEK (0600) if there is none; idempotent."""
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        provider = cls(folder)
+        if not provider._kek_ids():
+            provider.rotate()
+        return provider
+
+    def _kek_ids(self) -> list[str]:
+        if not self._folder.is_dir():
+            return []
+        found = [
+            (p.stat().st_mtime_ns, m.group(1))
+            for p in self._folder.iterdir()
+            if (m := _KEK_FILE.match(p.name))
+        ]
+        return [kek_id for _, kek_id in sorted(found)]
+
+    def rotate(self) -> str:
+        """Write a new KEK file and make it current; old KEK files stay to unwrap old keys."""
+        kek_id = secrets.token_hex(8)
+        path = self._folder / f"kek-{kek_id}.key"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(new_key())
+            handle.flush()
+            os.fsync(handle.fileno())
+        return kek_id
+
+    def current_kek_id(self) -> str:
+        """The newest KEK file's id."""
+        ids = self._kek_ids()
+        if not ids:
+            raise StoreError(f"no key-encryption key in {self._folder}: run phasedcare init")
+        return ids[-1]
+
+    def _kek(self, kek_id: str) -> bytes:
+        with self._lock:
+            if kek_id not in self._cache:
+                self._cache[kek_id] = self._read(kek_id)
+            return self._cache[kek_id]
+
+    def _read(self, kek_id: str) -> bytes:
+        path = self._folder / f"kek-{kek_id}.key"
+        if not re.fullmatch(r"[0-9a-f]{16}", kek_id) or not path.is_file():
+            raise StoreError(f"KEK {kek_id} is missing from {self._folder}")
+        if path.stat().st_mode & 0o077:
+            raise InvalidInput(f"{path} is readable by others: chmod 600 it", field="key_folder")
+        key = path.read_bytes()
+        if len(key) != KEY_BYTES:
+            raise StoreError(f"KEK file {path.name} is not a {KEY_BYTES}-byte key")
+        return key
+
+
+class CaseKeyStore(Protocol):
+    """Where wrapped data keys are kept (the database: they are useless without the KEK)."""
+
+    def case_key(self, case_id: str) -> WrappedKey | None:
+        """The case's wrapped data key, or None."""
+        ...
+
+    def add_case_key(self, key: WrappedKey) -> WrappedKey:
+        """Store a case's wrapped key unless one exists; return the one stored."""
+        ...
+
+
+class CaseKeys:
+    """Data keys per case: created on first use, unwrapped through the provider, cached."""
+
+    def __init__(self, store: CaseKeyStore, provider: KeyProvider) -> None:
+        self._store = store
+        self._provider = provider
+        self._cache: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def key(self, case_id: str, *, create: bool = False) -> tuple[str, bytes]:
+        """``(key id, key)`` of the case; a new key when ``create`` and the case has none."""
+        with self._lock:
+            if case_id in self._cache:
+                return "1", self._cache[case_id]
+        wrapped = self._store.case_key(case_id)
+        if wrapped is None:
+            if not create:
+                raise StoreError(f"case {case_id} has no data key (erased or never sealed)")
+            fresh = wrap_case_key(self._provider, case_id=case_id, version=1, key=new_key())
+            wrapped = self._store.add_case_key(fresh)
+        key = unwrap_case_key(self._provider, wrapped)
+        with self._lock:
+            self._cache[case_id] = key
+        return str(wrapped.version), key
