@@ -10,18 +10,26 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from phasedcare.config import CONFIG_FILE, MEMORY_URL, Settings, load_settings
 from phasedcare.domain.policy import RegionalPolicy, default_policy_text, parse_policy
 from phasedcare.errors import InvalidInput
 from phasedcare.ledger.codec import RecordCodec
-from phasedcare.ledger.keys import CaseKeys, FileKeyProvider, InMemoryKeyProvider, KeyProvider
+from phasedcare.ledger.keys import (
+    CaseKeys,
+    CheckpointKey,
+    FileKeyProvider,
+    InMemoryKeyProvider,
+    KeyProvider,
+)
 from phasedcare.logs import configure_logging
+from phasedcare.service.audit import Auditor
 from phasedcare.service.engine import Engine, utc_now
 from phasedcare.service.ports import EventStore
 from phasedcare.store import InMemoryEventStore, SqlEventStore, upgrade_database
+from phasedcare.store.witness import FolderWitness
 
 __all__ = ["InitReport", "build", "initialise", "open_store", "read_policy"]
 
@@ -56,13 +64,19 @@ def build(
     policy = read_policy(settings)
     url = settings.resolved_database_url
     store = open_store(url)
-    provider: KeyProvider = (
-        InMemoryKeyProvider()
-        if url == MEMORY_URL
-        else FileKeyProvider(settings.resolved_key_folder)
+    in_memory = url == MEMORY_URL
+    folder = settings.resolved_key_folder
+    provider: KeyProvider = InMemoryKeyProvider() if in_memory else FileKeyProvider(folder)
+    auditor = Auditor(
+        store=store,
+        key=CheckpointKey.generate() if in_memory else CheckpointKey.in_folder(folder),
+        origin=f"phasedcare/{policy.region}",
+        witness=None if in_memory else FolderWitness(settings.resolved_checkpoint_folder),
+        clock=clock,
+        interval=timedelta(seconds=settings.checkpoint_interval_seconds),
     )
     codec = RecordCodec(keys=CaseKeys(store, provider))
-    return Engine(store=store, policy=policy, codec=codec, clock=clock)
+    return Engine(store=store, policy=policy, codec=codec, auditor=auditor, clock=clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +120,7 @@ def initialise(settings: Settings) -> InitReport:
     if not key_folder.exists():
         created.append(str(key_folder))
     FileKeyProvider.create(key_folder)
+    CheckpointKey.in_folder(key_folder, create=True)
     url = settings.resolved_database_url
     if url != MEMORY_URL:
         upgrade_database(url)

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         description="The folder of key-encryption keys; default keys/ in the home. Keep it "
         "on other storage than the database to protect against a stolen database or backup.",
     )
+    checkpoint_folder: Path | None = Field(
+        default=None,
+        description="Where signed checkpoints are copied (write-once storage); default "
+        "checkpoints/ in the home.",
+    )
+    checkpoint_interval_seconds: int = Field(
+        default=60, gt=0, description="A checkpoint is signed at most this long after a commit."
+    )
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
 
@@ -60,6 +68,11 @@ class Settings(BaseSettings):
     def resolved_key_folder(self) -> Path:
         """The key folder, defaulting to ``keys/`` in the home folder."""
         return (self.key_folder or self.resolved_home / "keys").expanduser()
+
+    @property
+    def resolved_checkpoint_folder(self) -> Path:
+        """The witness folder, defaulting to ``checkpoints/`` in the home folder."""
+        return (self.checkpoint_folder or self.resolved_home / "checkpoints").expanduser()
 
     @property
     def resolved_policy_file(self) -> Path:

@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.policy import RegionalPolicy, default_policy
 from phasedcare.ledger.codec import RecordCodec
-from phasedcare.ledger.keys import CaseKeys, InMemoryKeyProvider
+from phasedcare.ledger.keys import CaseKeys, CheckpointKey, InMemoryKeyProvider
+from phasedcare.service.audit import Auditor
 from phasedcare.service.engine import Engine, utc_now
 from phasedcare.store.memory import InMemoryEventStore
 
@@ -55,8 +56,19 @@ def memory_engine(
     """An engine over the in-memory store (keys in memory too) with the default policy."""
     store = InMemoryEventStore()
     codec = RecordCodec(keys=CaseKeys(store, InMemoryKeyProvider()))
+    auditor = Auditor(
+        store=store,
+        key=CheckpointKey.generate(),
+        origin="phasedcare/test",
+        witness=None,
+        clock=clock or utc_now,
+    )
     return Engine(
-        store=store, policy=policy or default_policy(), codec=codec, clock=clock or utc_now
+        store=store,
+        policy=policy or default_policy(),
+        codec=codec,
+        auditor=auditor,
+        clock=clock or utc_now,
     )
 
 

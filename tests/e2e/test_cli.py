@@ -63,8 +63,9 @@ def test_init_is_idempotent_and_private(tmp_path: Path, monkeypatch: pytest.Monk
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE((folder / "policy.yaml").stat().st_mode) == 0o600
     assert stat.S_IMODE((folder / "keys").stat().st_mode) == 0o700
-    [kek] = (folder / "keys").iterdir()
+    [kek] = (folder / "keys").glob("kek-*.key")
     assert stat.S_IMODE(kek.stat().st_mode) == 0o600
+    assert stat.S_IMODE((folder / "keys" / "checkpoint.key").stat().st_mode) == 0o600
     assert (folder / "phasedcare.db").exists()
 
 

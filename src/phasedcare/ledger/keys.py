@@ -12,14 +12,25 @@ import os
 import re
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from phasedcare.errors import InvalidInput, StoreError
-from phasedcare.ledger.sealing import KEY_BYTES, SealBroken, new_key, open_sealed, seal
+from phasedcare.ledger.sealing import (
+    KEY_BYTES,
+    SealBroken,
+    ed25519_public,
+    new_ed25519_key,
+    new_key,
+    open_sealed,
+    seal,
+)
 
 __all__ = [
+    "CaseKeyStore",
+    "CaseKeys",
+    "CheckpointKey",
     "FileKeyProvider",
     "InMemoryKeyProvider",
     "KeyProvider",
@@ -218,3 +229,33 @@ class CaseKeys:
         with self._lock:
             self._cache[case_id] = key
         return str(wrapped.version), key
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointKey:
+    """The Ed25519 key that signs checkpoints; auditors get only ``public``."""
+
+    private: bytes = field(repr=False)
+    public: bytes
+
+    @classmethod
+    def generate(cls) -> CheckpointKey:
+        """A fresh key (for tests and the in-memory engine)."""
+        private = new_ed25519_key()
+        return cls(private=private, public=ed25519_public(private))
+
+    @classmethod
+    def in_folder(cls, folder: Path, *, create: bool = False) -> CheckpointKey:
+        """The key in ``folder`` (checkpoint.key, 0600; checkpoint.pub beside it)."""
+        path = folder / "checkpoint.key"
+        if not path.exists():
+            if not create:
+                raise StoreError(f"no checkpoint signing key in {folder}: run phasedcare init")
+            key = cls.generate()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key.private)
+            (folder / "checkpoint.pub").write_text(key.public.hex() + "\n", encoding="ascii")
+            return key
+        private = path.read_bytes()
+        return cls(private=private, public=ed25519_public(private))

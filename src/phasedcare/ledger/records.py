@@ -36,9 +36,11 @@ class RecordHeader:
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """A header, the opaque payload, its leaf hash and, once stored, its global position."""
+    """A header, the opaque payload and its leaf hash; once stored, its global position, and
+    once integrated, its index in the Merkle tree."""
 
     header: RecordHeader
     payload: bytes
     leaf_hash: bytes = b""
     position: int | None = None
+    tree_index: int | None = None

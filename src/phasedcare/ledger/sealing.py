@@ -1,4 +1,4 @@
-"""Sealing: AES-256-GCM with the record header as associated data, and key wrapping.
+"""Sealing and signing: AES-256-GCM bound to the record header, key wrapping, Ed25519.
 
 This is the only module that touches ``cryptography.hazmat``. AES-256-GCM (an AEAD) with a
 random 96-bit nonce per record; the associated data is the canonical header (case,
@@ -10,10 +10,23 @@ from __future__ import annotations
 
 import os
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-__all__ = ["KEY_BYTES", "NONCE_BYTES", "SealBroken", "new_key", "open_sealed", "seal"]
+__all__ = [
+    "KEY_BYTES",
+    "NONCE_BYTES",
+    "SealBroken",
+    "ed25519_public",
+    "ed25519_sign",
+    "ed25519_verify",
+    "new_ed25519_key",
+    "new_key",
+    "open_sealed",
+    "seal",
+]
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -41,3 +54,28 @@ def open_sealed(key: bytes, sealed: bytes, associated: bytes) -> bytes:
         return AESGCM(key).decrypt(nonce, body, associated)
     except (InvalidTag, ValueError) as exc:
         raise SealBroken("the sealed blob does not open: altered, moved or wrong key") from exc
+
+
+def new_ed25519_key() -> bytes:
+    """A fresh Ed25519 private key (32 raw bytes) for signing checkpoints."""
+    return Ed25519PrivateKey.generate().private_bytes_raw()
+
+
+def ed25519_public(private: bytes) -> bytes:
+    """The raw 32-byte public key of a raw private key."""
+    public = Ed25519PrivateKey.from_private_bytes(private).public_key()
+    return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def ed25519_sign(private: bytes, message: bytes) -> bytes:
+    """An Ed25519 signature of ``message``."""
+    return Ed25519PrivateKey.from_private_bytes(private).sign(message)
+
+
+def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` is ``public``'s signature of ``message``."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True

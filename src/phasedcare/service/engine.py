@@ -29,6 +29,7 @@ from phasedcare.errors import InvalidInput, NotFound, PhasedCareError, Refused
 from phasedcare.ledger.chain import GENESIS
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.records import StoredEvent
+from phasedcare.service.audit import Auditor
 from phasedcare.service.authorisation import authorise_command, authorise_read, known_actor
 from phasedcare.service.ports import CaseFilter, CaseProjection, EventStore
 from phasedcare.service.projections import project
@@ -91,6 +92,7 @@ class Engine:
         store: EventStore,
         policy: RegionalPolicy,
         codec: RecordCodec,
+        auditor: Auditor | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_case_id: Callable[[], str] = _new_case_id,
     ) -> None:
@@ -99,6 +101,7 @@ class Engine:
         self._calendar = policy.working_days()
         self._clock = clock
         self._codec = codec
+        self._auditor = auditor
         self._new_case_id = new_case_id
         self._log = structlog.get_logger("phasedcare.engine")
 
@@ -106,6 +109,11 @@ class Engine:
     def policy(self) -> RegionalPolicy:
         """The regional policy commands are decided under."""
         return self._policy
+
+    @property
+    def auditor(self) -> Auditor | None:
+        """Checkpoints and verification of this engine's ledger, when configured."""
+        return self._auditor
 
     @property
     def store(self) -> EventStore:
@@ -142,6 +150,8 @@ class Engine:
             organisation=actor.organisation,
             events=result.events,
         )
+        if self._auditor is not None:
+            self._auditor.after_commit()
         return result
 
     def _handle(self, command: cmd.Command, actor: Actor) -> CommandResult:
@@ -370,10 +380,15 @@ class Engine:
         ctx = self._context(actor)
         return [transition_view(o) for chart in CHARTS for o in options(chart, case, ctx)]
 
-    def state_at(self, case_id: str, *, actor: Actor, sequence: int) -> CaseState:
-        """The case's state right after record ``sequence`` (events applied, not re-decided)."""
-        case, _ = self._read(case_id, actor, "state_at", up_to=sequence)
-        return case
+    def state_at(
+        self, case_id: str, *, actor: Actor, sequence: int | None = None, at: datetime | None = None
+    ) -> CaseState:
+        """The case as it was after record ``sequence`` or at time ``at``: events applied, never
+        decided again, so the answer is what the engine held then."""
+        _, events = self._read(case_id, actor, "replay", up_to=sequence)
+        if at is not None:
+            events = [event for event in events if event.at <= at]
+        return fold(case_id, events)
 
     def list_cases(
         self,

@@ -100,6 +100,25 @@ class EventStore(CaseKeyStore, Protocol):
         """Replace every projection row in one transaction; returns how many were written."""
         ...
 
+    def integrate(self) -> int:
+        """Give every record without one the next Merkle tree index (in position order).
+
+        One integrator at a time (a lock), so indexes are gapless; returns the tree size.
+        """
+        ...
+
+    def tree_leaves(self) -> list[bytes]:
+        """The leaf hashes of the integrated records, by tree index."""
+        ...
+
+    def add_checkpoint(self, *, size: int, note: str) -> None:
+        """Keep a signed checkpoint note (one per tree size; a repeat is ignored)."""
+        ...
+
+    def checkpoints(self) -> list[str]:
+        """Every stored checkpoint note, by tree size."""
+        ...
+
     def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
         ...

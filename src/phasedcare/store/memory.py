@@ -51,6 +51,8 @@ class InMemoryEventStore:
         self._log: list[StoredEvent] = []
         self._projections: dict[str, CaseProjection] = {}
         self._keys: dict[str, WrappedKey] = {}
+        self._tree: list[bytes] = []
+        self._checkpoints: dict[int, str] = {}
 
     def append(
         self,
@@ -120,6 +122,33 @@ class InMemoryEventStore:
         """Store the key unless the case has one; return the stored key."""
         with self._lock:
             return self._keys.setdefault(key.case_id, key)
+
+    def integrate(self) -> int:
+        """Index the records not yet in the tree, in position order."""
+        with self._lock:
+            for number, record in enumerate(self._log):
+                if record.tree_index is None:
+                    self._log[number] = replace(record, tree_index=len(self._tree))
+                    self._tree.append(record.leaf_hash)
+            by_position = {r.position: r for r in self._log}
+            for case_id, records in self._cases.items():
+                self._cases[case_id] = [by_position[r.position] for r in records]
+            return len(self._tree)
+
+    def tree_leaves(self) -> list[bytes]:
+        """The integrated leaves by tree index."""
+        with self._lock:
+            return list(self._tree)
+
+    def add_checkpoint(self, *, size: int, note: str) -> None:
+        """Keep the first note for each size."""
+        with self._lock:
+            self._checkpoints.setdefault(size, note)
+
+    def checkpoints(self) -> list[str]:
+        """Every note, by size."""
+        with self._lock:
+            return [note for _, note in sorted(self._checkpoints.items())]
 
     def close(self) -> None:
         """Nothing to release."""

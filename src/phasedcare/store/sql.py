@@ -33,13 +33,15 @@ from phasedcare.ledger.keys import WrappedKey
 from phasedcare.ledger.records import RecordHeader, StoredEvent
 from phasedcare.service.ports import CaseFilter, CaseProjection
 from phasedcare.store.memory import check_numbering
-from phasedcare.store.tables import CaseKeyRecord, CaseRecord, EventRecord
+from phasedcare.store.tables import CaseKeyRecord, CaseRecord, CheckpointRecord, EventRecord
 
 __all__ = ["SqlEventStore"]
 
 EVENTS = EventRecord.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
 CASES = CaseRecord.__table__  # type: ignore[attr-defined]
 KEYS = CaseKeyRecord.__table__  # type: ignore[attr-defined]
+CHECKPOINTS = CheckpointRecord.__table__  # type: ignore[attr-defined]
+_INTEGRATOR_LOCK = 7_013_551  # the PostgreSQL advisory lock of the one integrator
 _PROJECTION_FIELDS = tuple(CaseProjection.__dataclass_fields__)
 
 
@@ -241,6 +243,62 @@ class SqlEventStore:
         assert stored is not None  # noqa: S101 - inserted above or by the other writer
         return stored
 
+    def integrate(self) -> int:
+        """Give unindexed records the next tree indexes, in position order, under one lock."""
+        try:
+            with self._write() as conn, conn.begin():
+                if self._dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _INTEGRATOR_LOCK})
+                size = conn.execute(
+                    select(func.count()).where(EVENTS.c.tree_index.is_not(None))
+                ).scalar_one()
+                waiting = (
+                    conn.execute(
+                        select(EVENTS.c.position)
+                        .where(EVENTS.c.tree_index.is_(None))
+                        .order_by(EVENTS.c.position)
+                    )
+                    .scalars()
+                    .all()
+                )
+                for offset, position in enumerate(waiting):
+                    conn.execute(
+                        EVENTS.update()
+                        .where(EVENTS.c.position == position)
+                        .values(tree_index=size + offset)
+                    )
+        except DBAPIError as exc:
+            raise StoreError(
+                "integrating records into the tree failed", detail=str(exc.orig)
+            ) from None
+        return int(size) + len(waiting)
+
+    def tree_leaves(self) -> list[bytes]:
+        """The integrated leaves by tree index."""
+        query = (
+            select(EVENTS.c.leaf_hash)
+            .where(EVENTS.c.tree_index.is_not(None))
+            .order_by(EVENTS.c.tree_index)
+        )
+        with self._engine.connect() as conn:
+            return [bytes(leaf) for leaf in conn.execute(query).scalars()]
+
+    def add_checkpoint(self, *, size: int, note: str) -> None:
+        """Keep the first note for each tree size."""
+        try:
+            with self._write() as conn, conn.begin():
+                conn.execute(CHECKPOINTS.insert(), [{"tree_size": size, "note": note}])
+        except IntegrityError:
+            pass  # a checkpoint of this size exists already
+        except DBAPIError as exc:
+            raise StoreError("storing a checkpoint failed", detail=str(exc.orig)) from None
+
+    def checkpoints(self) -> list[str]:
+        """Every stored note, by tree size."""
+        query = select(CHECKPOINTS.c.note).order_by(CHECKPOINTS.c.tree_size)
+        with self._engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
     def close(self) -> None:
         """Dispose of the connection pool."""
         self._engine.dispose()
@@ -274,6 +332,7 @@ def _stored(row: Any) -> StoredEvent:
         payload=bytes(row["payload"]),
         leaf_hash=bytes(row["leaf_hash"]),
         position=row["position"],
+        tree_index=row["tree_index"],
     )
 
 

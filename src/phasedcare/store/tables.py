@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["CaseKeyRecord", "CaseRecord", "EventRecord", "metadata"]
+__all__ = ["CaseKeyRecord", "CaseRecord", "CheckpointRecord", "EventRecord", "metadata"]
 
 metadata = SQLModel.metadata
 
@@ -38,6 +38,9 @@ class EventRecord(SQLModel, table=True):
     key_id: str = Field(max_length=16)
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    tree_index: int | None = Field(
+        default=None, sa_column=Column(_POSITION, nullable=True, unique=True)
+    )
 
 
 class CaseRecord(SQLModel, table=True):
@@ -69,3 +72,12 @@ class CaseKeyRecord(SQLModel, table=True):
     version: int
     kek_id: str = Field(max_length=64)
     wrapped: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class CheckpointRecord(SQLModel, table=True):
+    """A signed checkpoint note of the Merkle tree at one size."""
+
+    __tablename__ = "checkpoints"
+
+    tree_size: int = Field(sa_column=Column(_POSITION, primary_key=True, autoincrement=False))
+    note: str

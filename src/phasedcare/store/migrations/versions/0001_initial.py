@@ -1,4 +1,4 @@
-"""The first schema: sealed, chained event records, wrapped case keys, the case projection.
+"""The first schema: sealed, chained records, wrapped case keys, checkpoints, projections.
 
 Revision ID: 0001
 Revises:
@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("key_id", sa.String(length=16), nullable=False),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("leaf_hash", sa.LargeBinary(), nullable=False),
+        sa.Column("tree_index", _POSITION, nullable=True, unique=True),
         sa.UniqueConstraint("case_id", "sequence", name="uq_event_records_case_sequence"),
     )
     op.create_index("ix_event_records_case_id", "event_records", ["case_id"])
@@ -63,9 +64,16 @@ def upgrade() -> None:
         sa.Column("wrapped", sa.LargeBinary(), nullable=False),
     )
 
+    op.create_table(
+        "checkpoints",
+        sa.Column("tree_size", _POSITION, primary_key=True, autoincrement=False),
+        sa.Column("note", sa.String(), nullable=False),
+    )
+
 
 def downgrade() -> None:
     """Drop the tables."""
+    op.drop_table("checkpoints")
     op.drop_table("case_keys")
     op.drop_table("case_records")
     op.drop_table("event_records")

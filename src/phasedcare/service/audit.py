@@ -1,0 +1,116 @@
+"""The auditor's side of the engine: checkpoints, verification and their schedule.
+
+Checkpoints are signed at most ``interval`` after a commit (and on demand): the records are
+integrated into the Merkle tree by one integrator, the root is signed, and the note is kept
+in the database and published to the witness folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import structlog
+
+from phasedcare.errors import PhasedCareError
+from phasedcare.ledger.checkpoints import Checkpoint, parse_checkpoint, sign_checkpoint
+from phasedcare.ledger.keys import CheckpointKey
+from phasedcare.ledger.merkle import root
+from phasedcare.ledger.verify import VerifyReport, verify_ledger
+from phasedcare.service.ports import EventStore
+
+__all__ = ["Auditor", "Witness"]
+
+
+class Witness(Protocol):
+    """Somewhere outside the database that keeps every checkpoint note."""
+
+    def publish(self, *, size: int, note: str) -> None:
+        """Keep the note for ``size`` (never overwrite an existing one)."""
+        ...
+
+    def notes(self) -> list[str]:
+        """Every kept note."""
+        ...
+
+
+class Auditor:
+    """Signs checkpoints and verifies the ledger of one store."""
+
+    def __init__(
+        self,
+        *,
+        store: EventStore,
+        key: CheckpointKey,
+        origin: str,
+        witness: Witness | None,
+        clock: Callable[[], datetime],
+        interval: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self._store = store
+        self._key = key
+        self._origin = origin
+        self._witness = witness
+        self._clock = clock
+        self._interval = interval
+        self._last: datetime | None = None
+        self._log = structlog.get_logger("phasedcare.audit")
+
+    @property
+    def public_key(self) -> bytes:
+        """The checkpoint key auditors verify with."""
+        return self._key.public
+
+    @property
+    def origin(self) -> str:
+        """The origin line of this ledger's checkpoints."""
+        return self._origin
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Integrate new records and sign the tree; None when the ledger is empty."""
+        size = self._store.integrate()
+        if size == 0:
+            return None
+        leaves = self._store.tree_leaves()[:size]
+        note = sign_checkpoint(
+            origin=self._origin,
+            size=size,
+            root=root(leaves),
+            at=self._clock(),
+            private=self._key.private,
+            public=self._key.public,
+        )
+        self._store.add_checkpoint(size=size, note=note)
+        if self._witness is not None:
+            self._witness.publish(size=size, note=note)
+        self._last = self._clock()
+        self._log.info("checkpoint", tree_size=size)
+        return parse_checkpoint(note, public=self._key.public, origin=self._origin)
+
+    def after_commit(self) -> None:
+        """Sign a checkpoint when the last one is older than the interval; never raises."""
+        now = self._clock()
+        if self._last is not None and now - self._last < self._interval:
+            return
+        try:
+            self.checkpoint()
+        except PhasedCareError as exc:
+            self._log.warning("checkpoint failed", error=type(exc).__name__)
+
+    def notes(self) -> list[str]:
+        """The checkpoint notes of the database and of the witness, each once."""
+        seen = dict.fromkeys(self._store.checkpoints())
+        if self._witness is not None:
+            seen.update(dict.fromkeys(self._witness.notes()))
+        return list(seen)
+
+    def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Verify every record, the tree and every checkpoint (no decryption)."""
+        return verify_ledger(
+            self._store.read_all(),
+            notes=self.notes(),
+            public=self._key.public,
+            origin=self._origin,
+            progress=progress,
+        )
