@@ -31,7 +31,7 @@ from phasedcare.service.ports import EventStore
 from phasedcare.store import InMemoryEventStore, SqlEventStore, upgrade_database
 from phasedcare.store.witness import FolderWitness
 
-__all__ = ["InitReport", "build", "initialise", "open_store", "read_policy"]
+__all__ = ["InitReport", "build", "build_verifier", "initialise", "open_store", "read_policy"]
 
 
 def read_policy(settings: Settings) -> RegionalPolicy:
@@ -77,6 +77,23 @@ def build(
     )
     codec = RecordCodec(keys=CaseKeys(store, provider))
     return Engine(store=store, policy=policy, codec=codec, auditor=auditor, clock=clock)
+
+
+def build_verifier(settings: Settings, *, public_key: bytes | None = None) -> Auditor:
+    """An auditor that verifies with the public key only: no KEK, no decryption, no signing."""
+    policy = read_policy(settings)
+    key = (
+        CheckpointKey.public_only(public_key)
+        if public_key is not None
+        else CheckpointKey.public_in_folder(settings.resolved_key_folder)
+    )
+    return Auditor(
+        store=open_store(settings.resolved_database_url),
+        key=key,
+        origin=f"phasedcare/{policy.region}",
+        witness=FolderWitness(settings.resolved_checkpoint_folder),
+        clock=utc_now,
+    )
 
 
 @dataclass(frozen=True, slots=True)

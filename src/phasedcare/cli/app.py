@@ -295,6 +295,7 @@ def schemas(
 
 def _register_subcommands() -> None:
     """Import the modules that add commands to ``case_app``."""
+    import phasedcare.cli.audit  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.record  # noqa: F401, PLC0415 - registers commands on import
 
 

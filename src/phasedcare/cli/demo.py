@@ -213,6 +213,8 @@ def run_demo(settings: Settings, *, households: int, seed: int) -> list[str]:
             # Each walk ends 1-9 days ago, so some meldingen still wait in time and some are late.
             clock.now = now - timedelta(days=ENDINGS[ending] + 1 + number % 9)
             case_ids.append(_Household(engine, clock, rng, actors).run(ending))
+        assert engine.auditor is not None  # noqa: S101 - bootstrap always wires one
+        engine.auditor.checkpoint()
         _summary(engine, actors, case_ids, settings)
     finally:
         engine.close()

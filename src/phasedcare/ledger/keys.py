@@ -245,6 +245,24 @@ class CheckpointKey:
         return cls(private=private, public=ed25519_public(private))
 
     @classmethod
+    def public_only(cls, public: bytes) -> CheckpointKey:
+        """A key that can verify but not sign (what an auditor holds)."""
+        return cls(private=b"", public=public)
+
+    @classmethod
+    def public_in_folder(cls, folder: Path) -> CheckpointKey:
+        """The public key from ``checkpoint.pub`` in ``folder``."""
+        path = folder / "checkpoint.pub"
+        if not path.is_file():
+            raise StoreError(f"no checkpoint public key in {folder}: run phasedcare init")
+        try:
+            return cls.public_only(bytes.fromhex(path.read_text(encoding="ascii").strip()))
+        except ValueError:
+            raise InvalidInput(
+                f"{path} does not hold a hex public key", field="public_key"
+            ) from None
+
+    @classmethod
     def in_folder(cls, folder: Path, *, create: bool = False) -> CheckpointKey:
         """The key in ``folder`` (checkpoint.key, 0600; checkpoint.pub beside it)."""
         path = folder / "checkpoint.key"

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import structlog
 
-from phasedcare.errors import PhasedCareError
+from phasedcare.errors import InvalidInput, PhasedCareError
 from phasedcare.ledger.checkpoints import Checkpoint, parse_checkpoint, sign_checkpoint
 from phasedcare.ledger.keys import CheckpointKey
 from phasedcare.ledger.merkle import root
@@ -69,6 +69,10 @@ class Auditor:
 
     def checkpoint(self) -> Checkpoint | None:
         """Integrate new records and sign the tree; None when the ledger is empty."""
+        if not self._key.private:
+            raise InvalidInput(
+                "this auditor holds only the public key: it cannot sign", field="key"
+            )
         size = self._store.integrate()
         if size == 0:
             return None
@@ -104,6 +108,10 @@ class Auditor:
         if self._witness is not None:
             seen.update(dict.fromkeys(self._witness.notes()))
         return list(seen)
+
+    def close(self) -> None:
+        """Release the store."""
+        self._store.close()
 
     def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Verify every record, the tree and every checkpoint (no decryption)."""

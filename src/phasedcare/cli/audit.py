@@ -1,0 +1,190 @@
+"""``phasedcare audit``: verify the ledger, sign checkpoints, replay a case, show the key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from phasedcare.bootstrap import build_verifier
+from phasedcare.cli.app import (
+    ActorOption,
+    CaseArg,
+    HomeOption,
+    JsonOption,
+    app,
+    open_engine,
+    parse_actor,
+)
+from phasedcare.cli.output import console, emit_json, fail, reporting_errors, table
+from phasedcare.config import load_settings
+from phasedcare.domain.case import CaseState
+from phasedcare.ledger.verify import VerifyReport
+
+__all__: list[str] = []
+
+audit_app = typer.Typer(help="Verify, checkpoint and replay the ledger.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _verify_with_progress(home: Path | None, public_key: bytes | None) -> VerifyReport:
+    with reporting_errors():
+        verifier = build_verifier(load_settings(home=home), public_key=public_key)
+    try:
+        with Progress(
+            TextColumn("verifying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        ) as bar:
+            task = bar.add_task("records", total=None)
+            return verifier.verify(
+                progress=lambda n: bar.update(task, completed=n) if n % 1000 == 0 else None
+            )
+    finally:
+        verifier.close()
+
+
+@audit_app.command("verify")
+def audit_verify(
+    home: HomeOption = None,
+    public_key: Annotated[
+        str | None,
+        typer.Option(help="The checkpoint public key (hex); default the home's checkpoint.pub."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check every hash, the tree and every signed checkpoint; exit 1 at the first bad record."""
+    key = _hex(public_key) if public_key else None
+    report = _verify_with_progress(home, key)
+    if as_json:
+        emit_json(
+            {
+                "intact": report.intact,
+                "records": report.records,
+                "cases": report.cases,
+                "tree_size": report.tree_size,
+                "checkpoints": len(report.checkpoints),
+                "problems": [str(p) for p in report.problems],
+            }
+        )
+    elif report.intact:
+        counts = f"{report.records} records, {report.cases} cases, tree of {report.tree_size}"
+        signed = f"{len(report.checkpoints)} signed checkpoints verified"
+        console.print(f"ledger intact: {counts}, {signed}", soft_wrap=True)
+    else:
+        first = report.problems[0]
+        more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
+        console.print(f"ledger NOT intact: {first}{more}", soft_wrap=True, markup=False)
+    if not report.intact:
+        raise typer.Exit(1)
+
+
+def _hex(text: str) -> bytes:
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        fail("--public-key must be hexadecimal")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(home: HomeOption = None) -> None:
+    """Integrate new records into the tree and sign a checkpoint now."""
+    with open_engine(home) as engine, reporting_errors():
+        assert engine.auditor is not None  # noqa: S101 - bootstrap always wires one
+        checkpoint = engine.auditor.checkpoint()
+    if checkpoint is None:
+        console.print("the ledger is empty: nothing to sign")
+        return
+    console.print(
+        f"checkpoint signed: {checkpoint.size} records, root {checkpoint.root.hex()}",
+        soft_wrap=True,
+    )
+
+
+@audit_app.command("public-key")
+def audit_public_key(home: HomeOption = None) -> None:
+    """Print the checkpoint public key and origin an auditor verifies with."""
+    with reporting_errors():
+        verifier = build_verifier(load_settings(home=home))
+    console.print(f"{verifier.origin} {verifier.public_key.hex()}", soft_wrap=True)
+    verifier.close()
+
+
+def _state_summary(state: CaseState) -> dict[str, object]:
+    return {
+        "case_id": state.case_id,
+        "sequence": state.sequence,
+        "at": state.updated_at.isoformat() if state.updated_at else None,
+        "phase": state.phase,
+        "vt_stage": state.vt_stage,
+        "regie": {
+            "organisation": state.regie.organisation,
+            "casusregisseur": state.regie.casusregisseur,
+        },
+        "conditions": [
+            {"id": c.condition_id, "status": str(c.status), "owner": c.owner}
+            for c in state.conditions.values()
+        ],
+        "policy_version": state.policy_version,
+    }
+
+
+@audit_app.command("replay")
+def audit_replay(
+    case_id: CaseArg,
+    seq: Annotated[
+        int | None, typer.Option("--seq", min=1, help="Replay up to this record.")
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Replay up to this moment (ISO 8601 with a timezone)."),
+    ] = None,
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The case as it stood at a record or a moment: decrypted and folded, never re-decided."""
+    who = parse_actor(actor)
+    moment = _moment(at) if at else None
+    with open_engine(home) as engine, reporting_errors():
+        state = engine.state_at(case_id, actor=who, sequence=seq, at=moment)
+        history = [h for h in engine.history(case_id, actor=who) if h.sequence <= state.sequence]
+    summary = _state_summary(state)
+    if as_json:
+        emit_json({**summary, "history": history})
+        return
+    regie = f"regie {state.regie.organisation} ({state.regie.casusregisseur})"
+    where = f"phase {state.phase}, Veilig Thuis {state.vt_stage}, {regie}"
+    console.print(
+        f"case {case_id} after record {state.sequence} ({summary['at']}): {where}", soft_wrap=True
+    )
+    table(
+        "who did what",
+        ["#", "at", "event", "actor", "policy"],
+        [
+            [
+                h.sequence,
+                h.at.isoformat(timespec="seconds"),
+                h.event_type,
+                h.actor,
+                h.policy_version,
+            ]
+            for h in history
+        ],
+    )
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--at {text!r} is not an ISO 8601 moment")
+    if moment.tzinfo is None:
+        fail(f"--at {text!r} needs a timezone, e.g. {text}+00:00")
+    return moment
