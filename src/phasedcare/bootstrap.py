@@ -56,6 +56,7 @@ def build(
     *,
     clock: Callable[[], datetime] = utc_now,
     configure_logs: bool = False,
+    access_point: str = "python",
 ) -> Engine:
     """Wire an engine from settings (default: the environment and the home's config file)."""
     settings = settings or load_settings()
@@ -76,7 +77,14 @@ def build(
         interval=timedelta(seconds=settings.checkpoint_interval_seconds),
     )
     codec = RecordCodec(keys=CaseKeys(store, provider))
-    return Engine(store=store, policy=policy, codec=codec, auditor=auditor, clock=clock)
+    return Engine(
+        store=store,
+        policy=policy,
+        codec=codec,
+        auditor=auditor,
+        clock=clock,
+        access_point=access_point,
+    )
 
 
 def build_verifier(settings: Settings, *, public_key: bytes | None = None) -> Auditor:

@@ -48,9 +48,10 @@ def cli_error(*args: str, code: int) -> str:
 
 
 def event_count(home: Path) -> int:
-    """How many event records the home's database holds."""
+    """How many case event records (not access-log entries) the home's database holds."""
     with sqlite3.connect(home / "phasedcare.db") as db:
-        return int(db.execute("select count(*) from event_records").fetchone()[0])
+        query = "select count(*) from event_records where case_id not like '%~%'"
+        return int(db.execute(query).fetchone()[0])
 
 
 def test_init_is_idempotent_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -135,6 +136,14 @@ def test_a_refusal_is_one_line_with_the_rule_and_writes_nothing(home: Path) -> N
         == "error: start_directe_veiligheid refused in aanmelding: no household members recorded"
     )
     assert event_count(home) == before
+    refusals = [
+        a
+        for a in json.loads(cli("audit", "access", case_id, "--json"))
+        if a["outcome"] == "refused"
+    ]
+    assert [(a["query"], a["detail"], a["access_point"]) for a in refusals] == [
+        ("FireEvent", "TransitionRefused:has_members", "cli")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -40,6 +40,7 @@ class CaseLife(RuleBasedStateMachine):
         self.case_id = self.engine.open_case(actor=self.vt, via="melding").case_id
         self.engine.record_member(self.case_id, actor=self.vt, role="kind", name="Gijs Proefmans")
         self.snapshots: dict[int, tuple[str, str, str, str]] = {}
+        self.at_times: dict[datetime, tuple[str, str, str, str]] = {}
         self.regie = "vt-ijsselland"
         self.refusals = 0
 
@@ -61,12 +62,9 @@ class CaseLife(RuleBasedStateMachine):
         if view.regie.organisation != self.regie:
             assert "HandoverAccepted" in new_events
         self.regie = view.regie.organisation
-        self.snapshots[view.sequence] = (
-            view.phase,
-            view.vt_stage,
-            view.regie.organisation,
-            view.regie.casusregisseur,
-        )
+        state = (view.phase, view.vt_stage, view.regie.organisation, view.regie.casusregisseur)
+        self.snapshots[view.sequence] = state
+        self.at_times[self.clock.now] = state
 
     @rule(
         actor=ACTORS, event=st.sampled_from(PHASE_EVENTS), reason=st.sampled_from(["", "incident"])
@@ -178,6 +176,14 @@ class CaseLife(RuleBasedStateMachine):
     def teardown(self) -> None:
         for sequence, expected in self.snapshots.items():
             state = self.engine.state_at(self.case_id, actor=self.vt, sequence=sequence)
+            assert (
+                state.phase,
+                state.vt_stage,
+                state.regie.organisation,
+                state.regie.casusregisseur,
+            ) == expected
+        for moment, expected in self.at_times.items():
+            state = self.engine.state_at(self.case_id, actor=self.vt, at=moment)
             assert (
                 state.phase,
                 state.vt_stage,

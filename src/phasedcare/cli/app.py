@@ -50,7 +50,7 @@ CaseArg = Annotated[str, typer.Argument(help="The case id.")]
 def open_engine(home: Path | None) -> Iterator[Engine]:
     """The engine for the configured home, closed afterwards (errors: one line, an exit code)."""
     with reporting_errors():
-        engine = build(load_settings(home=home), configure_logs=True)
+        engine = build(load_settings(home=home), configure_logs=True, access_point="cli")
     try:
         yield engine
     finally:

@@ -188,3 +188,34 @@ def _moment(text: str) -> datetime:
     if moment.tzinfo is None:
         fail(f"--at {text!r} needs a timezone, e.g. {text}+00:00")
     return moment
+
+
+@audit_app.command("access")
+def audit_access(
+    case_id: CaseArg, actor: ActorOption = "", home: HomeOption = None, as_json: JsonOption = False
+) -> None:
+    """Who read the case, on what basis and from where; who was refused (NEN 7513)."""
+    who = parse_actor(actor)
+    with open_engine(home) as engine, reporting_errors():
+        entries = engine.access_history(case_id, actor=who)
+    if as_json:
+        emit_json(entries)
+        return
+    table(
+        f"access to {case_id}",
+        ["#", "at", "actor", "action", "what", "outcome", "basis", "via", "detail"],
+        [
+            [
+                e.sequence,
+                e.at.isoformat(timespec="seconds"),
+                e.actor,
+                e.action,
+                e.query,
+                e.outcome,
+                e.legal_basis,
+                e.access_point,
+                e.detail,
+            ]
+            for e in entries
+        ],
+    )

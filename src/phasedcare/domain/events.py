@@ -17,6 +17,7 @@ from phasedcare.domain.safety import ConditionStatus, RiskAssessment
 
 __all__ = [
     "EVENT_TYPES",
+    "AccessRecorded",
     "CaseOpened",
     "CasusregisseurAssigned",
     "DomainEvent",
@@ -179,6 +180,27 @@ class HandoverWithdrawn(DomainEvent):
     reason: str = ""
 
 
+class AccessRecorded(DomainEvent):
+    """Somebody read, searched or was refused: one NEN 7513 access-log entry.
+
+    Kept in the case's access stream (``<case>~access``), never in the case's own events.
+    ``actor`` is who acted; ``policy_version`` the rules in force.
+    """
+
+    subject: str = Field(description="The case looked at, or '~caseload' for a search.")
+    action: str = Field(description="read, search, or command (a refused change).")
+    query: str = Field(description="What was asked: show, history, allowed, replay, list, ...")
+    outcome: str = Field(pattern="^(allowed|denied|refused)$")
+    legal_basis: str = Field(
+        description="Why access was allowed: regie, veilig_thuis, handover, auditor."
+    )
+    access_point: str = Field(description="python, cli or http.")
+    on_behalf_of: str = ""
+    detail: str = Field(
+        default="", description="The error class and rule of a refusal; never data."
+    )
+
+
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
     cls.__name__: cls
     for cls in (
@@ -197,6 +219,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         HandoverAccepted,
         HandoverRejected,
         HandoverWithdrawn,
+        AccessRecorded,
     )
 }
 """Every event type by its stored name; the mapper looks types up here."""

@@ -86,14 +86,16 @@ def _why_not(command: cmd.Command, case: CaseState) -> str:
     return f"{case.regie.organisation} holds regie over case {case.case_id}"
 
 
-def authorise_read(actor: Actor, case: CaseState, policy: RegionalPolicy) -> None:
-    """Raise NotAuthorised unless ``actor`` may read ``case``."""
+def authorise_read(actor: Actor, case: CaseState, policy: RegionalPolicy) -> str:
+    """The legal basis on which ``actor`` may read ``case``; NotAuthorised when there is none."""
     known_actor(actor, policy)
     org = actor.organisation
     if actor.role is Role.auditor:
-        return
-    if org == case.regie.organisation or _is_vt(actor, policy):
-        return
+        return "auditor"
+    if org == case.regie.organisation:
+        return "regie"
+    if _is_vt(actor, policy):
+        return "veilig_thuis"
     if any(h.to_organisation == org for h in case.open_handovers):
-        return
+        return "handover"
     raise _deny(actor, case.case_id, f"{org} holds no regie, handover or share for this case")

@@ -25,7 +25,14 @@ from phasedcare.domain.deadlines import deadlines
 from phasedcare.domain.decisions import decide, open_case
 from phasedcare.domain.events import DomainEvent
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
-from phasedcare.errors import InvalidInput, NotFound, PhasedCareError, Refused
+from phasedcare.errors import (
+    ConcurrencyConflict,
+    InvalidInput,
+    NotAuthorised,
+    NotFound,
+    PhasedCareError,
+    Refused,
+)
 from phasedcare.ledger.chain import GENESIS
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.records import StoredEvent
@@ -34,10 +41,12 @@ from phasedcare.service.authorisation import authorise_command, authorise_read, 
 from phasedcare.service.ports import CaseFilter, CaseProjection, EventStore
 from phasedcare.service.projections import project
 from phasedcare.service.views import (
+    AccessView,
     CaseView,
     CommandResult,
     HistoryEntry,
     TransitionView,
+    access_view,
     case_view,
     history_entry,
     transition_view,
@@ -62,6 +71,23 @@ _CREATES = {
     ev.SafetyConditionAdded: "condition_id",
     ev.HandoverProposed: "handover_id",
 }
+
+
+CASELOAD = "~caseload"
+"""The subject of searches over many cases."""
+
+_ACCESS_RETRIES = 8
+
+
+def access_stream(subject: str) -> str:
+    """The stream id of a subject's access log."""
+    return f"{subject}~access"
+
+
+def _detail(exc: PhasedCareError) -> str:
+    """What a refusal was, without any data: the error class and the rule."""
+    rule = getattr(exc, "rule", None)
+    return type(exc).__name__ + (f":{rule}" if rule else "")
 
 
 def _created_id(events: list[DomainEvent]) -> str | None:
@@ -95,6 +121,7 @@ class Engine:
         auditor: Auditor | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_case_id: Callable[[], str] = _new_case_id,
+        access_point: str = "python",
     ) -> None:
         self._store = store
         self._policy = policy
@@ -102,6 +129,7 @@ class Engine:
         self._clock = clock
         self._codec = codec
         self._auditor = auditor
+        self._access_point = access_point
         self._new_case_id = new_case_id
         self._log = structlog.get_logger("phasedcare.engine")
 
@@ -133,6 +161,7 @@ class Engine:
         try:
             result = self._handle(command, actor)
         except PhasedCareError as exc:
+            self._record_refusal(actor, case_id, name, exc)
             self._log.info(
                 "command refused",
                 command=name,
@@ -359,9 +388,74 @@ class Engine:
     ) -> tuple[CaseState, list[DomainEvent]]:
         events = self._events(case_id, up_to=up_to)
         case = fold(case_id, events)
-        authorise_read(actor, case, self._policy)
+        try:
+            basis = authorise_read(actor, case, self._policy)
+        except NotAuthorised as exc:
+            self._record_access(
+                actor, case_id, action="read", query=query, outcome="denied", detail=_detail(exc)
+            )
+            raise
+        self._record_access(
+            actor, case_id, action="read", query=query, outcome="allowed", basis=basis
+        )
         self._log.info("read", query=query, case_id=case_id, organisation=actor.organisation)
         return case, events
+
+    # -- the access log (NEN 7513) ---------------------------------------------------------
+
+    def _record_refusal(
+        self, actor: Actor, case_id: str | None, command: str, exc: PhasedCareError
+    ) -> None:
+        """A refused command on an existing case goes into that case's access log."""
+        known = case_id is not None and self._store.head(case_id) is not None
+        subject = case_id if known and case_id is not None else CASELOAD
+        self._record_access(
+            actor, subject, action="command", query=command, outcome="refused", detail=_detail(exc)
+        )
+
+    def _record_access(
+        self,
+        actor: Actor,
+        subject: str,
+        *,
+        action: str,
+        query: str,
+        outcome: str,
+        basis: str = "",
+        detail: str = "",
+    ) -> None:
+        """Append one access entry to the subject's access stream; a read is never unlogged."""
+        stream = access_stream(subject)
+        entry = ev.AccessRecorded(
+            case_id=stream,
+            at=self._clock().astimezone(UTC),
+            actor=actor,
+            policy_version=self._policy.version,
+            subject=subject,
+            action=action,
+            query=query,
+            outcome=outcome,
+            legal_basis=basis,
+            access_point=self._access_point,
+            detail=detail,
+        )
+        for _ in range(_ACCESS_RETRIES):
+            sequence, previous = self._store.head(stream) or (0, GENESIS)
+            records = self._codec.encode([entry], after_sequence=sequence, previous=previous)
+            try:
+                self._store.append(
+                    case_id=stream, expected_sequence=sequence, records=records, projection=None
+                )
+            except ConcurrencyConflict:
+                continue
+            return
+        raise ConcurrencyConflict(case_id=stream, expected=sequence)
+
+    def access_history(self, case_id: str, *, actor: Actor) -> list[AccessView]:
+        """Who looked at this case, on what basis, from where, and who was refused."""
+        self._read(case_id, actor, "access_history")
+        records = self._store.load(access_stream(case_id))
+        return [access_view(seq, e) for seq, e in enumerate(self._codec.decode(records), start=1)]
 
     def show(self, case_id: str, *, actor: Actor) -> CaseView:
         """The case as it stands, with its deadlines judged today."""
@@ -407,6 +501,9 @@ class Engine:
         kind = self._policy.organisation(actor.organisation).kind
         if actor.role is Role.professional and kind is not OrganisationKind.veilig_thuis:
             organisation = actor.organisation
+        self._record_access(
+            actor, CASELOAD, action="search", query="list", outcome="allowed", basis=str(kind)
+        )
         self._log.info("read", query="list", organisation=actor.organisation)
         found = CaseFilter(
             organisation=organisation, phase=phase, deadline_before=deadline_before, limit=limit

@@ -65,9 +65,11 @@ class EventStore(CaseKeyStore, Protocol):
         case_id: str,
         expected_sequence: int,
         records: Sequence[StoredEvent],
-        projection: CaseProjection,
+        projection: CaseProjection | None,
     ) -> None:
         """Append records numbered ``expected_sequence + 1 ...`` and upsert the projection.
+
+        Streams that are not cases (access logs, ``<case>~access``) pass no projection.
 
         Raises:
             ConcurrencyConflict: the case's last sequence is not ``expected_sequence``
@@ -81,7 +83,11 @@ class EventStore(CaseKeyStore, Protocol):
         ...
 
     def case_ids(self) -> list[str]:
-        """Every case id that has records, sorted."""
+        """Every case id that has records, sorted (streams with a ``~`` are not cases)."""
+        ...
+
+    def head(self, case_id: str) -> tuple[int, bytes] | None:
+        """The last sequence number and leaf hash of a stream, or None when it is empty."""
         ...
 
     def read_all(self, *, after_position: int = 0, batch_size: int = 1000) -> Iterator[StoredEvent]:

@@ -10,11 +10,12 @@ from pydantic import BaseModel, ConfigDict
 from phasedcare.domain.case import CaseState
 from phasedcare.domain.charts import TransitionOption
 from phasedcare.domain.deadlines import Deadline
-from phasedcare.domain.events import DomainEvent
+from phasedcare.domain.events import AccessRecorded, DomainEvent
 from phasedcare.domain.household import Member
 from phasedcare.domain.safety import RiskAssessment, SafetyCondition, SafetyPlan
 
 __all__ = [
+    "AccessView",
     "CaseView",
     "CommandResult",
     "DeadlineView",
@@ -22,6 +23,7 @@ __all__ = [
     "HistoryEntry",
     "RegieView",
     "TransitionView",
+    "access_view",
     "case_view",
     "history_entry",
     "transition_view",
@@ -103,6 +105,38 @@ class HistoryEntry(_View):
     actor: str
     policy_version: str
     details: dict[str, Any]
+
+
+class AccessView(_View):
+    """One entry of a case's access log (NEN 7513)."""
+
+    sequence: int
+    at: datetime
+    actor: str
+    action: str
+    query: str
+    outcome: str
+    legal_basis: str
+    access_point: str
+    on_behalf_of: str
+    detail: str
+
+
+def access_view(sequence: int, event: DomainEvent) -> AccessView:
+    """The view of one access-log entry."""
+    assert isinstance(event, AccessRecorded)  # noqa: S101 - access streams hold nothing else
+    return AccessView(
+        sequence=sequence,
+        at=event.at,
+        actor=str(event.actor),
+        action=event.action,
+        query=event.query,
+        outcome=event.outcome,
+        legal_basis=event.legal_basis,
+        access_point=event.access_point,
+        on_behalf_of=event.on_behalf_of,
+        detail=event.detail,
+    )
 
 
 class TransitionView(_View):

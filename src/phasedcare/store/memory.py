@@ -60,7 +60,7 @@ class InMemoryEventStore:
         case_id: str,
         expected_sequence: int,
         records: Sequence[StoredEvent],
-        projection: CaseProjection,
+        projection: CaseProjection | None,
     ) -> None:
         """Append atomically, or raise ConcurrencyConflict and change nothing."""
         check_numbering(case_id, expected_sequence, records)
@@ -76,7 +76,8 @@ class InMemoryEventStore:
             ]
             self._cases[case_id] = [*stored, *positioned]
             self._log.extend(positioned)
-            self._projections[case_id] = projection
+            if projection is not None:
+                self._projections[case_id] = projection
 
     def load(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
         """The case's records in sequence order."""
@@ -87,7 +88,13 @@ class InMemoryEventStore:
     def case_ids(self) -> list[str]:
         """Every case with records, sorted."""
         with self._lock:
-            return sorted(self._cases)
+            return sorted(c for c in self._cases if "~" not in c)
+
+    def head(self, case_id: str) -> tuple[int, bytes] | None:
+        """The stream's last sequence and leaf hash."""
+        with self._lock:
+            records = self._cases.get(case_id)
+            return (records[-1].header.sequence, records[-1].leaf_hash) if records else None
 
     def read_all(self, *, after_position: int = 0, batch_size: int = 1000) -> Iterator[StoredEvent]:
         """Every record in position order after ``after_position``."""

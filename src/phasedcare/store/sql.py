@@ -113,7 +113,7 @@ class SqlEventStore:
         case_id: str,
         expected_sequence: int,
         records: Sequence[StoredEvent],
-        projection: CaseProjection,
+        projection: CaseProjection | None,
     ) -> None:
         """Append records and replace the projection row in one transaction."""
         check_numbering(case_id, expected_sequence, records)
@@ -130,8 +130,9 @@ class SqlEventStore:
                         case_id=case_id, expected=expected_sequence, actual=actual
                     )
                 conn.execute(EVENTS.insert(), [_event_row(r) for r in records])
-                conn.execute(CASES.delete().where(CASES.c.case_id == case_id))
-                conn.execute(CASES.insert(), [_projection_row(projection)])
+                if projection is not None:
+                    conn.execute(CASES.delete().where(CASES.c.case_id == case_id))
+                    conn.execute(CASES.insert(), [_projection_row(projection)])
         except IntegrityError:
             raise ConcurrencyConflict(case_id=case_id, expected=expected_sequence) from None
         except DBAPIError as exc:
@@ -154,8 +155,25 @@ class SqlEventStore:
     def case_ids(self) -> list[str]:
         """Every case with records, sorted."""
         with self._engine.connect() as conn:
-            query = select(EVENTS.c.case_id).distinct().order_by(EVENTS.c.case_id)
+            query = (
+                select(EVENTS.c.case_id)
+                .where(EVENTS.c.case_id.not_like("%~%"))
+                .distinct()
+                .order_by(EVENTS.c.case_id)
+            )
             return list(conn.execute(query).scalars())
+
+    def head(self, case_id: str) -> tuple[int, bytes] | None:
+        """The stream's last sequence and leaf hash."""
+        query = (
+            select(EVENTS.c.sequence, EVENTS.c.leaf_hash)
+            .where(EVENTS.c.case_id == case_id)
+            .order_by(EVENTS.c.sequence.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (int(row[0]), bytes(row[1]))
 
     def read_all(self, *, after_position: int = 0, batch_size: int = 1000) -> Iterator[StoredEvent]:
         """Every record in position order, fetched in batches."""
