@@ -23,6 +23,7 @@ from phasedcare.ledger.keys import (
     FileKeyProvider,
     InMemoryKeyProvider,
     KeyProvider,
+    rotate_kek,
 )
 from phasedcare.logs import configure_logging
 from phasedcare.service.audit import Auditor
@@ -31,7 +32,15 @@ from phasedcare.service.ports import EventStore
 from phasedcare.store import InMemoryEventStore, SqlEventStore, upgrade_database
 from phasedcare.store.witness import FolderWitness
 
-__all__ = ["InitReport", "build", "build_verifier", "initialise", "open_store", "read_policy"]
+__all__ = [
+    "InitReport",
+    "build",
+    "build_verifier",
+    "initialise",
+    "open_store",
+    "read_policy",
+    "rotate_keys",
+]
 
 
 def read_policy(settings: Settings) -> RegionalPolicy:
@@ -102,6 +111,15 @@ def build_verifier(settings: Settings, *, public_key: bytes | None = None) -> Au
         witness=FolderWitness(settings.resolved_checkpoint_folder),
         clock=utc_now,
     )
+
+
+def rotate_keys(settings: Settings) -> tuple[str, int]:
+    """Make a new KEK current in the key folder and rewrap every case key with it."""
+    store = open_store(settings.resolved_database_url)
+    try:
+        return rotate_kek(store, FileKeyProvider(settings.resolved_key_folder))
+    finally:
+        store.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -296,6 +296,7 @@ def schemas(
 def _register_subcommands() -> None:
     """Import the modules that add commands to ``case_app``."""
     import phasedcare.cli.audit  # noqa: PLC0415 - registers commands on import
+    import phasedcare.cli.keys  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.record  # noqa: F401, PLC0415 - registers commands on import
 
 

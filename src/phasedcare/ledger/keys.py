@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -34,7 +35,9 @@ __all__ = [
     "FileKeyProvider",
     "InMemoryKeyProvider",
     "KeyProvider",
+    "RotatingKeyProvider",
     "WrappedKey",
+    "rotate_kek",
     "unwrap_case_key",
     "wrap_case_key",
 ]
@@ -150,16 +153,14 @@ class FileKeyProvider(_AesKeyWrap):
     def _kek_ids(self) -> list[str]:
         if not self._folder.is_dir():
             return []
-        found = [
-            (p.stat().st_mtime_ns, m.group(1))
-            for p in self._folder.iterdir()
-            if (m := _KEK_FILE.match(p.name))
-        ]
-        return [kek_id for _, kek_id in sorted(found)]
+        return sorted(m.group(1) for p in self._folder.iterdir() if (m := _KEK_FILE.match(p.name)))
 
     def rotate(self) -> str:
-        """Write a new KEK file and make it current; old KEK files stay to unwrap old keys."""
-        kek_id = secrets.token_hex(8)
+        """Write a new KEK file and make it current; old KEK files stay to unwrap old keys.
+
+        Ids start with the time, so the newest sorts last.
+        """
+        kek_id = f"{time.time_ns():016x}"[-16:]
         path = self._folder / f"kek-{kek_id}.key"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
@@ -202,6 +203,14 @@ class CaseKeyStore(Protocol):
 
     def add_case_key(self, key: WrappedKey) -> WrappedKey:
         """Store a case's wrapped key unless one exists; return the one stored."""
+        ...
+
+    def case_keys(self) -> list[WrappedKey]:
+        """Every wrapped case key."""
+        ...
+
+    def rewrap_case_key(self, key: WrappedKey) -> None:
+        """Replace a case's wrapped key by the same key wrapped under another KEK."""
         ...
 
 
@@ -277,3 +286,34 @@ class CheckpointKey:
             return key
         private = path.read_bytes()
         return cls(private=private, public=ed25519_public(private))
+
+
+def rotate_kek(store: CaseKeyStore, provider: RotatingKeyProvider) -> tuple[str, int]:
+    """Make a new KEK current and rewrap every case key with it; returns (new id, count).
+
+    Records are never touched: their data keys do not change, only how they are wrapped.
+    Commands keep working throughout: the old KEK still unwraps what it wrapped until done.
+    """
+    new_id = provider.rotate()
+    count = 0
+    for wrapped in store.case_keys():
+        if wrapped.kek_id == new_id:
+            continue
+        key = unwrap_case_key(provider, wrapped)
+        rewrapped = WrappedKey(
+            case_id=wrapped.case_id,
+            version=wrapped.version,
+            kek_id=new_id,
+            wrapped=provider.wrap(new_id, key, _context(wrapped.case_id, wrapped.version)),
+        )
+        store.rewrap_case_key(rewrapped)
+        count += 1
+    return new_id, count
+
+
+class RotatingKeyProvider(KeyProvider, Protocol):
+    """A key provider that can make a new KEK current."""
+
+    def rotate(self) -> str:
+        """Create a new KEK, make it current, return its id."""
+        ...

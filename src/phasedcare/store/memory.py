@@ -157,5 +157,15 @@ class InMemoryEventStore:
         with self._lock:
             return [note for _, note in sorted(self._checkpoints.items())]
 
+    def case_keys(self) -> list[WrappedKey]:
+        """Every wrapped case key."""
+        with self._lock:
+            return list(self._keys.values())
+
+    def rewrap_case_key(self, key: WrappedKey) -> None:
+        """Replace a case's wrapped key."""
+        with self._lock:
+            self._keys[key.case_id] = key
+
     def close(self) -> None:
         """Nothing to release."""

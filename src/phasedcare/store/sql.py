@@ -231,14 +231,7 @@ class SqlEventStore:
         """The case's wrapped data key, if any."""
         with self._engine.connect() as conn:
             row = conn.execute(select(KEYS).where(KEYS.c.case_id == case_id)).mappings().first()
-        if row is None:
-            return None
-        return WrappedKey(
-            case_id=row["case_id"],
-            version=row["version"],
-            kek_id=row["kek_id"],
-            wrapped=bytes(row["wrapped"]),
-        )
+        return None if row is None else _wrapped(row)
 
     def add_case_key(self, key: WrappedKey) -> WrappedKey:
         """Store the key unless the case has one; return the stored key."""
@@ -260,6 +253,25 @@ class SqlEventStore:
         stored = self.case_key(key.case_id)
         assert stored is not None  # noqa: S101 - inserted above or by the other writer
         return stored
+
+    def case_keys(self) -> list[WrappedKey]:
+        """Every wrapped case key."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(KEYS).order_by(KEYS.c.case_id)).mappings().all()
+        return [_wrapped(row) for row in rows]
+
+    def rewrap_case_key(self, key: WrappedKey) -> None:
+        """Replace a case's wrapped key (same data key, another KEK)."""
+        update = KEYS.update().where(KEYS.c.case_id == key.case_id)
+        try:
+            with self._write() as conn, conn.begin():
+                conn.execute(
+                    update.values(kek_id=key.kek_id, wrapped=key.wrapped, version=key.version)
+                )
+        except DBAPIError as exc:
+            raise StoreError(
+                f"rewrapping the key of case {key.case_id} failed", detail=str(exc.orig)
+            ) from None
 
     def integrate(self) -> int:
         """Give unindexed records the next tree indexes, in position order, under one lock."""
@@ -370,3 +382,12 @@ def _projection(row: Any) -> CaseProjection:
         deadline if deadline is None or isinstance(deadline, date) else date.fromisoformat(deadline)
     )
     return CaseProjection(**values)
+
+
+def _wrapped(row: Any) -> WrappedKey:
+    return WrappedKey(
+        case_id=row["case_id"],
+        version=row["version"],
+        kek_id=row["kek_id"],
+        wrapped=bytes(row["wrapped"]),
+    )
