@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +54,26 @@ def test_ci_runs_the_readme_commands_verbatim() -> None:
         ".venv/bin/python -m pytest",
     ]
     assert all(command in ci for command in commands)
+
+
+def test_the_auditors_guide_runs_as_written(tmp_path: Path) -> None:
+    """Every bash block of docs/ledger.md runs, in order, in one shell on a fresh home."""
+    page = (ROOT / "docs" / "ledger.md").read_text(encoding="utf-8")
+    script = "\n".join(re.findall(r"```bash\n(.*?)```", page, re.DOTALL))
+    env = {
+        **os.environ,
+        "PHASEDCARE_HOME": str(tmp_path / "home"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    env.pop("PHASEDCARE_ACTOR", None)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("ledger intact") == 2
+    assert "checkpoint signed" in result.stdout
+    assert "rewrapped" in result.stdout
