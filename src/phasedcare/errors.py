@@ -7,6 +7,7 @@ structured attributes, so that the CLI and the HTTP API can pass the reason thro
     ├── InvalidInput              bad input at a boundary (CLI argument, policy file, payload)
     │   └── PolicyError           a regional policy file that does not validate
     ├── NotFound                  an unknown case, member, condition or organisation
+    │   └── Erased                a case whose data key was destroyed under retention
     ├── Refused                   the domain refused a command; ``rule`` names what failed
     │   └── TransitionRefused     a statechart event that is not allowed now
     ├── NotAuthorised             the actor may not do this
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConcurrencyConflict",
+    "Erased",
     "InvalidInput",
     "NotAuthorised",
     "NotFound",
@@ -65,6 +67,20 @@ class NotFound(PhasedCareError):
         super().__init__(message)
         self.kind = kind
         self.ident = ident
+
+
+class Erased(NotFound):
+    """The case's data key was destroyed under retention: its events can no longer be read."""
+
+    def __init__(self, *, case_id: str, erased_on: str, rule: str) -> None:
+        super().__init__(
+            f"case {case_id} was erased on {erased_on} under retention rule {rule}: its events "
+            "can no longer be read (the ledger still verifies)",
+            kind="case",
+            ident=case_id,
+        )
+        self.erased_on = erased_on
+        self.rule = rule
 
 
 class Refused(PhasedCareError):

@@ -297,7 +297,8 @@ def _register_subcommands() -> None:
     """Import the modules that add commands to ``case_app``."""
     import phasedcare.cli.audit  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.keys  # noqa: PLC0415 - registers commands on import
-    import phasedcare.cli.record  # noqa: F401, PLC0415 - registers commands on import
+    import phasedcare.cli.record  # noqa: PLC0415 - registers commands on import
+    import phasedcare.cli.retention  # noqa: F401, PLC0415 - registers commands on import
 
 
 _register_subcommands()

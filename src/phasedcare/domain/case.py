@@ -62,6 +62,7 @@ class CaseState:
     incidents: list[date] = field(default_factory=list)
     regie_history: list[RegieAssignment] = field(default_factory=list)
     handovers: dict[str, Handover] = field(default_factory=dict)
+    legal_hold: bool = False
     policy_version: str = ""
     sequence: int = 0
     updated_at: datetime | None = None
@@ -174,7 +175,13 @@ def _flag(state: CaseState, e: ev.SpecificGroupFlagged) -> None:
     state.flags.add(e.flag)
 
 
+def _hold(state: CaseState, e: ev.LegalHoldPlaced | ev.LegalHoldReleased) -> None:
+    state.legal_hold = isinstance(e, ev.LegalHoldPlaced)
+
+
 _APPLIERS: dict[type[ev.DomainEvent], Callable[[CaseState, Any], None]] = {
+    ev.LegalHoldPlaced: _hold,
+    ev.LegalHoldReleased: _hold,
     ev.CaseOpened: _opened,
     ev.MemberRecorded: _member,
     ev.SpecificGroupFlagged: _flag,

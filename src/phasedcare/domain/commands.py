@@ -24,12 +24,14 @@ __all__ = [
     "FireEvent",
     "FlagSpecificGroup",
     "OpenCase",
+    "PlaceLegalHold",
     "ProposeHandover",
     "RecordConditionStatus",
     "RecordIncident",
     "RecordMember",
     "RecordRiskAssessment",
     "RejectHandover",
+    "ReleaseLegalHold",
     "WithdrawHandover",
 ]
 
@@ -162,6 +164,18 @@ class WithdrawHandover(CaseCommand):
     reason: str = Field(default="", max_length=2000)
 
 
+class PlaceLegalHold(CaseCommand):
+    """Keep the case past its retention period (a court, a complaint, an inquiry)."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReleaseLegalHold(CaseCommand):
+    """Release a legal hold; retention applies again."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 COMMAND_TYPES: tuple[type[Command], ...] = (
     OpenCase,
     RecordMember,
@@ -177,5 +191,7 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     AcceptHandover,
     RejectHandover,
     WithdrawHandover,
+    PlaceLegalHold,
+    ReleaseLegalHold,
 )
 """Every command type, in the order the docs list them."""

@@ -339,6 +339,26 @@ def withdraw_handover(
     ]
 
 
+def place_legal_hold(
+    case: CaseState, command: cmd.PlaceLegalHold, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Place a legal hold; one at a time."""
+    if case.legal_hold:
+        raise Refused(
+            "the case is already under a legal hold", case_id=case.case_id, rule="hold_exists"
+        )
+    return [ev.LegalHoldPlaced(**_envelope(case, ctx), reason=command.reason)]
+
+
+def release_legal_hold(
+    case: CaseState, command: cmd.ReleaseLegalHold, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Release the legal hold."""
+    if not case.legal_hold:
+        raise Refused("the case is under no legal hold", case_id=case.case_id, rule="no_hold")
+    return [ev.LegalHoldReleased(**_envelope(case, ctx), reason=command.reason)]
+
+
 Decision = Callable[[CaseState, Any, DecisionContext], list[ev.DomainEvent]]
 
 DECISIONS: dict[type[cmd.CaseCommand], Decision] = {
@@ -355,6 +375,8 @@ DECISIONS: dict[type[cmd.CaseCommand], Decision] = {
     cmd.AcceptHandover: accept_handover,
     cmd.RejectHandover: reject_handover,
     cmd.WithdrawHandover: withdraw_handover,
+    cmd.PlaceLegalHold: place_legal_hold,
+    cmd.ReleaseLegalHold: release_legal_hold,
 }
 """The decision for each command about an existing case."""
 

@@ -18,6 +18,7 @@ from phasedcare.domain.safety import ConditionStatus, RiskAssessment
 __all__ = [
     "EVENT_TYPES",
     "AccessRecorded",
+    "CaseErased",
     "CaseOpened",
     "CasusregisseurAssigned",
     "DomainEvent",
@@ -26,6 +27,8 @@ __all__ = [
     "HandoverRejected",
     "HandoverWithdrawn",
     "IncidentRecorded",
+    "LegalHoldPlaced",
+    "LegalHoldReleased",
     "MemberRecorded",
     "PhaseTransitioned",
     "RiskAssessmentRecorded",
@@ -180,6 +183,29 @@ class HandoverWithdrawn(DomainEvent):
     reason: str = ""
 
 
+class LegalHoldPlaced(DomainEvent):
+    """A legal hold: the case is kept past its retention period until the hold is released."""
+
+    reason: str
+
+
+class LegalHoldReleased(DomainEvent):
+    """A legal hold was released; retention applies again."""
+
+    reason: str
+
+
+class CaseErased(DomainEvent):
+    """The case's data key was destroyed under retention (crypto-shredding).
+
+    Stored unsealed (the key is gone) and holding no personal data: the rule and the date the
+    retention period ended. Earlier records stay in the ledger, sealed and verifiable.
+    """
+
+    rule: str
+    retained_until: date
+
+
 class AccessRecorded(DomainEvent):
     """Somebody read, searched or was refused: one NEN 7513 access-log entry.
 
@@ -219,6 +245,9 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         HandoverAccepted,
         HandoverRejected,
         HandoverWithdrawn,
+        LegalHoldPlaced,
+        LegalHoldReleased,
+        CaseErased,
         AccessRecorded,
     )
 }

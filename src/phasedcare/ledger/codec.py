@@ -35,20 +35,34 @@ class RecordCodec:
         return self._keys is not None
 
     def encode(
-        self, events: Sequence[DomainEvent], *, after_sequence: int, previous: bytes = GENESIS
+        self,
+        events: Sequence[DomainEvent],
+        *,
+        after_sequence: int,
+        previous: bytes = GENESIS,
+        seal_payload: bool = True,
     ) -> list[StoredEvent]:
-        """Records for ``events``, numbered after ``after_sequence``, chained to ``previous``."""
+        """Records for ``events``, numbered after ``after_sequence``, chained to ``previous``.
+
+        ``seal_payload=False`` only for records that must stay readable without the case's
+        key and hold no personal data (a CaseErased tombstone).
+        """
         records = []
         for offset, event in enumerate(events, start=1):
             plain = self._mapper.to_stored(event, sequence=after_sequence + offset)
             header, payload = plain.header, plain.payload
-            if self._keys is not None:
+            if self._keys is not None and seal_payload:
                 key_id, key = self._keys.key(header.case_id, create=True)
                 header = replace(header, key_id=key_id)
                 payload = seal(key, payload, canonical_header(header))
             previous = leaf_hash(header, payload, previous)
             records.append(StoredEvent(header=header, payload=payload, leaf_hash=previous))
         return records
+
+    def forget(self, case_id: str) -> None:
+        """Drop a destroyed case key from the cache."""
+        if self._keys is not None:
+            self._keys.forget(case_id)
 
     def decode(self, records: Sequence[StoredEvent]) -> list[DomainEvent]:
         """The events the records hold, opened with their case's key."""

@@ -213,6 +213,10 @@ class CaseKeyStore(Protocol):
         """Replace a case's wrapped key by the same key wrapped under another KEK."""
         ...
 
+    def destroy_case_key(self, case_id: str) -> bool:
+        """Delete the wrapped key, scrubbing it from the database files; True if it existed."""
+        ...
+
 
 class CaseKeys:
     """Data keys per case: created on first use, unwrapped through the provider, cached."""
@@ -222,6 +226,11 @@ class CaseKeys:
         self._provider = provider
         self._cache: dict[str, bytes] = {}
         self._lock = threading.Lock()
+
+    def forget(self, case_id: str) -> None:
+        """Drop the case's key from the cache (after it was destroyed)."""
+        with self._lock:
+            self._cache.pop(case_id, None)
 
     def key(self, case_id: str, *, create: bool = False) -> tuple[str, bytes]:
         """``(key id, key)`` of the case; a new key when ``create`` and the case has none."""

@@ -15,7 +15,7 @@ from phasedcare.domain.case import CaseState
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
 from phasedcare.errors import NotAuthorised, NotFound
 
-__all__ = ["authorise_command", "authorise_read", "known_actor"]
+__all__ = ["authorise_command", "authorise_read", "authorise_retention", "known_actor"]
 
 _VT_MAY = (
     cmd.RecordMember,
@@ -26,6 +26,7 @@ _VT_MAY = (
     cmd.RecordIncident,
 )
 _RECEIVER_ANSWERS = (cmd.AcceptHandover, cmd.RejectHandover)
+_VT_ONLY = (cmd.PlaceLegalHold, cmd.ReleaseLegalHold)
 
 
 def known_actor(actor: Actor, policy: RegionalPolicy) -> None:
@@ -71,7 +72,9 @@ def _may_change(
     if isinstance(command, _RECEIVER_ANSWERS):
         handover = case.handovers.get(command.handover_id)
         return handover is not None and handover.to_organisation == org
-    if isinstance(command, cmd.FireEvent) and command.chart == "vt":
+    if (isinstance(command, cmd.FireEvent) and command.chart == "vt") or isinstance(
+        command, _VT_ONLY
+    ):
         return _is_vt(actor, policy)
     if org == case.regie.organisation:
         return True
@@ -83,7 +86,16 @@ def _why_not(command: cmd.Command, case: CaseState) -> str:
         return f"only the receiving organisation answers handover {command.handover_id}"
     if isinstance(command, cmd.FireEvent) and command.chart == "vt":
         return "only Veilig Thuis moves the Veilig Thuis track"
+    if isinstance(command, _VT_ONLY):
+        return "only Veilig Thuis places and releases legal holds"
     return f"{case.regie.organisation} holds regie over case {case.case_id}"
+
+
+def authorise_retention(actor: Actor, policy: RegionalPolicy) -> None:
+    """Only a Veilig Thuis professional (the records' controller) runs retention."""
+    known_actor(actor, policy)
+    if actor.role is not Role.professional or not _is_vt(actor, policy):
+        raise _deny(actor, None, "retention is run by Veilig Thuis")
 
 
 def authorise_read(actor: Actor, case: CaseState, policy: RegionalPolicy) -> str:

@@ -25,8 +25,10 @@ from phasedcare.domain.deadlines import deadlines
 from phasedcare.domain.decisions import decide, open_case
 from phasedcare.domain.events import DomainEvent
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
+from phasedcare.domain.retention import RetentionDecision, retention
 from phasedcare.errors import (
     ConcurrencyConflict,
+    Erased,
     InvalidInput,
     NotAuthorised,
     NotFound,
@@ -37,7 +39,12 @@ from phasedcare.ledger.chain import GENESIS
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.records import StoredEvent
 from phasedcare.service.audit import Auditor
-from phasedcare.service.authorisation import authorise_command, authorise_read, known_actor
+from phasedcare.service.authorisation import (
+    authorise_command,
+    authorise_read,
+    authorise_retention,
+    known_actor,
+)
 from phasedcare.service.ports import CaseFilter, CaseProjection, EventStore
 from phasedcare.service.projections import project
 from phasedcare.service.views import (
@@ -229,10 +236,14 @@ class Engine:
         )
 
     def _records(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
-        records = self._store.load(case_id, up_to=up_to)
+        records = self._store.load(case_id)
         if not records:
             raise NotFound(f"case {case_id} does not exist", kind="case", ident=case_id)
-        return records
+        if records[-1].header.event_type == "CaseErased":
+            [tombstone] = self._codec.decode(records[-1:])
+            assert isinstance(tombstone, ev.CaseErased)  # noqa: S101 - by its header
+            raise Erased(case_id=case_id, erased_on=str(tombstone.at.date()), rule=tombstone.rule)
+        return records if up_to is None else records[:up_to]
 
     def _events(self, case_id: str, *, up_to: int | None = None) -> list[DomainEvent]:
         return self._codec.decode(self._records(case_id, up_to=up_to))
@@ -513,11 +524,59 @@ class Engine:
     # -- projections ------------------------------------------------------------------------
 
     def rebuilt_projections(self) -> list[CaseProjection]:
-        """Every projection row computed afresh from the events."""
-        return [
-            project(self._load(case_id), self._policy, self._calendar)
-            for case_id in self._store.case_ids()
-        ]
+        """Every projection row computed afresh from the events (erased cases have none)."""
+        rows = []
+        for case_id in self._store.case_ids():
+            try:
+                rows.append(project(self._load(case_id), self._policy, self._calendar))
+            except Erased:
+                continue
+        return rows
+
+    # -- retention and crypto-shredding -----------------------------------------------------
+
+    def run_retention(self, *, actor: Actor, dry_run: bool = False) -> list[RetentionDecision]:
+        """Destroy the data keys of closed cases whose retention has ended; report every case.
+
+        Only Veilig Thuis runs it. Each erasure appends an unsealed CaseErased record first,
+        then destroys the key, so a crash in between is finished by the next run.
+        """
+        authorise_retention(actor, self._policy)
+        today = self._clock().astimezone(UTC).date()
+        decisions = []
+        for case_id in self._store.case_ids():
+            try:
+                case, head = self._load_with_head(case_id)
+            except Erased:
+                self._store.destroy_case_key(case_id)  # finish an erasure a crash interrupted
+                continue
+            decision = retention(case, self._policy, today)
+            if decision.due and not dry_run:
+                self._erase(case, head, decision, actor)
+            decisions.append(decision)
+        return decisions
+
+    def _erase(
+        self, case: CaseState, head: bytes, decision: RetentionDecision, actor: Actor
+    ) -> None:
+        assert decision.keep_until is not None  # noqa: S101 - only due decisions get here
+        tombstone = ev.CaseErased(
+            case_id=case.case_id,
+            at=self._clock().astimezone(UTC),
+            actor=actor,
+            policy_version=self._policy.version,
+            rule=decision.rule,
+            retained_until=decision.keep_until,
+        )
+        records = self._codec.encode(
+            [tombstone], after_sequence=case.sequence, previous=head, seal_payload=False
+        )
+        self._store.append(
+            case_id=case.case_id, expected_sequence=case.sequence, records=records, projection=None
+        )
+        self._store.destroy_case_key(case.case_id)
+        self._codec.forget(case.case_id)
+        self._log.info("case erased", case_id=case.case_id, rule=decision.rule)
 
     def rebuild_projections(self) -> int:
         """Replace the projection table by one rebuilt from the events; returns the row count."""

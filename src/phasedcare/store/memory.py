@@ -167,5 +167,11 @@ class InMemoryEventStore:
         with self._lock:
             self._keys[key.case_id] = key
 
+    def destroy_case_key(self, case_id: str) -> bool:
+        """Forget the case's wrapped key and its projection row."""
+        with self._lock:
+            self._projections.pop(case_id, None)
+            return self._keys.pop(case_id, None) is not None
+
     def close(self) -> None:
         """Nothing to release."""

@@ -58,6 +58,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
         for pragma in (
+            "secure_delete=ON",
             "journal_mode=WAL",
             "synchronous=FULL",
             "foreign_keys=ON",
@@ -272,6 +273,39 @@ class SqlEventStore:
             raise StoreError(
                 f"rewrapping the key of case {key.case_id} failed", detail=str(exc.orig)
             ) from None
+
+    def destroy_case_key(self, case_id: str) -> bool:
+        """Delete the case's wrapped key and projection row, then scrub freed pages.
+
+        SQLite runs with ``secure_delete`` (freed pages are zeroed) and the WAL is truncated;
+        PostgreSQL's ``case_keys`` is vacuumed. Backups still hold the key until they expire.
+        """
+        try:
+            with self._write() as conn, conn.begin():
+                deleted = conn.execute(KEYS.delete().where(KEYS.c.case_id == case_id)).rowcount
+                conn.execute(CASES.delete().where(CASES.c.case_id == case_id))
+            self._scrub()
+        except DBAPIError as exc:
+            raise StoreError(
+                f"destroying the key of case {case_id} failed", detail=str(exc.orig)
+            ) from None
+        return bool(deleted)
+
+    def _scrub(self) -> None:
+        """Outside any transaction: truncate SQLite's WAL, or vacuum PostgreSQL's key table."""
+        raw = self._engine.raw_connection()
+        try:
+            if self._dialect == "sqlite":
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                driver: Any = raw.driver_connection  # psycopg: VACUUM needs autocommit
+                driver.autocommit = True
+                try:
+                    raw.cursor().execute("VACUUM case_keys")
+                finally:
+                    driver.autocommit = False
+        finally:
+            raw.close()
 
     def integrate(self) -> int:
         """Give unindexed records the next tree indexes, in position order, under one lock."""
