@@ -63,7 +63,9 @@ def test_the_longest_applicable_rule_wins(engine: Engine, clock: ManualClock) ->
         False,
     )
     short = parse_policy(
-        default_policy_text().replace("years_after_closure: 20", "years_after_closure: 2"),
+        default_policy_text()
+        .replace("closure: 20", "closure: 2")
+        .replace("closure: 15", "closure: 1"),
         source="short.yaml",
     )
     decision = retention(case, short, date(2030, 1, 1))
