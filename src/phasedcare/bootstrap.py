@@ -16,6 +16,7 @@ from pathlib import Path
 from phasedcare.config import CONFIG_FILE, MEMORY_URL, Settings, load_settings
 from phasedcare.domain.policy import RegionalPolicy, default_policy_text, parse_policy
 from phasedcare.errors import InvalidInput
+from phasedcare.ledger.blind_index import BlindIndex
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.keys import (
     CaseKeys,
@@ -86,6 +87,7 @@ def build(
         interval=timedelta(seconds=settings.checkpoint_interval_seconds),
     )
     codec = RecordCodec(keys=CaseKeys(store, provider))
+    index = BlindIndex.generate() if in_memory else BlindIndex.in_folder(folder)
     return Engine(
         store=store,
         policy=policy,
@@ -93,6 +95,7 @@ def build(
         auditor=auditor,
         clock=clock,
         access_point=access_point,
+        blind_index=index,
     )
 
 
@@ -164,6 +167,7 @@ def initialise(settings: Settings) -> InitReport:
         created.append(str(key_folder))
     FileKeyProvider.create(key_folder)
     CheckpointKey.in_folder(key_folder, create=True)
+    BlindIndex.in_folder(key_folder, create=True)
     url = settings.resolved_database_url
     if url != MEMORY_URL:
         upgrade_database(url)

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.policy import RegionalPolicy, default_policy
+from phasedcare.ledger.blind_index import BlindIndex
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.keys import CaseKeys, CheckpointKey, InMemoryKeyProvider
 from phasedcare.service.audit import Auditor
@@ -69,6 +70,7 @@ def memory_engine(
         codec=codec,
         auditor=auditor,
         clock=clock or utc_now,
+        blind_index=BlindIndex.generate(),
     )
 
 

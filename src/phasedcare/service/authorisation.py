@@ -15,7 +15,13 @@ from phasedcare.domain.case import CaseState
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
 from phasedcare.errors import NotAuthorised, NotFound
 
-__all__ = ["authorise_command", "authorise_read", "authorise_retention", "known_actor"]
+__all__ = [
+    "authorise_command",
+    "authorise_lookup",
+    "authorise_read",
+    "authorise_retention",
+    "known_actor",
+]
 
 _VT_MAY = (
     cmd.RecordMember,
@@ -96,6 +102,13 @@ def authorise_retention(actor: Actor, policy: RegionalPolicy) -> None:
     known_actor(actor, policy)
     if actor.role is not Role.professional or not _is_vt(actor, policy):
         raise _deny(actor, None, "retention is run by Veilig Thuis")
+
+
+def authorise_lookup(actor: Actor, policy: RegionalPolicy) -> None:
+    """Only Veilig Thuis professionals look up known households (to link a new melding)."""
+    known_actor(actor, policy)
+    if actor.role is not Role.professional or not _is_vt(actor, policy):
+        raise _deny(actor, None, "known households are looked up by Veilig Thuis")
 
 
 def authorise_read(actor: Actor, case: CaseState, policy: RegionalPolicy) -> str:

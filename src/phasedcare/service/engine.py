@@ -35,12 +35,14 @@ from phasedcare.errors import (
     PhasedCareError,
     Refused,
 )
+from phasedcare.ledger.blind_index import BlindIndex
 from phasedcare.ledger.chain import GENESIS
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.records import StoredEvent
 from phasedcare.service.audit import Auditor
 from phasedcare.service.authorisation import (
     authorise_command,
+    authorise_lookup,
     authorise_read,
     authorise_retention,
     known_actor,
@@ -129,6 +131,7 @@ class Engine:
         clock: Callable[[], datetime] = utc_now,
         new_case_id: Callable[[], str] = _new_case_id,
         access_point: str = "python",
+        blind_index: BlindIndex | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
@@ -137,6 +140,7 @@ class Engine:
         self._codec = codec
         self._auditor = auditor
         self._access_point = access_point
+        self._index = blind_index
         self._new_case_id = new_case_id
         self._log = structlog.get_logger("phasedcare.engine")
 
@@ -227,6 +231,7 @@ class Engine:
             expected_sequence=expected,
             records=records,
             projection=project(case, self._policy, self._calendar),
+            index=self._tokens(events),
         )
         return CommandResult(
             case_id=case.case_id,
@@ -234,6 +239,35 @@ class Engine:
             events=[type(e).__name__ for e in events],
             created_id=_created_id(events),
         )
+
+    def _tokens(self, events: list[DomainEvent]) -> list[bytes]:
+        """Blind-index tokens of the members these events record."""
+        if self._index is None:
+            return []
+        members = [e for e in events if isinstance(e, ev.MemberRecorded)]
+        return [t for m in members for t in self._index.tokens(m.name, m.date_of_birth)]
+
+    def find_known_household(
+        self, *, actor: Actor, name: str, date_of_birth: date | None = None
+    ) -> list[str]:
+        """Cases with a member of this name (and date of birth), without any name stored in clear.
+
+        Veilig Thuis uses it to link a new melding to a household it knows; the search is logged.
+        """
+        authorise_lookup(actor, self._policy)
+        if self._index is None:
+            raise InvalidInput("this engine has no blind index configured", field="blind_index")
+        if not name.strip():
+            raise InvalidInput("a name is needed to look up a household", field="name")
+        self._record_access(
+            actor,
+            CASELOAD,
+            action="search",
+            query="known_household",
+            outcome="allowed",
+            basis="veilig_thuis",
+        )
+        return self._store.find_by_token(self._index.query(name, date_of_birth))
 
     def _records(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
         records = self._store.load(case_id)

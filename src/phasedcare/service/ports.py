@@ -66,10 +66,12 @@ class EventStore(CaseKeyStore, Protocol):
         expected_sequence: int,
         records: Sequence[StoredEvent],
         projection: CaseProjection | None,
+        index: Sequence[bytes] = (),
     ) -> None:
         """Append records numbered ``expected_sequence + 1 ...`` and upsert the projection.
 
         Streams that are not cases (access logs, ``<case>~access``) pass no projection.
+        ``index`` holds blind-index tokens that point at this case (same transaction).
 
         Raises:
             ConcurrencyConflict: the case's last sequence is not ``expected_sequence``
@@ -104,6 +106,10 @@ class EventStore(CaseKeyStore, Protocol):
 
     def replace_projections(self, projections: Iterable[CaseProjection]) -> int:
         """Replace every projection row in one transaction; returns how many were written."""
+        ...
+
+    def find_by_token(self, token: bytes) -> list[str]:
+        """The cases a blind-index token points at, sorted."""
         ...
 
     def integrate(self) -> int:

@@ -52,6 +52,7 @@ class InMemoryEventStore:
         self._projections: dict[str, CaseProjection] = {}
         self._keys: dict[str, WrappedKey] = {}
         self._tree: list[bytes] = []
+        self._index: dict[bytes, set[str]] = {}
         self._checkpoints: dict[int, str] = {}
 
     def append(
@@ -61,6 +62,7 @@ class InMemoryEventStore:
         expected_sequence: int,
         records: Sequence[StoredEvent],
         projection: CaseProjection | None,
+        index: Sequence[bytes] = (),
     ) -> None:
         """Append atomically, or raise ConcurrencyConflict and change nothing."""
         check_numbering(case_id, expected_sequence, records)
@@ -78,6 +80,8 @@ class InMemoryEventStore:
             self._log.extend(positioned)
             if projection is not None:
                 self._projections[case_id] = projection
+            for token in index:
+                self._index.setdefault(token, set()).add(case_id)
 
     def load(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
         """The case's records in sequence order."""
@@ -171,7 +175,14 @@ class InMemoryEventStore:
         """Forget the case's wrapped key and its projection row."""
         with self._lock:
             self._projections.pop(case_id, None)
+            for cases in self._index.values():
+                cases.discard(case_id)
             return self._keys.pop(case_id, None) is not None
+
+    def find_by_token(self, token: bytes) -> list[str]:
+        """The cases the token points at."""
+        with self._lock:
+            return sorted(self._index.get(token, ()))
 
     def close(self) -> None:
         """Nothing to release."""

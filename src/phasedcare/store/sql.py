@@ -33,7 +33,13 @@ from phasedcare.ledger.keys import WrappedKey
 from phasedcare.ledger.records import RecordHeader, StoredEvent
 from phasedcare.service.ports import CaseFilter, CaseProjection
 from phasedcare.store.memory import check_numbering
-from phasedcare.store.tables import CaseKeyRecord, CaseRecord, CheckpointRecord, EventRecord
+from phasedcare.store.tables import (
+    CaseKeyRecord,
+    CaseRecord,
+    CheckpointRecord,
+    EventRecord,
+    HouseholdIndexRecord,
+)
 
 __all__ = ["SqlEventStore"]
 
@@ -41,6 +47,7 @@ EVENTS = EventRecord.__table__  # type: ignore[attr-defined]  # SQLModel sets it
 CASES = CaseRecord.__table__  # type: ignore[attr-defined]
 KEYS = CaseKeyRecord.__table__  # type: ignore[attr-defined]
 CHECKPOINTS = CheckpointRecord.__table__  # type: ignore[attr-defined]
+INDEX = HouseholdIndexRecord.__table__  # type: ignore[attr-defined]
 _INTEGRATOR_LOCK = 7_013_551  # the PostgreSQL advisory lock of the one integrator
 _PROJECTION_FIELDS = tuple(CaseProjection.__dataclass_fields__)
 
@@ -115,8 +122,9 @@ class SqlEventStore:
         expected_sequence: int,
         records: Sequence[StoredEvent],
         projection: CaseProjection | None,
+        index: Sequence[bytes] = (),
     ) -> None:
-        """Append records and replace the projection row in one transaction."""
+        """Append records, replace the projection row and add index tokens in one transaction."""
         check_numbering(case_id, expected_sequence, records)
         try:
             with self._write() as conn, conn.begin():
@@ -134,10 +142,23 @@ class SqlEventStore:
                 if projection is not None:
                     conn.execute(CASES.delete().where(CASES.c.case_id == case_id))
                     conn.execute(CASES.insert(), [_projection_row(projection)])
+                self._add_tokens(conn, case_id, index)
         except IntegrityError:
             raise ConcurrencyConflict(case_id=case_id, expected=expected_sequence) from None
         except DBAPIError as exc:
             raise StoreError(f"append to case {case_id} failed", detail=str(exc.orig)) from None
+
+    def _add_tokens(self, conn: Connection, case_id: str, tokens: Sequence[bytes]) -> None:
+        for token in set(tokens):
+            known = select(INDEX.c.token).where(INDEX.c.token == token, INDEX.c.case_id == case_id)
+            if conn.execute(known).first() is None:
+                conn.execute(INDEX.insert(), [{"token": token, "case_id": case_id}])
+
+    def find_by_token(self, token: bytes) -> list[str]:
+        """The cases the token points at."""
+        query = select(INDEX.c.case_id).where(INDEX.c.token == token).order_by(INDEX.c.case_id)
+        with self._engine.connect() as conn:
+            return list(conn.execute(query).scalars())
 
     def _lock_case(self, conn: Connection, case_id: str) -> None:
         if self._dialect == "postgresql":
@@ -284,6 +305,7 @@ class SqlEventStore:
             with self._write() as conn, conn.begin():
                 deleted = conn.execute(KEYS.delete().where(KEYS.c.case_id == case_id)).rowcount
                 conn.execute(CASES.delete().where(CASES.c.case_id == case_id))
+                conn.execute(INDEX.delete().where(INDEX.c.case_id == case_id))
             self._scrub()
         except DBAPIError as exc:
             raise StoreError(

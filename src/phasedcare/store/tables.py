@@ -12,7 +12,14 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["CaseKeyRecord", "CaseRecord", "CheckpointRecord", "EventRecord", "metadata"]
+__all__ = [
+    "CaseKeyRecord",
+    "CaseRecord",
+    "CheckpointRecord",
+    "EventRecord",
+    "HouseholdIndexRecord",
+    "metadata",
+]
 
 metadata = SQLModel.metadata
 
@@ -81,3 +88,12 @@ class CheckpointRecord(SQLModel, table=True):
 
     tree_size: int = Field(sa_column=Column(_POSITION, primary_key=True, autoincrement=False))
     note: str
+
+
+class HouseholdIndexRecord(SQLModel, table=True):
+    """A blind-index token (an HMAC, never a name) pointing at a case."""
+
+    __tablename__ = "household_index"
+
+    token: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    case_id: str = Field(primary_key=True, max_length=64)

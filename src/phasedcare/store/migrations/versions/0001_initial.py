@@ -65,6 +65,11 @@ def upgrade() -> None:
     )
 
     op.create_table(
+        "household_index",
+        sa.Column("token", sa.LargeBinary(), primary_key=True),
+        sa.Column("case_id", sa.String(length=64), primary_key=True),
+    )
+    op.create_table(
         "checkpoints",
         sa.Column("tree_size", _POSITION, primary_key=True, autoincrement=False),
         sa.Column("note", sa.String(), nullable=False),
@@ -74,6 +79,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop the tables."""
     op.drop_table("checkpoints")
+    op.drop_table("household_index")
     op.drop_table("case_keys")
     op.drop_table("case_records")
     op.drop_table("event_records")
