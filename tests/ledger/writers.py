@@ -1,0 +1,43 @@
+"""Writer processes for the multi-writer ledger test (spawned, so importable)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+from phasedcare.bootstrap import build
+from phasedcare.config import Settings
+from phasedcare.testing import actor_of
+
+
+def write_cases(home: str, url: str, cases: int, results: Any) -> None:
+    """Open cases and record members, signing a checkpoint after every commit."""
+    settings = Settings(home=Path(home), database_url=url, checkpoint_interval_seconds=1)
+    engine = build(settings)
+    vt = actor_of("vt-ijsselland")
+    written = 0
+    for _ in range(cases):
+        case_id = engine.open_case(actor=vt, via="melding").case_id
+        engine.record_member(case_id, actor=vt, role="kind", name="Noor Proefmans")
+        assert engine.auditor is not None
+        engine.auditor.checkpoint()
+        written += 2
+    engine.close()
+    results.put(written)
+
+
+def run_writers(home: Path, url: str, processes: int, cases: int) -> int:
+    """Run the writers side by side; the number of records they wrote in all."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    workers = [
+        context.Process(target=write_cases, args=(str(home), url, cases, results))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    total = sum(results.get(timeout=300) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+    return int(total)
