@@ -133,10 +133,8 @@ def _condition(state: CaseState, e: ev.SafetyConditionAdded) -> None:
 
 
 def _condition_status(state: CaseState, e: ev.SafetyConditionStatusRecorded) -> None:
-    old = state.conditions[e.condition_id]
-    state.conditions[e.condition_id] = old.model_copy(
-        update={"status": e.status, "status_on": e.observed_on, "evidence": e.evidence}
-    )
+    condition = state.conditions[e.condition_id]
+    condition.status, condition.status_on, condition.evidence = e.status, e.observed_on, e.evidence
 
 
 def _risk(state: CaseState, e: ev.RiskAssessmentRecorded) -> None:

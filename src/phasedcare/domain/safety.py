@@ -36,9 +36,11 @@ class SafetyCondition(BaseModel):
         status: as last recorded; ``unknown`` until the first check.
         status_on: the date of the last check, if any.
         evidence: what the last check found (sealed).
+
+    Not frozen: folding a long monitoring history updates the status in place.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     condition_id: str
     statement: str = Field(min_length=1, max_length=2000)

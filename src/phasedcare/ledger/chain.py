@@ -18,8 +18,24 @@ GENESIS = bytes(32)
 """The 'previous leaf' of a case's first record."""
 
 
+def _plain(text: str) -> bool:
+    """Printable ASCII without quotes or backslashes: JSON would write it unchanged."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+
+
 def canonical_header(header: RecordHeader) -> bytes:
-    """The header's one canonical byte form: the AEAD's associated data and hash input."""
+    """The header's one canonical byte form: the AEAD's associated data and hash input.
+
+    A compact JSON array; built directly when every text is plain ASCII without quotes or
+    backslashes (always, for ids the engine makes), else through ``json.dumps``: same bytes.
+    """
+    moment = header.recorded_at.isoformat(timespec="microseconds")
+    texts = (header.case_id, header.event_type, moment, header.key_id)
+    if all(_plain(t) for t in texts):
+        return (
+            f'["phasedcare-record-v1","{header.case_id}",{header.sequence},"{header.event_type}",'
+            f'{header.schema_version},"{moment}","{header.key_id}"]'
+        ).encode()
     fields = [
         "phasedcare-record-v1",
         header.case_id,

@@ -66,19 +66,19 @@ class RecordCodec:
 
     def decode(self, records: Sequence[StoredEvent]) -> list[DomainEvent]:
         """The events the records hold, opened with their case's key."""
-        return [self._mapper.to_event(self._open(record)) for record in records]
+        return [self._mapper.event_from(r.header, self._open(r)) for r in records]
 
-    def _open(self, record: StoredEvent) -> StoredEvent:
+    def _open(self, record: StoredEvent) -> bytes:
+        """The record's clear payload."""
         header = record.header
         if not header.key_id:
-            return record
+            return record.payload
         if self._keys is None:
             msg = f"record {header.case_id}#{header.sequence} is sealed; no key provider is set"
             raise StoreError(msg)
         _, key = self._keys.key(header.case_id)
         try:
-            plaintext = open_sealed(key, record.payload, canonical_header(header))
+            return open_sealed(key, record.payload, canonical_header(header))
         except SealBroken:
             msg = f"record {header.case_id}#{header.sequence} does not open: altered or moved"
             raise StoreError(msg) from None
-        return replace(record, payload=plaintext)

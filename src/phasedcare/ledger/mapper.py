@@ -46,13 +46,17 @@ class EventMapper:
 
     def to_event(self, stored: StoredEvent) -> DomainEvent:
         """The event a record holds, upcast to the current version of its type."""
-        header = stored.header
+        return self.event_from(stored.header, stored.payload)
+
+    def event_from(self, header: RecordHeader, payload: bytes) -> DomainEvent:
+        """The event of a header and its clear payload; current versions parse straight away."""
         event_type = self._types.get(header.event_type)
         if event_type is None:
             msg = f"record {header.case_id}#{header.sequence} has unknown type {header.event_type}"
             raise StoreError(msg)
-        data = self._upcast(header, json.loads(stored.payload))
-        return event_type.model_validate(data)
+        if header.schema_version == event_type.schema_version:
+            return event_type.model_validate_json(payload)
+        return event_type.model_validate(self._upcast(header, json.loads(payload)))
 
     def _upcast(self, header: RecordHeader, data: dict[str, Any]) -> dict[str, Any]:
         version = header.schema_version

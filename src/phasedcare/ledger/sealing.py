@@ -9,6 +9,7 @@ fails to open. Data keys are wrapped with AES-256-GCM too, bound to their case a
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -41,17 +42,23 @@ def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
+@lru_cache(maxsize=4096)
+def _aead(key: bytes) -> AESGCM:
+    """One AESGCM object per key: building it costs as much as sealing a small record."""
+    return AESGCM(key)
+
+
 def seal(key: bytes, plaintext: bytes, associated: bytes) -> bytes:
     """``nonce || ciphertext+tag`` of ``plaintext`` under ``key``, bound to ``associated``."""
     nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated)
+    return nonce + _aead(key).encrypt(nonce, plaintext, associated)
 
 
 def open_sealed(key: bytes, sealed: bytes, associated: bytes) -> bytes:
     """The plaintext of a sealed blob; SealBroken when it was altered or moved."""
     nonce, body = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
     try:
-        return AESGCM(key).decrypt(nonce, body, associated)
+        return _aead(key).decrypt(nonce, body, associated)
     except (InvalidTag, ValueError) as exc:
         raise SealBroken("the sealed blob does not open: altered, moved or wrong key") from exc
 

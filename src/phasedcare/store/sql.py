@@ -167,12 +167,12 @@ class SqlEventStore:
             )
 
     def load(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
-        """The case's records in sequence order."""
-        query = select(EVENTS).where(EVENTS.c.case_id == case_id).order_by(EVENTS.c.sequence)
+        """The case's records in sequence order (plain rows: this is every command's hot path)."""
+        query = select(*_COLUMNS).where(EVENTS.c.case_id == case_id).order_by(EVENTS.c.sequence)
         if up_to is not None:
             query = query.where(EVENTS.c.sequence <= up_to)
         with self._engine.connect() as conn:
-            return [_stored(row) for row in conn.execute(query).mappings()]
+            return [_from_row(*row) for row in conn.execute(query)]
 
     def case_ids(self) -> list[str]:
         """Every case with records, sorted."""
@@ -402,6 +402,41 @@ def _event_row(record: StoredEvent) -> dict[str, Any]:
         "payload": record.payload,
         "leaf_hash": record.leaf_hash,
     }
+
+
+_COLUMNS = tuple(
+    EVENTS.c[name]
+    for name in (
+        "case_id",
+        "sequence",
+        "event_type",
+        "schema_version",
+        "recorded_at",
+        "key_id",
+        "payload",
+        "leaf_hash",
+        "position",
+        "tree_index",
+    )
+)
+
+
+def _from_row(  # noqa: PLR0917 - one positional parameter per selected column
+    case_id: str,
+    sequence: int,
+    event_type: str,
+    schema_version: int,
+    recorded_at: datetime,
+    key_id: str,
+    payload: bytes,
+    leaf: bytes,
+    position: int,
+    tree_index: int | None,
+) -> StoredEvent:
+    header = RecordHeader(
+        case_id, sequence, event_type, schema_version, _aware(recorded_at), key_id
+    )
+    return StoredEvent(header, bytes(payload), bytes(leaf), position, tree_index)
 
 
 def _stored(row: Any) -> StoredEvent:
