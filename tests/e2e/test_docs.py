@@ -68,12 +68,13 @@ def test_the_auditors_guide_runs_as_written(tmp_path: Path) -> None:
     env.pop("PHASEDCARE_ACTOR", None)
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("ledger intact") == 2
+    assert result.stdout.count("ledger intact") == 4
     assert "checkpoint signed" in result.stdout
     assert "rewrapped" in result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +23,7 @@ from phasedcare.cli.app import (
 from phasedcare.cli.output import console, emit_json, fail, reporting_errors, table
 from phasedcare.config import load_settings
 from phasedcare.domain.case import CaseState
+from phasedcare.ledger.bundle import verify_bundle
 from phasedcare.ledger.verify import VerifyReport
 
 __all__: list[str] = []
@@ -53,6 +55,9 @@ def _verify_with_progress(home: Path | None, public_key: bytes | None) -> Verify
 @audit_app.command("verify")
 def audit_verify(
     home: HomeOption = None,
+    bundle: Annotated[
+        Path | None, typer.Option(help="Verify an exported bundle instead of the database.")
+    ] = None,
     public_key: Annotated[
         str | None,
         typer.Option(help="The checkpoint public key (hex); default the home's checkpoint.pub."),
@@ -61,7 +66,7 @@ def audit_verify(
 ) -> None:
     """Check every hash, the tree and every signed checkpoint; exit 1 at the first bad record."""
     key = _hex(public_key) if public_key else None
-    report = _verify_with_progress(home, key)
+    report = _verify_bundle(bundle, key) if bundle else _verify_with_progress(home, key)
     if as_json:
         emit_json(
             {
@@ -83,6 +88,32 @@ def audit_verify(
         console.print(f"ledger NOT intact: {first}{more}", soft_wrap=True, markup=False)
     if not report.intact:
         raise typer.Exit(1)
+
+
+def _verify_bundle(path: Path, key: bytes | None) -> VerifyReport:
+    """Verify an exported bundle with the auditor's public key (never one from the bundle)."""
+    if key is None:
+        fail("--bundle needs --public-key: the key you trust, not one the bundle brings")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        fail(f"{path}: not a readable bundle ({type(exc).__name__})")
+    return verify_bundle(data, public=key)
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option(help="The bundle file to write.")],
+    case: Annotated[str | None, typer.Option(help="Export one case with inclusion proofs.")] = None,
+    actor: ActorOption = "",
+    home: HomeOption = None,
+) -> None:
+    """Export sealed records and signed checkpoints for an auditor to verify elsewhere."""
+    who = parse_actor(actor)
+    with open_engine(home) as engine, reporting_errors():
+        data = engine.export_case(case, actor=who) if case else engine.export_ledger(actor=who)
+    out.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    console.print(f"wrote {len(data['records'])} sealed records to {out}", soft_wrap=True)
 
 
 def _hex(text: str) -> bytes:

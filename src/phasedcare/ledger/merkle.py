@@ -77,7 +77,7 @@ def verify_inclusion(
     leaf: bytes, index: int, size: int, proof: Sequence[bytes], expected: bytes
 ) -> bool:
     """Whether ``proof`` puts ``leaf`` at ``index`` in the tree of ``size``, root ``expected``."""
-    if index >= size:
+    if not 0 <= index < size:
         return False
     fn, sn, result = index, size - 1, leaf
     for sibling in proof:

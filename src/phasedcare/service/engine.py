@@ -36,6 +36,7 @@ from phasedcare.errors import (
     Refused,
 )
 from phasedcare.ledger.blind_index import BlindIndex
+from phasedcare.ledger.bundle import case_bundle, ledger_bundle
 from phasedcare.ledger.chain import GENESIS
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.records import StoredEvent
@@ -445,6 +446,47 @@ class Engine:
         )
         self._log.info("read", query=query, case_id=case_id, organisation=actor.organisation)
         return case, events
+
+    # -- exports for auditors ---------------------------------------------------------------
+
+    def export_case(self, case_id: str, *, actor: Actor) -> dict[str, Any]:
+        """The case's sealed records with inclusion proofs against a fresh checkpoint."""
+        self._read(case_id, actor, "export")
+        checkpoint = self._require_auditor().checkpoint()
+        assert checkpoint is not None  # noqa: S101 - the case has records
+        leaves = self._store.tree_leaves()[: checkpoint.size]
+        return case_bundle(
+            self._store.load(case_id), leaves=leaves, note=checkpoint.note, origin=checkpoint.origin
+        )
+
+    def export_ledger(self, *, actor: Actor) -> dict[str, Any]:
+        """A bundle of every record and checkpoint (auditors only; the export is logged)."""
+        known_actor(actor, self._policy)
+        if actor.role is not Role.auditor:
+            self._record_access(
+                actor, CASELOAD, action="export", query="export_ledger", outcome="denied"
+            )
+            raise NotAuthorised(
+                f"{actor} is not authorised: only auditors export the ledger", actor=str(actor)
+            )
+        auditor = self._require_auditor()
+        auditor.checkpoint()
+        self._record_access(
+            actor,
+            CASELOAD,
+            action="export",
+            query="export_ledger",
+            outcome="allowed",
+            basis="auditor",
+        )
+        return ledger_bundle(
+            list(self._store.read_all()), notes=auditor.notes(), origin=auditor.origin
+        )
+
+    def _require_auditor(self) -> Auditor:
+        if self._auditor is None:
+            raise InvalidInput("this engine has no ledger auditor configured", field="auditor")
+        return self._auditor
 
     # -- the access log (NEN 7513) ---------------------------------------------------------
 

@@ -1,0 +1,84 @@
+"""Exported bundles verify with the public key alone, and any change to them is caught."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from phasedcare.domain.actors import Actor
+from phasedcare.errors import NotAuthorised
+from phasedcare.ledger.bundle import verify_bundle
+from phasedcare.service.engine import Engine
+from support import CANARY_NAMES, Journey
+
+
+@pytest.fixture
+def exported(
+    journey: Journey, engine: Engine, vt: Actor, auditor: Actor
+) -> tuple[dict[str, Any], dict[str, Any], bytes]:
+    """A case bundle and a ledger bundle of a small region, and the public key."""
+    journey.in_stabiele_veiligheid()
+    other = engine.open_case(actor=vt, via="melding").case_id
+    for name in CANARY_NAMES:
+        engine.record_member(other, actor=vt, role="kind", name=name)
+    assert engine.auditor is not None
+    return (
+        engine.export_case(journey.case_id, actor=auditor),
+        engine.export_ledger(actor=auditor),
+        engine.auditor.public_key,
+    )
+
+
+def test_both_bundles_verify_and_hold_no_names(
+    exported: tuple[dict[str, Any], dict[str, Any], bytes],
+) -> None:
+    """A case bundle proves each record's inclusion; a ledger bundle verifies whole; both stay sealed."""
+    case, ledger, public = exported
+    case_report, ledger_report = (
+        verify_bundle(case, public=public),
+        verify_bundle(ledger, public=public),
+    )
+    assert case_report.intact, case_report.problems
+    assert ledger_report.intact, ledger_report.problems
+    assert case_report.cases == 1
+    assert ledger_report.records > case_report.records
+    text = json.dumps(case) + json.dumps(ledger)
+    assert all(name not in text for name in CANARY_NAMES)
+
+
+def test_a_changed_payload_or_a_foreign_key_is_caught(
+    exported: tuple[dict[str, Any], dict[str, Any], bytes],
+) -> None:
+    """Altering one sealed payload breaks the bundle; another key's signature is rejected."""
+    case, _, public = exported
+    altered = copy.deepcopy(case)
+    payload = bytearray(base64.b64decode(altered["records"][2]["payload"]))
+    payload[-1] ^= 1
+    altered["records"][2]["payload"] = base64.b64encode(bytes(payload)).decode()
+    report = verify_bundle(altered, public=public)
+    assert [(p.sequence, p.what) for p in report.problems] == [
+        (3, "record missing, reordered or altered")
+    ]
+    foreign = verify_bundle(case, public=bytes(32))
+    assert not foreign.intact
+    assert foreign.problems[0].what.startswith("checkpoint rejected")
+
+
+def test_a_record_dropped_from_a_case_bundle_is_caught(
+    exported: tuple[dict[str, Any], dict[str, Any], bytes],
+) -> None:
+    """Leaving out a record breaks the chain at the next one."""
+    case, _, public = exported
+    shortened = copy.deepcopy(case)
+    del shortened["records"][1]
+    assert verify_bundle(shortened, public=public).problems[0].sequence == 3
+
+
+def test_only_auditors_export_the_whole_ledger(engine: Engine, vt: Actor) -> None:
+    """A professional cannot export every case."""
+    with pytest.raises(NotAuthorised, match="only auditors export the ledger"):
+        engine.export_ledger(actor=vt)
