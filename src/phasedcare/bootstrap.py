@@ -15,7 +15,7 @@ from pathlib import Path
 
 from phasedcare.config import CONFIG_FILE, MEMORY_URL, Settings, load_settings
 from phasedcare.domain.policy import RegionalPolicy, default_policy_text, parse_policy
-from phasedcare.errors import InvalidInput
+from phasedcare.errors import InvalidInput, StoreError
 from phasedcare.ledger.blind_index import BlindIndex
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.keys import (
@@ -24,6 +24,7 @@ from phasedcare.ledger.keys import (
     FileKeyProvider,
     InMemoryKeyProvider,
     KeyProvider,
+    RotatingKeyProvider,
     rotate_kek,
 )
 from phasedcare.logs import configure_logging
@@ -38,6 +39,7 @@ __all__ = [
     "build",
     "build_verifier",
     "initialise",
+    "key_provider",
     "open_store",
     "read_policy",
     "rotate_keys",
@@ -77,7 +79,7 @@ def build(
     store = open_store(url)
     in_memory = url == MEMORY_URL
     folder = settings.resolved_key_folder
-    provider: KeyProvider = InMemoryKeyProvider() if in_memory else FileKeyProvider(folder)
+    provider: KeyProvider = InMemoryKeyProvider() if in_memory else key_provider(settings)
     auditor = Auditor(
         store=store,
         key=CheckpointKey.generate() if in_memory else CheckpointKey.in_folder(folder),
@@ -116,11 +118,26 @@ def build_verifier(settings: Settings, *, public_key: bytes | None = None) -> Au
     )
 
 
+def key_provider(settings: Settings) -> RotatingKeyProvider:
+    """The configured KEK holder: the key folder, or a PKCS#11 token."""
+    if settings.key_provider == "file":
+        return FileKeyProvider(settings.resolved_key_folder)
+    from phasedcare.ledger.pkcs11 import Pkcs11KeyProvider  # noqa: PLC0415 - only when configured
+
+    if settings.pkcs11_pin is None:
+        raise InvalidInput("key_provider pkcs11 needs PHASEDCARE_PKCS11_PIN", field="pkcs11_pin")
+    return Pkcs11KeyProvider(
+        library=settings.pkcs11_library,
+        token_label=settings.pkcs11_token,
+        pin=settings.pkcs11_pin.get_secret_value(),
+    )
+
+
 def rotate_keys(settings: Settings) -> tuple[str, int]:
-    """Make a new KEK current in the key folder and rewrap every case key with it."""
+    """Make a new KEK current and rewrap every case key with it."""
     store = open_store(settings.resolved_database_url)
     try:
-        return rotate_kek(store, FileKeyProvider(settings.resolved_key_folder))
+        return rotate_kek(store, key_provider(settings))
     finally:
         store.close()
 
@@ -165,7 +182,13 @@ def initialise(settings: Settings) -> InitReport:
     key_folder = settings.resolved_key_folder
     if not key_folder.exists():
         created.append(str(key_folder))
-    FileKeyProvider.create(key_folder)
+    key_folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(key_folder, 0o700)
+    provider = key_provider(settings)
+    try:
+        provider.current_kek_id()
+    except StoreError:
+        provider.rotate()  # a new token: its first KEK
     CheckpointKey.in_folder(key_folder, create=True)
     BlindIndex.in_folder(key_folder, create=True)
     url = settings.resolved_database_url

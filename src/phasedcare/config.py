@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from phasedcare.errors import InvalidInput
@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         description="The folder of key-encryption keys; default keys/ in the home. Keep it "
         "on other storage than the database to protect against a stolen database or backup.",
     )
+    key_provider: Literal["file", "pkcs11"] = Field(
+        default="file", description="Where KEKs live: files in key_folder, or a PKCS#11 token."
+    )
+    pkcs11_library: str = Field(
+        default="/usr/lib/softhsm/libsofthsm2.so", description="The PKCS#11 module (.so)."
+    )
+    pkcs11_token: str = Field(default="phasedcare", description="The token's label.")
+    pkcs11_pin: SecretStr | None = Field(default=None, description="The token's user PIN.")
     checkpoint_folder: Path | None = Field(
         default=None,
         description="Where signed checkpoints are copied (write-once storage); default "
