@@ -294,3 +294,25 @@ def test_the_cli_on_postgresql(
     listed = json.loads(cli("case", "list", "--json"))
     assert [(c["case_id"], c["phase"]) for c in listed] == [(case_id, "directe_veiligheid")]
     assert not (tmp_path / "pg-home" / "phasedcare.db").exists()
+
+
+def test_audit_verify_exits_1_at_the_first_bad_record(home: Path) -> None:
+    """A flipped byte in a sealed payload: verify names its position and case, exit code 1."""
+    case_id = cli("case", "open").strip()
+    cli("case", "member", case_id, "--role", "kind", "--name", "Otto Proefmans")
+    cli("audit", "checkpoint")
+    assert "ledger intact" in cli("audit", "verify")
+    with sqlite3.connect(home / "phasedcare.db") as db:
+        position, payload = db.execute(
+            "select position, payload from event_records where case_id = ? and sequence = 2",
+            (case_id,),
+        ).fetchone()
+        db.execute(
+            "update event_records set payload = ? where position = ?",
+            (payload[:-1] + bytes([payload[-1] ^ 1]), position),
+        )
+    result = CliRunner().invoke(app, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert result.stdout.startswith(
+        f"ledger NOT intact: position {position}, case {case_id}#2: leaf hash does not match"
+    )

@@ -7,6 +7,7 @@ in the database and published to the witness folder.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -55,6 +56,8 @@ class Auditor:
         self._clock = clock
         self._interval = interval
         self._last: datetime | None = None
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
         self._log = structlog.get_logger("phasedcare.audit")
 
     @property
@@ -93,10 +96,28 @@ class Auditor:
         return parse_checkpoint(note, public=self._key.public, origin=self._origin)
 
     def after_commit(self) -> None:
-        """Sign a checkpoint when the last one is older than the interval; never raises."""
+        """Sign now when the last checkpoint is older than the interval, else schedule one.
+
+        Either way a commit is covered by a signed checkpoint at most ``interval`` later
+        (while the process lives); it never raises into the command that committed.
+        """
         now = self._clock()
-        if self._last is not None and now - self._last < self._interval:
+        if self._last is None or now - self._last >= self._interval:
+            self._checkpoint_quietly()
             return
+        with self._lock:
+            if self._timer is None:
+                delay = (self._last + self._interval - now).total_seconds()
+                self._timer = threading.Timer(max(delay, 0.0), self._scheduled)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _scheduled(self) -> None:
+        with self._lock:
+            self._timer = None
+        self._checkpoint_quietly()
+
+    def _checkpoint_quietly(self) -> None:
         try:
             self.checkpoint()
         except PhasedCareError as exc:
@@ -110,8 +131,16 @@ class Auditor:
         return list(seen)
 
     def close(self) -> None:
-        """Release the store."""
+        """Cancel a scheduled checkpoint and release the store."""
+        self.cancel()
         self._store.close()
+
+    def cancel(self) -> None:
+        """Cancel a scheduled checkpoint (the engine is closing)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
     def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Verify every record, the tree and every checkpoint (no decryption)."""

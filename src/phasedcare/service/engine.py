@@ -161,7 +161,9 @@ class Engine:
         return self._store
 
     def close(self) -> None:
-        """Release the store's connections."""
+        """Cancel a pending checkpoint and release the store's connections."""
+        if self._auditor is not None:
+            self._auditor.cancel()
         self._store.close()
 
     # -- commands ---------------------------------------------------------------------------
