@@ -77,4 +77,5 @@ def test_the_auditors_guide_runs_as_written(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("ledger intact") == 4
     assert "checkpoint signed" in result.stdout
+    assert "hashes, holds" in result.stdout
     assert "rewrapped" in result.stdout

@@ -123,6 +123,28 @@ def _hex(text: str) -> bytes:
         fail("--public-key must be hexadecimal")
 
 
+@audit_app.command("consistency")
+def audit_consistency(
+    first: Annotated[int, typer.Argument(help="The older checkpoint's tree size.")],
+    second: Annotated[int, typer.Argument(help="The newer checkpoint's tree size.")],
+    home: HomeOption = None,
+) -> None:
+    """Prove that the newer signed checkpoint extends the older one (nothing removed)."""
+    with reporting_errors():
+        verifier = build_verifier(load_settings(home=home))
+    try:
+        with reporting_errors():
+            older, newer, proof, holds = verifier.consistency(first, second)
+    finally:
+        verifier.close()
+    for node in proof:
+        console.print(node.hex())
+    verdict = "holds" if holds else "FAILS"
+    console.print(f"consistency {older.size} -> {newer.size}: {len(proof)} hashes, {verdict}")
+    if not holds:
+        raise typer.Exit(1)
+
+
 @audit_app.command("checkpoint")
 def audit_checkpoint(home: HomeOption = None) -> None:
     """Integrate new records into the tree and sign a checkpoint now."""

@@ -17,7 +17,7 @@ import structlog
 from phasedcare.errors import InvalidInput, PhasedCareError
 from phasedcare.ledger.checkpoints import Checkpoint, parse_checkpoint, sign_checkpoint
 from phasedcare.ledger.keys import CheckpointKey
-from phasedcare.ledger.merkle import root
+from phasedcare.ledger.merkle import consistency_proof, root, verify_consistency
 from phasedcare.ledger.verify import VerifyReport, verify_ledger
 from phasedcare.service.ports import EventStore
 
@@ -122,6 +122,30 @@ class Auditor:
             self.checkpoint()
         except PhasedCareError as exc:
             self._log.warning("checkpoint failed", error=type(exc).__name__)
+
+    def consistency(
+        self, first: int, second: int
+    ) -> tuple[Checkpoint, Checkpoint, list[bytes], bool]:
+        """The RFC 9162 consistency proof between two signed checkpoints, and whether it holds."""
+        signed = {c.size: c for c in self._signed()}
+        missing = [size for size in (first, second) if size not in signed]
+        if missing:
+            known = ", ".join(str(s) for s in sorted(signed))
+            raise InvalidInput(
+                f"no signed checkpoint of size {missing[0]}; there are: {known}", field="size"
+            )
+        older, newer = signed[first], signed[second]
+        proof = consistency_proof(self._store.tree_leaves()[:second], first)
+        return older, newer, proof, verify_consistency(first, second, older.root, newer.root, proof)
+
+    def _signed(self) -> list[Checkpoint]:
+        found = []
+        for note in self.notes():
+            try:
+                found.append(parse_checkpoint(note, public=self._key.public, origin=self._origin))
+            except ValueError:
+                continue
+        return found
 
     def notes(self) -> list[str]:
         """The checkpoint notes of the database and of the witness, each once."""
