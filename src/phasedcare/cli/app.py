@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from phasedcare.bootstrap import build, initialise
-from phasedcare.cli.output import console, emit_json, fail, reporting_errors, table
+from phasedcare.cli.output import console, emit_json, fail, listing, reporting_errors
 from phasedcare.config import load_settings
 from phasedcare.domain.actors import Actor
 from phasedcare.service.engine import Engine
@@ -140,23 +140,27 @@ def case_list(
             organisation=organisation,
             deadline_before=date.today() if overdue else None,  # noqa: DTZ011 - the user's today
         )
-    if as_json:
-        emit_json(rows)
-        return
-    table(
-        f"{len(rows)} cases",
-        ["case", "phase", "Veilig Thuis", "regie", "casusregisseur", "next deadline", "kind"],
-        [
-            [
-                r.case_id,
-                r.phase,
-                r.vt_stage,
-                r.regie_organisation,
-                r.casusregisseur,
-                r.next_deadline,
-                r.next_deadline_kind,
-            ]
-            for r in rows
+    listing(
+        rows,
+        as_json=as_json,
+        title=f"{len(rows)} cases",
+        columns=[
+            "case",
+            "phase",
+            "Veilig Thuis",
+            "regie",
+            "casusregisseur",
+            "next deadline",
+            "kind",
+        ],
+        row=lambda r: [
+            r.case_id,
+            r.phase,
+            r.vt_stage,
+            r.regie_organisation,
+            r.casusregisseur,
+            r.next_deadline,
+            r.next_deadline_kind,
         ],
     )
 
@@ -209,15 +213,17 @@ def case_allowed(
     who = parse_actor(actor)
     with open_engine(home) as engine, reporting_errors():
         found = engine.allowed(case_id, actor=who)
-    if as_json:
-        emit_json(found)
-        return
-    table(
-        f"events for {case_id}",
-        ["chart", "event", "to", "allowed", "why not"],
-        [
-            [o.chart, o.event, o.target or "", "yes" if o.allowed else "no", "; ".join(o.reasons)]
-            for o in found
+    listing(
+        found,
+        as_json=as_json,
+        title=f"events for {case_id}",
+        columns=["chart", "event", "to", "allowed", "why not"],
+        row=lambda o: [
+            o.chart,
+            o.event,
+            o.target or "",
+            "yes" if o.allowed else "no",
+            "; ".join(o.reasons),
         ],
         style=lambda row: "green" if row[3] == "yes" else "dim",
     )
@@ -231,21 +237,17 @@ def case_history(
     who = parse_actor(actor)
     with open_engine(home) as engine, reporting_errors():
         entries = engine.history(case_id, actor=who)
-    if as_json:
-        emit_json(entries)
-        return
-    table(
-        f"history of {case_id}",
-        ["#", "at", "event", "actor", "policy"],
-        [
-            [
-                e.sequence,
-                e.at.isoformat(timespec="seconds"),
-                e.event_type,
-                e.actor,
-                e.policy_version,
-            ]
-            for e in entries
+    listing(
+        entries,
+        as_json=as_json,
+        title=f"history of {case_id}",
+        columns=["#", "at", "event", "actor", "policy"],
+        row=lambda e: [
+            e.sequence,
+            e.at.isoformat(timespec="seconds"),
+            e.event_type,
+            e.actor,
+            e.policy_version,
         ],
     )
 

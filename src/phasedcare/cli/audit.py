@@ -20,7 +20,7 @@ from phasedcare.cli.app import (
     open_engine,
     parse_actor,
 )
-from phasedcare.cli.output import console, emit_json, fail, reporting_errors, table
+from phasedcare.cli.output import console, emit_json, fail, listing, reporting_errors, table
 from phasedcare.config import load_settings
 from phasedcare.domain.case import CaseState
 from phasedcare.ledger.bundle import verify_bundle
@@ -251,24 +251,20 @@ def audit_access(
     who = parse_actor(actor)
     with open_engine(home) as engine, reporting_errors():
         entries = engine.access_history(case_id, actor=who)
-    if as_json:
-        emit_json(entries)
-        return
-    table(
-        f"access to {case_id}",
-        ["#", "at", "actor", "action", "what", "outcome", "basis", "via", "detail"],
-        [
-            [
-                e.sequence,
-                e.at.isoformat(timespec="seconds"),
-                e.actor,
-                e.action,
-                e.query,
-                e.outcome,
-                e.legal_basis,
-                e.access_point,
-                e.detail,
-            ]
-            for e in entries
+    listing(
+        entries,
+        as_json=as_json,
+        title=f"access to {case_id}",
+        columns=["#", "at", "actor", "action", "what", "outcome", "basis", "via", "detail"],
+        row=lambda e: [
+            e.sequence,
+            e.at.isoformat(timespec="seconds"),
+            e.actor,
+            e.action,
+            e.query,
+            e.outcome,
+            e.legal_basis,
+            e.access_point,
+            e.detail,
         ],
     )

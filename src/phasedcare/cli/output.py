@@ -16,7 +16,7 @@ from rich.table import Table
 
 from phasedcare import errors
 
-__all__ = ["EXIT_CODES", "console", "emit_json", "fail", "reporting_errors", "table"]
+__all__ = ["EXIT_CODES", "console", "emit_json", "fail", "listing", "reporting_errors", "table"]
 
 console = Console(width=None if sys.stdout.isatty() else 200)  # pipes get whole lines
 _err = Console(stderr=True)
@@ -67,6 +67,22 @@ def _plain(value: Any) -> Any:
 def emit_json(value: Any) -> None:
     """Print ``value`` (models, dataclasses, lists of them) as JSON on stdout."""
     sys.stdout.write(json.dumps(_plain(value), indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def listing(
+    items: list[Any],
+    *,
+    as_json: bool,
+    title: str,
+    columns: list[str],
+    row: Callable[[Any], list[Any]],
+    style: Callable[[list[Any]], str] | None = None,
+) -> None:
+    """Print ``items`` as JSON, or as a table with one row per item: every read command's output."""
+    if as_json:
+        emit_json(items)
+    else:
+        table(title, columns, [row(item) for item in items], style=style)
 
 
 def table(
