@@ -45,9 +45,11 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def engine(clock: ManualClock) -> Engine:
-    """An engine over the in-memory store with the default policy."""
-    return memory_engine(clock=clock)
+def engine(clock: ManualClock) -> Iterator[Engine]:
+    """An engine over the in-memory store with the default policy (closed afterwards)."""
+    engine = memory_engine(clock=clock)
+    yield engine
+    engine.close()
 
 
 @pytest.fixture

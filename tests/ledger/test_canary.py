@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from phasedcare.bootstrap import build, initialise
+from phasedcare.bootstrap import build, initialise, open_store
 from phasedcare.config import Settings
 from phasedcare.domain import commands as cmd
 from phasedcare.errors import StoreError
@@ -123,8 +123,10 @@ def test_after_shredding_not_even_the_key_provider_opens_the_case(tmp_path: Path
     assert [d.due for d in engine.run_retention(actor=VT)] == [True]
     records = engine.store.load(case_id)
     engine.close()
-    codec = RecordCodec(keys=CaseKeys(build(settings).store, FileKeyProvider(home / "keys")))
+    store = open_store(settings.resolved_database_url)
+    codec = RecordCodec(keys=CaseKeys(store, FileKeyProvider(home / "keys")))
     with pytest.raises(StoreError, match="has no data key"):
         codec.decode(records[:-1])
+    store.close()
     at_rest = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
     assert leaks(at_rest) == []

@@ -81,7 +81,9 @@ def test_rotation_on_the_token_rewraps_and_everything_still_opens(settings: Sett
     assert [fresh.show(c, actor=vt).case_id for c in cases] == cases
     assert {k.kek_id for k in fresh.store.case_keys()} == {new_id}
     fresh.close()
-    assert build_verifier(settings).verify().intact
+    verifier = build_verifier(settings)
+    assert verifier.verify().intact
+    verifier.close()
 
 
 def test_the_kek_cannot_be_read_off_the_token(settings: Settings) -> None:

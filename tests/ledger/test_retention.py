@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from phasedcare.bootstrap import build, build_verifier, initialise
+from phasedcare.bootstrap import build, build_verifier, initialise, open_store
 from phasedcare.config import Settings
 from phasedcare.domain import commands as cmd
 from phasedcare.domain.policy import default_policy, default_policy_text, parse_policy
@@ -101,12 +101,15 @@ def test_retention_shreds_the_key_and_the_ledger_still_verifies(home: Path) -> N
     assert engine.auditor is not None
     engine.auditor.checkpoint()
     engine.close()
-    report = build_verifier(Settings(home=home)).verify()
+    verifier = build_verifier(Settings(home=home))
+    report = verifier.verify()
+    verifier.close()
     assert report.intact, report.problems
-    store = build_verifier(Settings(home=home))._store
+    store = open_store(Settings(home=home).resolved_database_url)
     fresh = RecordCodec(keys=CaseKeys(store, FileKeyProvider(home / "keys")))
     with pytest.raises(StoreError, match="has no data key"):
         fresh.decode(store.load(case_id)[:1])
+    store.close()
     raw = b"".join(p.read_bytes() for p in home.glob("phasedcare.db*"))
     assert wrapped.wrapped not in raw
     assert all(name.encode() not in raw for name in CANARY_NAMES)

@@ -191,6 +191,7 @@ class CaseLife(RuleBasedStateMachine):
                 state.regie.casusregisseur,
             ) == expected
         assert self.engine.projection_differences() == []
+        self.engine.close()
 
 
 TestCaseLife = CaseLife.TestCase

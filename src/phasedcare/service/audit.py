@@ -106,9 +106,8 @@ class Auditor:
             self._checkpoint_quietly()
             return
         with self._lock:
-            if self._timer is None:
-                delay = (self._last + self._interval - now).total_seconds()
-                self._timer = threading.Timer(max(delay, 0.0), self._scheduled)
+            if self._timer is None:  # real seconds: the engine's clock may be simulated
+                self._timer = threading.Timer(self._interval.total_seconds(), self._scheduled)
                 self._timer.daemon = True
                 self._timer.start()
 
