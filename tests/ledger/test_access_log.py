@@ -6,7 +6,8 @@ import pytest
 
 from phasedcare.domain.actors import Actor
 from phasedcare.errors import NotAuthorised, TransitionRefused
-from phasedcare.service.engine import CASELOAD, Engine, access_stream
+from phasedcare.service.access import CASELOAD, access_stream
+from phasedcare.service.engine import Engine
 from phasedcare.testing import actor_of
 from support import Journey
 

@@ -27,7 +27,6 @@ from phasedcare.domain.events import DomainEvent
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
 from phasedcare.domain.retention import RetentionDecision, retention
 from phasedcare.errors import (
-    ConcurrencyConflict,
     Erased,
     InvalidInput,
     NotAuthorised,
@@ -40,6 +39,7 @@ from phasedcare.ledger.bundle import case_bundle, ledger_bundle
 from phasedcare.ledger.chain import GENESIS
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.records import StoredEvent
+from phasedcare.service.access import CASELOAD, AccessLog, refusal_detail
 from phasedcare.service.audit import Auditor
 from phasedcare.service.authorisation import (
     authorise_command,
@@ -56,7 +56,6 @@ from phasedcare.service.views import (
     CommandResult,
     HistoryEntry,
     TransitionView,
-    access_view,
     case_view,
     history_entry,
     transition_view,
@@ -81,23 +80,6 @@ _CREATES = {
     ev.SafetyConditionAdded: "condition_id",
     ev.HandoverProposed: "handover_id",
 }
-
-
-CASELOAD = "~caseload"
-"""The subject of searches over many cases."""
-
-_ACCESS_RETRIES = 8
-
-
-def access_stream(subject: str) -> str:
-    """The stream id of a subject's access log."""
-    return f"{subject}~access"
-
-
-def _detail(exc: PhasedCareError) -> str:
-    """What a refusal was, without any data: the error class and the rule."""
-    rule = getattr(exc, "rule", None)
-    return type(exc).__name__ + (f":{rule}" if rule else "")
 
 
 def _created_id(events: list[DomainEvent]) -> str | None:
@@ -140,7 +122,13 @@ class Engine:
         self._clock = clock
         self._codec = codec
         self._auditor = auditor
-        self._access_point = access_point
+        self._access = AccessLog(
+            store=store,
+            codec=codec,
+            clock=clock,
+            policy_version=policy.version,
+            access_point=access_point,
+        )
         self._index = blind_index
         self._new_case_id = new_case_id
         self._log = structlog.get_logger("phasedcare.engine")
@@ -175,7 +163,7 @@ class Engine:
         try:
             result = self._handle(command, actor)
         except PhasedCareError as exc:
-            self._record_refusal(actor, case_id, name, exc)
+            self._access.refusal(actor, case_id, name, exc)
             self._log.info(
                 "command refused",
                 command=name,
@@ -262,7 +250,7 @@ class Engine:
             raise InvalidInput("this engine has no blind index configured", field="blind_index")
         if not name.strip():
             raise InvalidInput("a name is needed to look up a household", field="name")
-        self._record_access(
+        self._access.record(
             actor,
             CASELOAD,
             action="search",
@@ -439,11 +427,16 @@ class Engine:
         try:
             basis = authorise_read(actor, case, self._policy)
         except NotAuthorised as exc:
-            self._record_access(
-                actor, case_id, action="read", query=query, outcome="denied", detail=_detail(exc)
+            self._access.record(
+                actor,
+                case_id,
+                action="read",
+                query=query,
+                outcome="denied",
+                detail=refusal_detail(exc),
             )
             raise
-        self._record_access(
+        self._access.record(
             actor, case_id, action="read", query=query, outcome="allowed", basis=basis
         )
         self._log.info("read", query=query, case_id=case_id, organisation=actor.organisation)
@@ -465,7 +458,7 @@ class Engine:
         """A bundle of every record and checkpoint (auditors only; the export is logged)."""
         known_actor(actor, self._policy)
         if actor.role is not Role.auditor:
-            self._record_access(
+            self._access.record(
                 actor, CASELOAD, action="export", query="export_ledger", outcome="denied"
             )
             raise NotAuthorised(
@@ -473,7 +466,7 @@ class Engine:
             )
         auditor = self._require_auditor()
         auditor.checkpoint()
-        self._record_access(
+        self._access.record(
             actor,
             CASELOAD,
             action="export",
@@ -492,59 +485,10 @@ class Engine:
 
     # -- the access log (NEN 7513) ---------------------------------------------------------
 
-    def _record_refusal(
-        self, actor: Actor, case_id: str | None, command: str, exc: PhasedCareError
-    ) -> None:
-        """A refused command on an existing case goes into that case's access log."""
-        known = case_id is not None and self._store.head(case_id) is not None
-        subject = case_id if known and case_id is not None else CASELOAD
-        self._record_access(
-            actor, subject, action="command", query=command, outcome="refused", detail=_detail(exc)
-        )
-
-    def _record_access(
-        self,
-        actor: Actor,
-        subject: str,
-        *,
-        action: str,
-        query: str,
-        outcome: str,
-        basis: str = "",
-        detail: str = "",
-    ) -> None:
-        """Append one access entry to the subject's access stream; a read is never unlogged."""
-        stream = access_stream(subject)
-        entry = ev.AccessRecorded(
-            case_id=stream,
-            at=self._clock().astimezone(UTC),
-            actor=actor,
-            policy_version=self._policy.version,
-            subject=subject,
-            action=action,
-            query=query,
-            outcome=outcome,
-            legal_basis=basis,
-            access_point=self._access_point,
-            detail=detail,
-        )
-        for _ in range(_ACCESS_RETRIES):
-            sequence, previous = self._store.head(stream) or (0, GENESIS)
-            records = self._codec.encode([entry], after_sequence=sequence, previous=previous)
-            try:
-                self._store.append(
-                    case_id=stream, expected_sequence=sequence, records=records, projection=None
-                )
-            except ConcurrencyConflict:
-                continue
-            return
-        raise ConcurrencyConflict(case_id=stream, expected=sequence)
-
     def access_history(self, case_id: str, *, actor: Actor) -> list[AccessView]:
         """Who looked at this case, on what basis, from where, and who was refused."""
         self._read(case_id, actor, "access_history")
-        records = self._store.load(access_stream(case_id))
-        return [access_view(seq, e) for seq, e in enumerate(self._codec.decode(records), start=1)]
+        return self._access.entries(case_id)
 
     def show(self, case_id: str, *, actor: Actor) -> CaseView:
         """The case as it stands, with its deadlines judged today."""
@@ -590,7 +534,7 @@ class Engine:
         kind = self._policy.organisation(actor.organisation).kind
         if actor.role is Role.professional and kind is not OrganisationKind.veilig_thuis:
             organisation = actor.organisation
-        self._record_access(
+        self._access.record(
             actor, CASELOAD, action="search", query="list", outcome="allowed", basis=str(kind)
         )
         self._log.info("read", query="list", organisation=actor.organisation)
