@@ -62,7 +62,9 @@ def test_rotation_under_a_stream_of_commands_loses_nothing(vt: Actor) -> None:
 
 def test_a_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     """KEK files must be private (0600)."""
-    provider = FileKeyProvider.create(tmp_path / "keys")
+    (tmp_path / "keys").mkdir(mode=0o700)
+    provider = FileKeyProvider(tmp_path / "keys")
+    provider.rotate()
     [kek] = (tmp_path / "keys").glob("kek-*.key")
     kek.chmod(0o644)
     with pytest.raises(InvalidInput, match="readable by others"):

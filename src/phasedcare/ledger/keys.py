@@ -140,16 +140,6 @@ class FileKeyProvider(_AesKeyWrap):
         self._lock = threading.Lock()
         self._cache: dict[str, bytes] = {}
 
-    @classmethod
-    def create(cls, folder: Path) -> FileKeyProvider:
-        """Create the folder (0700) and a first KEK (0600) if there is none; idempotent."""
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(folder, 0o700)
-        provider = cls(folder)
-        if not provider._kek_ids():
-            provider.rotate()
-        return provider
-
     def _kek_ids(self) -> list[str]:
         if not self._folder.is_dir():
             return []

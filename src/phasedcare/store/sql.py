@@ -202,13 +202,13 @@ class SqlEventStore:
         position = after_position
         while True:
             query = (
-                select(EVENTS)
+                select(*_COLUMNS)
                 .where(EVENTS.c.position > position)
                 .order_by(EVENTS.c.position)
                 .limit(batch_size)
             )
             with self._engine.connect() as conn:
-                batch = [_stored(row) for row in conn.execute(query).mappings()]
+                batch = [_from_row(*row) for row in conn.execute(query)]
             yield from batch
             if len(batch) < batch_size:
                 return
@@ -437,24 +437,6 @@ def _from_row(  # noqa: PLR0917 - one positional parameter per selected column
         case_id, sequence, event_type, schema_version, _aware(recorded_at), key_id
     )
     return StoredEvent(header, bytes(payload), bytes(leaf), position, tree_index)
-
-
-def _stored(row: Any) -> StoredEvent:
-    header = RecordHeader(
-        case_id=row["case_id"],
-        sequence=row["sequence"],
-        event_type=row["event_type"],
-        schema_version=row["schema_version"],
-        recorded_at=_aware(row["recorded_at"]),
-        key_id=row["key_id"],
-    )
-    return StoredEvent(
-        header=header,
-        payload=bytes(row["payload"]),
-        leaf_hash=bytes(row["leaf_hash"]),
-        position=row["position"],
-        tree_index=row["tree_index"],
-    )
 
 
 def _projection_row(projection: CaseProjection) -> dict[str, Any]:
