@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from phasedcare.store import upgrade_database
+from phasedcare.store.migrate import upgrade_database
 
 POSTGRES_URL = os.environ.get("PHASEDCARE_TEST_POSTGRES_URL", "")
 

@@ -54,8 +54,8 @@ def test_public_surface_is_explicit() -> None:
 
 
 def test_help_imports_neither_prefect_nor_fastapi() -> None:
-    """`phasedcare --help` stays fast: Prefect and FastAPI are not imported."""
-    code = "import sys\nfrom phasedcare.cli.app import app\nprint(sorted(m for m in sys.modules if m.split('.')[0] in ('prefect', 'fastapi')))"
+    """`phasedcare --help` stays fast: Prefect, FastAPI, SQLAlchemy and Alembic are not imported."""
+    code = "import sys\nfrom phasedcare.cli.app import app\nprint(sorted(m for m in sys.modules if m.split('.')[0] in ('prefect', 'fastapi', 'sqlalchemy', 'alembic')))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

@@ -31,7 +31,7 @@ from phasedcare.logs import configure_logging
 from phasedcare.service.audit import Auditor
 from phasedcare.service.engine import Engine, utc_now
 from phasedcare.service.ports import EventStore
-from phasedcare.store import InMemoryEventStore, SqlEventStore, upgrade_database
+from phasedcare.store import InMemoryEventStore
 from phasedcare.store.witness import FolderWitness
 
 __all__ = [
@@ -60,6 +60,8 @@ def open_store(url: str) -> EventStore:
     """The event store for a database URL (``memory://`` for the in-memory store)."""
     if url == MEMORY_URL:
         return InMemoryEventStore()
+    from phasedcare.store.sql import SqlEventStore  # noqa: PLC0415 - SQLAlchemy only when needed
+
     return SqlEventStore(url)
 
 
@@ -193,5 +195,7 @@ def initialise(settings: Settings) -> InitReport:
     BlindIndex.in_folder(key_folder, create=True)
     url = settings.resolved_database_url
     if url != MEMORY_URL:
+        from phasedcare.store.migrate import upgrade_database  # noqa: PLC0415 - Alembic only here
+
         upgrade_database(url)
     return InitReport(home=home, database_url=url, policy_file=policy_file, created=tuple(created))

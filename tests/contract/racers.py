@@ -8,7 +8,7 @@ from typing import Any
 from store_contract import append
 
 from phasedcare.errors import ConcurrencyConflict
-from phasedcare.store import SqlEventStore
+from phasedcare.store.sql import SqlEventStore
 
 
 def race_rounds(url: str, case_id: str, rounds: int, barrier: Any, results: Any) -> None:

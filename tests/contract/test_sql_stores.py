@@ -13,7 +13,7 @@ from store_contract import EventStoreContract, append
 
 from phasedcare.errors import StoreError
 from phasedcare.service.ports import EventStore
-from phasedcare.store import SqlEventStore
+from phasedcare.store.sql import SqlEventStore
 from phasedcare.store.tables import metadata
 
 ROUNDS = 20

@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from phasedcare.bootstrap import build, initialise
 from phasedcare.cli.output import console, emit_json, fail, listing, reporting_errors
 from phasedcare.config import load_settings
 from phasedcare.domain.actors import Actor
@@ -49,6 +48,8 @@ CaseArg = Annotated[str, typer.Argument(help="The case id.")]
 @contextmanager
 def open_engine(home: Path | None) -> Iterator[Engine]:
     """The engine for the configured home, closed afterwards (errors: one line, an exit code)."""
+    from phasedcare.bootstrap import build  # noqa: PLC0415 - keep `phasedcare --help` fast
+
     with reporting_errors():
         engine = build(load_settings(home=home), configure_logs=True, access_point="cli")
     try:
@@ -70,6 +71,8 @@ def parse_actor(text: str) -> Actor:
 @app.command()
 def init(home: HomeOption = None) -> None:
     """Create the home folder, its config and policy files, and the database (idempotent)."""
+    from phasedcare.bootstrap import initialise  # noqa: PLC0415 - keep `phasedcare --help` fast
+
     with reporting_errors():
         report = initialise(load_settings(home=home))
     console.print(f"phasedcare home: {report.home}")
@@ -86,6 +89,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic region.")] = 7,
 ) -> None:
     """Run a synthetic region through the phases and print a summary (synthetic people only)."""
+    from phasedcare.bootstrap import initialise  # noqa: PLC0415 - keep `phasedcare --help` fast
     from phasedcare.cli.demo import run_demo  # noqa: PLC0415 - only this command needs it
 
     with reporting_errors():

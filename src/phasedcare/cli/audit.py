@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from phasedcare.bootstrap import build_verifier
 from phasedcare.cli.app import (
     ActorOption,
     CaseArg,
@@ -21,10 +20,11 @@ from phasedcare.cli.app import (
     parse_actor,
 )
 from phasedcare.cli.output import console, emit_json, fail, listing, reporting_errors, table
-from phasedcare.config import load_settings
+from phasedcare.config import Settings, load_settings
 from phasedcare.domain.case import CaseState
 from phasedcare.ledger.bundle import verify_bundle
 from phasedcare.ledger.verify import VerifyReport
+from phasedcare.service.audit import Auditor
 
 __all__: list[str] = []
 
@@ -34,7 +34,7 @@ app.add_typer(audit_app, name="audit")
 
 def _verify_with_progress(home: Path | None, public_key: bytes | None) -> VerifyReport:
     with reporting_errors():
-        verifier = build_verifier(load_settings(home=home), public_key=public_key)
+        verifier = _verifier(load_settings(home=home), public_key=public_key)
     try:
         with Progress(
             TextColumn("verifying"),
@@ -50,6 +50,13 @@ def _verify_with_progress(home: Path | None, public_key: bytes | None) -> Verify
             )
     finally:
         verifier.close()
+
+
+def _verifier(settings: Settings, *, public_key: bytes | None = None) -> Auditor:
+    """The public-key-only verifier (bootstrap imported here, so `--help` stays fast)."""
+    from phasedcare.bootstrap import build_verifier  # noqa: PLC0415
+
+    return build_verifier(settings, public_key=public_key)
 
 
 @audit_app.command("verify")
@@ -131,7 +138,7 @@ def audit_consistency(
 ) -> None:
     """Prove that the newer signed checkpoint extends the older one (nothing removed)."""
     with reporting_errors():
-        verifier = build_verifier(load_settings(home=home))
+        verifier = _verifier(load_settings(home=home))
     try:
         with reporting_errors():
             older, newer, proof, holds = verifier.consistency(first, second)
@@ -164,7 +171,7 @@ def audit_checkpoint(home: HomeOption = None) -> None:
 def audit_public_key(home: HomeOption = None) -> None:
     """Print the checkpoint public key and origin an auditor verifies with."""
     with reporting_errors():
-        verifier = build_verifier(load_settings(home=home))
+        verifier = _verifier(load_settings(home=home))
     console.print(f"{verifier.origin} {verifier.public_key.hex()}", soft_wrap=True)
     verifier.close()
 

@@ -1,7 +1,10 @@
-"""Storage adapters: the in-memory store and the SQL store (SQLite, PostgreSQL), migrations."""
+"""Storage adapters: the in-memory store, the SQL store (SQLite, PostgreSQL), migrations.
+
+Import the SQL store and the migrations from their modules (``phasedcare.store.sql``,
+``phasedcare.store.migrate``): they pull in SQLAlchemy and Alembic, which the in-memory
+store and the command line's help do not need.
+"""
 
 from phasedcare.store.memory import InMemoryEventStore
-from phasedcare.store.migrate import upgrade_database
-from phasedcare.store.sql import SqlEventStore
 
-__all__ = ["InMemoryEventStore", "SqlEventStore", "upgrade_database"]
+__all__ = ["InMemoryEventStore"]
