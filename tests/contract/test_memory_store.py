@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from store_contract import EventStoreContract
+from store_contract import EventStoreContract, MakeStore
 
-from phasedcare.service.ports import EventStore
 from phasedcare.store import InMemoryEventStore
 
 
@@ -13,6 +12,7 @@ class TestInMemoryEventStore(EventStoreContract):
     """InMemoryEventStore keeps the EventStore contract."""
 
     @pytest.fixture
-    def store(self) -> EventStore:
-        """A fresh in-memory store."""
-        return InMemoryEventStore()
+    def make_store(self) -> MakeStore:
+        """Every opening returns the same fresh store, as a second connection would."""
+        store = InMemoryEventStore()
+        return lambda: store

@@ -1,8 +1,14 @@
-"""The regional policy: deadlines, criteria, retention and organisations, from a YAML file.
+"""The regional policy: the deadlines, criteria, retention and organisations a region decides.
 
-A region's rules differ where the national sources are silent (see domain.md: every rule
-marked configurable). The file is validated by pydantic; an error names the file, the line
-and the field. Every event records the ``version`` it was decided under.
+The national sources leave many rules open (domain.md marks them *configurable*); each region
+sets them in one versioned YAML file, and every event records the ``version`` it was decided
+under. The file is validated by the frozen pydantic models below, which are also its JSON
+Schema (:func:`policy_json_schema`). A file that does not validate raises
+:class:`~phasedcare.errors.PolicyError` with one line naming the file, the line and the dotted
+field, e.g. ``policy.yaml line 12: deadlines.onderzoek_weken: Input should be greater than 0``.
+
+Reading is strict on purpose: duplicate keys (YAML silently keeps the last), unknown fields,
+non-text keys, anchors and aliases, and documents that are not a mapping are all refused.
 """
 
 from __future__ import annotations
@@ -11,10 +17,19 @@ from collections.abc import Iterator
 from datetime import date
 from enum import StrEnum
 from importlib import resources
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from phasedcare.domain.calendar import WorkingDayCalendar
 from phasedcare.errors import NotFound, PolicyError
@@ -22,12 +37,13 @@ from phasedcare.errors import NotFound, PolicyError
 __all__ = [
     "CalendarSettings",
     "Deadlines",
-    "MdaCriteria",
     "MdaCriterion",
+    "MdaSettings",
     "Organisation",
     "OrganisationKind",
     "RegionalPolicy",
     "RetentionRule",
+    "RetentionSettings",
     "StableSafety",
     "default_policy",
     "default_policy_text",
@@ -35,15 +51,26 @@ __all__ = [
     "policy_json_schema",
 ]
 
-_SLUG = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+_SLUG = r"^[a-z0-9][a-z0-9._-]{0,62}$"  # the same id shape as actors.Actor.organisation
+_RECORD_TYPE = r"^[a-z][a-z0-9_]{0,59}$"
+_MAILBOX = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_VERSION = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,39}$"
+
+Positive = Annotated[StrictInt, Field(gt=0)]
+_Path = tuple[str | int, ...]
 
 
-class _Strict(BaseModel):
+def _rule_broken(message: str, *at: str | int) -> PydanticCustomError:
+    """A cross-field rule that failed, with the path (below the model) of the value at fault."""
+    return PydanticCustomError("policy_rule", message, {"at": at})
+
+
+class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class OrganisationKind(StrEnum):
-    """What an organisation is in the chain."""
+    """The role an organisation plays in the chain."""
 
     lokaal_team = "lokaal_team"
     veilig_thuis = "veilig_thuis"
@@ -51,168 +78,297 @@ class OrganisationKind(StrEnum):
     partner = "partner"
 
 
-class Organisation(_Strict):
-    """An organisation of the region (no people: a functional mailbox at most)."""
+class Organisation(_Frozen):
+    """An organisation of the region: ids and functional mailboxes only, never a person."""
 
-    id: str = Field(pattern=_SLUG, description="Stable id, e.g. wijkteam-zwolle.")
+    id: str = Field(pattern=_SLUG, description="Stable id (a slug), e.g. wijkteam-zwolle.")
     name: str = Field(min_length=1, max_length=200, description="The organisation's name.")
-    kind: OrganisationKind = Field(description="lokaal_team, veilig_thuis, mda or partner.")
+    kind: OrganisationKind = Field(
+        description="lokaal_team, veilig_thuis, mda (MDA++ team) or partner (police, Raad)."
+    )
     contact: str | None = Field(
-        default=None, max_length=200, description="A functional mailbox for escalations."
+        default=None,
+        pattern=_MAILBOX,
+        max_length=200,
+        description="A functional mailbox for handovers and escalations, never a person's.",
+    )
+    region: str = Field(
+        pattern=_SLUG, description="The region the organisation works in: the policy's region."
     )
 
 
-class Deadlines(_Strict):
-    """Legal and agreed deadlines."""
+class Deadlines(_Frozen):
+    """Legal and agreed deadlines that the engine tracks, escalates and never drops."""
 
-    veiligheidsbeoordeling_werkdagen: int = Field(
-        strict=True,
+    veiligheidsbeoordeling_werkdagen: Positive = Field(
         default=5,
-        gt=0,
         le=60,
-        description="Wmo art. 4.1.7: assessment within 5 werkdagen.",
+        description="Veiligheidsbeoordeling within N werkdagen of a melding "
+        "(Uitvoeringsbesluit Wmo 2015 art. 4.1.7: 5).",
     )
-    onderzoek_weken: int = Field(
-        strict=True, default=10, gt=0, le=52, description="Onderzoek completed within."
+    onderzoek_weken: Positive = Field(
+        default=10, le=52, description="A Veilig Thuis onderzoek is completed within N weeks."
     )
-    safety_plan_review_werkdagen: int = Field(
-        strict=True, default=20, gt=0, le=260, description="A safety plan is reviewed within."
+    safety_plan_review_werkdagen: Positive = Field(
+        default=20, le=260, description="An agreed safety plan is reviewed within N werkdagen."
     )
-    monitoring_maanden: list[StrictInt] = Field(
+    monitoring_maanden: list[Positive] = Field(
         default_factory=lambda: [3, 12],
         min_length=1,
-        description="Monitoring moments in months after the handover, ascending.",
+        description="Monitoring checks, in months after the handover, strictly ascending.",
     )
-    tijdelijk_huisverbod_dagen: int = Field(
-        strict=True, default=10, gt=0, description="Tijdelijk huisverbod."
+    tijdelijk_huisverbod_dagen: Positive = Field(
+        default=10, le=28, description="A tijdelijk huisverbod lasts N days; help starts within."
     )
-    tijdelijk_huisverbod_max_dagen: int = Field(
-        strict=True, default=28, gt=0, description="After extension."
+    tijdelijk_huisverbod_max_dagen: Positive = Field(
+        default=28, le=90, description="The most days after extension by the burgemeester."
     )
-    handover_response_werkdagen: int = Field(
-        strict=True, default=5, gt=0, le=60, description="The receiver answers a handover within."
+    handover_response_werkdagen: Positive = Field(
+        default=5, le=60, description="The receiving party accepts or declines within N werkdagen."
     )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         moments = self.monitoring_maanden
-        if any(m <= 0 for m in moments) or moments != sorted(set(moments)):
-            msg = "monitoring_maanden must be positive and strictly ascending"
-            raise ValueError(msg)
+        for index in range(1, len(moments)):
+            if moments[index] <= moments[index - 1]:
+                msg = "monitoring_maanden must be strictly ascending"
+                raise _rule_broken(msg, "monitoring_maanden", index)
         if self.tijdelijk_huisverbod_max_dagen < self.tijdelijk_huisverbod_dagen:
-            msg = "tijdelijk_huisverbod_max_dagen must be at least tijdelijk_huisverbod_dagen"
-            raise ValueError(msg)
+            msg = "must be at least tijdelijk_huisverbod_dagen"
+            raise _rule_broken(msg, "tijdelijk_huisverbod_max_dagen")
         return self
 
 
-class StableSafety(_Strict):
+class StableSafety(_Frozen):
     """When stabiele veiligheid counts as reached (no national definition: configurable)."""
 
-    incident_free_months: int = Field(
-        strict=True, default=3, gt=0, le=60, description="Months without incident."
+    incident_free_months: Positive = Field(
+        default=3, le=60, description="Months without a new incident or melding."
     )
-    all_conditions_met: bool = Field(
-        strict=True, default=True, description="Every safety condition met."
+    all_conditions_met: StrictBool = Field(
+        default=True, description="Every veiligheidsvoorwaarde must be met."
     )
-    risk_assessment_required: bool = Field(
-        strict=True, default=True, description="A risk assessment exists."
+    risk_assessment_required: StrictBool = Field(
+        default=True, description="A risk assessment (risicotaxatie) must be on file."
     )
 
 
-class MdaCriterion(_Strict):
-    """One entry criterion for MDA++."""
+class MdaCriterion(_Frozen):
+    """One criterion for opschalen to MDA++."""
 
-    id: str = Field(pattern=_SLUG)
-    description: str = Field(min_length=1, max_length=500)
-
-
-class MdaCriteria(_Strict):
-    """Opschalen to and afschalen from MDA++ (default: the IJsselland set)."""
-
-    entry_criteria: list[MdaCriterion] = Field(min_length=1)
-    minimum_criteria_met: int = Field(
-        strict=True, default=2, gt=0, description="Criteria needed to propose."
+    id: str = Field(pattern=_SLUG, description="Stable id, recorded in decisions.")
+    description: str = Field(
+        min_length=1, max_length=500, description="The criterion as professionals read it."
     )
-    afschalen_stable_months: int = Field(
-        strict=True, default=6, gt=0, le=60, description="Stable safety sustained before afschalen."
+
+
+def _ijsselland_criteria() -> list[MdaCriterion]:
+    """The IJsselland entry criteria for MDA++ (domain.md), the default set."""
+    return [
+        MdaCriterion(id="structurele-onveiligheid", description="Structurele onveiligheid"),
+        MdaCriterion(
+            id="veel-hulp-geen-stabiele-veiligheid",
+            description="Veel hulp ingezet zonder dat stabiele veiligheid is bereikt",
+        ),
+        MdaCriterion(id="hoge-kans-op-herhaling", description="Hoge kans op herhaling"),
+        MdaCriterion(
+            id="intergenerationele-overdracht",
+            description="Hoge kans op intergenerationele overdracht",
+        ),
+        MdaCriterion(
+            id="langdurige-intensieve-aanpak",
+            description="Langdurige, intensieve aanpak met traumascreening en -behandeling nodig",
+        ),
+    ]
+
+
+class MdaSettings(_Frozen):
+    """Opschalen to and afschalen from MDA++ (default: the IJsselland criteria)."""
+
+    entry_criteria: list[MdaCriterion] = Field(
+        default_factory=_ijsselland_criteria,
+        min_length=1,
+        description="The criteria a triage weighs; ids are unique.",
+    )
+    minimum_criteria_met: Positive = Field(
+        default=2, description="How many criteria must be met to propose opschalen."
+    )
+    afschalen_stable_months: Positive = Field(
+        default=6,
+        le=60,
+        description="Months of sustained stable safety before afschalen is not premature.",
     )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        ids = [c.id for c in self.entry_criteria]
-        if len(ids) != len(set(ids)):
-            msg = "entry criterion ids must be unique"
-            raise ValueError(msg)
-        if self.minimum_criteria_met > len(ids):
-            msg = "minimum_criteria_met exceeds the number of entry criteria"
-            raise ValueError(msg)
+        seen: set[str] = set()
+        for index, criterion in enumerate(self.entry_criteria):
+            if criterion.id in seen:
+                msg = f"entry criterion id {criterion.id} is used twice"
+                raise _rule_broken(msg, "entry_criteria", index, "id")
+            seen.add(criterion.id)
+        if self.minimum_criteria_met > len(self.entry_criteria):
+            msg = f"exceeds the number of entry criteria ({len(self.entry_criteria)})"
+            raise _rule_broken(msg, "minimum_criteria_met")
         return self
 
 
-class RetentionRule(_Strict):
-    """How long a record type is kept; the longest applicable rule wins."""
+class RetentionRule(_Frozen):
+    """How long one record type is kept after a case closes; the longest applicable rule wins."""
 
-    id: str = Field(pattern=_SLUG)
-    record_type: str = Field(min_length=1, max_length=60, description="e.g. vt_dossier, jeugdhulp.")
-    organisation_kind: OrganisationKind | None = None
-    years_after_closure: int | None = Field(strict=True, default=None, gt=0, le=100)
-    until_youngest_child_age: int | None = Field(strict=True, default=None, gt=0, le=30)
+    id: str = Field(pattern=_SLUG, description="Stable id, recorded in retention decisions.")
+    record_type: str = Field(
+        pattern=_RECORD_TYPE, description="The kind of record, e.g. vt_dossier, jeugdhulp, wmo."
+    )
+    organisation_kind: OrganisationKind | None = Field(
+        default=None,
+        description="Applies when an organisation of this kind held regie; empty: always.",
+    )
+    years_after_closure: Positive | None = Field(
+        default=None, le=100, description="Kept N years after the case closed."
+    )
+    until_youngest_child_age: Positive | None = Field(
+        default=None, le=30, description="Kept until the youngest child reaches this age."
+    )
 
     @model_validator(mode="after")
     def _has_a_term(self) -> Self:
         if self.years_after_closure is None and self.until_youngest_child_age is None:
             msg = "a retention rule needs years_after_closure or until_youngest_child_age"
-            raise ValueError(msg)
+            raise _rule_broken(msg)
         return self
 
 
-class CalendarSettings(_Strict):
-    """Days on which the region does not count werkdagen besides the public holidays."""
+def _default_retention() -> list[RetentionRule]:
+    """Retention per domain.md: jeugdhulp 20y, Wmo 15y, VT 20y or until the youngest is 18."""
+    kinds = OrganisationKind
+    return [
+        RetentionRule(
+            id="vt-dossier",
+            record_type="vt_dossier",
+            organisation_kind=kinds.veilig_thuis,
+            years_after_closure=20,
+        ),
+        RetentionRule(
+            id="jeugdhulp",
+            record_type="jeugdhulp",
+            organisation_kind=kinds.lokaal_team,
+            years_after_closure=20,
+        ),
+        RetentionRule(
+            id="wmo", record_type="wmo", organisation_kind=kinds.lokaal_team, years_after_closure=15
+        ),
+        RetentionRule(id="jongste-kind-18", record_type="vt_dossier", until_youngest_child_age=18),
+    ]
 
-    extra_closed_days: list[date] = Field(default_factory=list)
-    bevrijdingsdag_every_year: bool = Field(default=False, strict=True)
 
+class RetentionSettings(_Frozen):
+    """Retention rules per record type and organisation kind: the longest applicable one wins."""
 
-class RegionalPolicy(_Strict):
-    """One region's policy file, versioned; events record the version they were decided under."""
-
-    version: str = Field(min_length=1, max_length=40, description="e.g. 2026.1")
-    region: str = Field(pattern=_SLUG, description="The region's id, e.g. ijsselland.")
-    name: str = Field(min_length=1, max_length=200)
-    deadlines: Deadlines = Field(default_factory=Deadlines)
-    stable_safety: StableSafety = Field(default_factory=StableSafety)
-    mda: MdaCriteria
-    retention: list[RetentionRule] = Field(min_length=1)
-    organisations: list[Organisation] = Field(min_length=2)
-    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    rules: list[RetentionRule] = Field(
+        default_factory=_default_retention,
+        min_length=1,
+        description="Every rule that applies gives a date; the latest date is kept.",
+    )
 
     @model_validator(mode="after")
-    def _organisations(self) -> Self:
-        ids = [o.id for o in self.organisations]
-        duplicated = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicated:
-            msg = f"organisation ids must be unique: {', '.join(duplicated)}"
-            raise ValueError(msg)
-        kinds = [o.kind for o in self.organisations]
-        if kinds.count(OrganisationKind.veilig_thuis) != 1:
-            msg = "a region has exactly one veilig_thuis organisation"
-            raise ValueError(msg)
-        if OrganisationKind.lokaal_team not in kinds:
-            msg = "a region needs at least one lokaal_team organisation"
-            raise ValueError(msg)
+    def _unique_ids(self) -> Self:
+        seen: set[str] = set()
+        for index, rule in enumerate(self.rules):
+            if rule.id in seen:
+                raise _rule_broken(
+                    f"retention rule id {rule.id} is used twice", "rules", index, "id"
+                )
+            seen.add(rule.id)
         return self
 
+
+class CalendarSettings(_Frozen):
+    """The region's closed days on top of the Dutch public holidays."""
+
+    extra_closed_days: list[date] = Field(
+        default_factory=list,
+        description="Dates on which no werkdag is counted, e.g. the Friday after Hemelvaart.",
+    )
+    bevrijdingsdag_every_year: StrictBool = Field(
+        default=False,
+        description="Count 5 May as a holiday every year (Algemene termijnenwet) instead of "
+        "only in lustrum years (the holidays library, following most CAOs).",
+    )
+
+
+class RegionalPolicy(_Frozen):
+    """One region's policy file, versioned: every event records the version it was decided under."""
+
+    version: str = Field(
+        pattern=_VERSION,
+        description='The policy version, e.g. "2026.1" (quote it: YAML reads 2026.1 as a number).',
+    )
+    region: str = Field(pattern=_SLUG, description="The region's id, e.g. ijsselland.")
+    name: str = Field(min_length=1, max_length=200, description="The region's display name.")
+    deadlines: Deadlines = Field(default_factory=Deadlines, description="Deadlines.")
+    stable_safety: StableSafety = Field(
+        default_factory=StableSafety, description="When stabiele veiligheid is reached."
+    )
+    mda: MdaSettings = Field(default_factory=MdaSettings, description="MDA++ criteria.")
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="Retention of closed cases."
+    )
+    organisations: list[Organisation] = Field(
+        min_length=2,
+        description="The region's organisations: exactly one veilig_thuis, at least one "
+        "lokaal_team; ids unique.",
+    )
+    calendar: CalendarSettings = Field(
+        default_factory=CalendarSettings, description="Closed days for counting werkdagen."
+    )
+
+    @model_validator(mode="after")
+    def _organisations_consistent(self) -> Self:
+        problem = next(self._organisation_problems(), None)
+        if problem is not None:
+            raise problem
+        return self
+
+    def _organisation_problems(self) -> Iterator[PydanticCustomError]:
+        """Every broken organisation rule, each pointing at the value at fault."""
+        seen: set[str] = set()
+        vt_found = False
+        for index, org in enumerate(self.organisations):
+            if org.id in seen:
+                yield _rule_broken(
+                    f"organisation id {org.id} is used twice", "organisations", index, "id"
+                )
+            if org.region != self.region:
+                msg = f"organisation {org.id} belongs to region {org.region}, not {self.region}"
+                yield _rule_broken(msg, "organisations", index, "region")
+            if org.kind is OrganisationKind.veilig_thuis and vt_found:
+                msg = "a region has exactly one veilig_thuis organisation; this is a second"
+                yield _rule_broken(msg, "organisations", index, "kind")
+            seen.add(org.id)
+            vt_found = vt_found or org.kind is OrganisationKind.veilig_thuis
+        kinds = {org.kind for org in self.organisations}
+        if OrganisationKind.veilig_thuis not in kinds:
+            yield _rule_broken("a region needs one veilig_thuis organisation", "organisations")
+        if OrganisationKind.lokaal_team not in kinds:
+            yield _rule_broken("a region needs a lokaal_team organisation", "organisations")
+
     def organisation(self, org_id: str) -> Organisation:
-        """The organisation with this id; NotFound when the region has none."""
-        for organisation in self.organisations:
-            if organisation.id == org_id:
-                return organisation
+        """The organisation with id ``org_id``.
+
+        Raises:
+            NotFound: the region has no organisation with that id.
+        """
+        for org in self.organisations:
+            if org.id == org_id:
+                return org
         msg = f"organisation {org_id} is not part of region {self.region}"
         raise NotFound(msg, kind="organisation", ident=org_id)
 
     @property
     def veilig_thuis(self) -> Organisation:
-        """The region's Veilig Thuis organisation."""
+        """The region's one Veilig Thuis organisation."""
         return next(o for o in self.organisations if o.kind is OrganisationKind.veilig_thuis)
 
     def working_days(self) -> WorkingDayCalendar:
@@ -223,92 +379,154 @@ class RegionalPolicy(_Strict):
         )
 
 
-# -- reading the YAML with line numbers ---------------------------------------------------
+# -- reading YAML with the line of every key path -------------------------------------------
+
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate keys (YAML would silently keep the last)."""
+class _PolicyLoader(yaml.SafeLoader):
+    """A safe loader that refuses aliases and names the node of any value it cannot build."""
 
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """Refuse an alias: it would share one value between two paths and hide its line."""
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
+            msg = "anchors and aliases are not allowed in a policy file: write the value out"
+            raise yaml.composer.ComposerError(None, None, msg, event.start_mark)
+        return super().compose_node(parent, index)
 
-def _mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    keys: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in keys:
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """Build one value; whatever PyYAML raises on an odd scalar becomes an error at its node.
+
+        PyYAML's constructors let ValueError (30 February), IndexError (an empty ``!!int``) and
+        the like escape; each is turned into a ConstructorError carrying the node's line.
+        """
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # any construction failure is bad input, reported at its node
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        keys.add(key)
-    return dict(loader.construct_pairs(node, deep=True))
+                None, None, f"cannot read this value: {exc}", node.start_mark
+            ) from None
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
-def _lines(node: yaml.Node, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], int]]:
-    """Every key path in the document with the 1-based line it starts on."""
-    yield path, node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key_path = (*path, key_node.value)
-            yield key_path, key_node.start_mark.line + 1
-            yield from ((p, line) for p, line in _lines(value_node, key_path) if p != key_path)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _lines(item, (*path, index))
-
-
-def _line_of(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
-    """The line of the deepest known prefix of ``loc`` (a missing field: its parent's line)."""
-    normalised = tuple(str(p) if not isinstance(p, int) else p for p in loc)
-    for end in range(len(normalised), -1, -1):
-        if normalised[:end] in lines:
-            return lines[normalised[:end]]
-    return None
-
-
-def _load(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PolicyError(f"{source} line {line}: {problem}", source=source, line=line) from None
-    if node is None or not isinstance(data, dict):
-        raise PolicyError(
-            f"{source} line 1: a policy file is a mapping of fields", source=source, line=1
-        )
-    lines: dict[tuple[Any, ...], int] = {(): 1}
-    lines.update(
-        {
-            tuple(str(p) if not isinstance(p, int) else p for p in path): line
-            for path, line in _lines(node)
-        }
+def _error(source: str, line: int, message: str, field: str | None = None) -> PolicyError:
+    """A PolicyError whose message is one line: source, line, field, what is wrong."""
+    where = f"{field}: " if field else ""
+    one_line = " ".join(message.split())
+    return PolicyError(
+        f"{source} line {line}: {where}{one_line}", source=source, field=field, line=line
     )
+
+
+def _dotted(path: _Path) -> str:
+    """``("organisations", 2, "id")`` as ``organisations.2.id``."""
+    return ".".join(str(part) for part in path)
+
+
+def _index_keys(node: yaml.Node, source: str, path: _Path, lines: dict[_Path, int]) -> None:
+    """Record the 1-based line of every key path and list item below ``node``.
+
+    Raises:
+        PolicyError: a key is not text, or a key occurs twice in one mapping.
+    """
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*path, index)] = item.start_mark.line + 1
+            _index_keys(item, source, (*path, index), lines)
+    elif isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR_TAG:
+                raise _error(source, line, "a key must be a field name (text)", _dotted(path))
+            key_path = (*path, key_node.value)
+            if key_node.value in seen:
+                raise _error(source, line, f"duplicate key {key_node.value!r}", _dotted(key_path))
+            seen.add(key_node.value)
+            lines[key_path] = line
+            _index_keys(value_node, source, key_path, lines)
+
+
+def _yaml_error(exc: yaml.YAMLError, text: str, source: str) -> PolicyError:
+    """The PolicyError for a YAML syntax or construction error, at the line it names."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = ", ".join(part for part in (exc.context, exc.problem) if part)
+        return _error(source, line, f"invalid YAML: {problem}")
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        return _error(source, line, f"invalid YAML: unreadable character #x{exc.character:04x}")
+    return _error(source, 1, f"invalid YAML: {exc}")
+
+
+def _load(text: str, source: str) -> tuple[dict[str, Any], dict[_Path, int]]:
+    """The policy document as a dict, with the line of every key path."""
+    loader: _PolicyLoader | None = None
+    try:
+        loader = _PolicyLoader(text)
+        node = loader.get_single_node()
+        if not isinstance(node, yaml.MappingNode):
+            line = 1 if node is None else node.start_mark.line + 1
+            raise _error(source, line, "a policy file is a mapping of fields")
+        lines: dict[_Path, int] = {(): node.start_mark.line + 1}
+        _index_keys(node, source, (), lines)
+        data: dict[str, Any] = loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, text, source) from None
+    except RecursionError:
+        raise _error(source, 1, "the document is nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 
+def _location(error: ErrorDetails) -> _Path:
+    """Where a validation error points: pydantic's loc, refined by a cross-field rule's path."""
+    context = error.get("ctx") or {}
+    return (*error["loc"], *context.get("at", ()))
+
+
+def _line_of(path: _Path, lines: dict[_Path, int]) -> int:
+    """The line of the deepest part of ``path`` present in the file (a missing key: its parent)."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return 1
+
+
+def _validation_error(exc: ValidationError, source: str, lines: dict[_Path, int]) -> PolicyError:
+    """The PolicyError for the first validation error; the message counts any others."""
+    errors = exc.errors(include_url=False, include_input=False)
+    path = _location(errors[0])
+    message = errors[0]["msg"].removeprefix("Value error, ")
+    if len(errors) > 1:
+        more = len(errors) - 1
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return _error(source, _line_of(path, lines), message, _dotted(path) or None)
+
+
 def parse_policy(text: str, *, source: str) -> RegionalPolicy:
-    """Validate policy YAML text; raises PolicyError naming source, line and field."""
+    """Validate policy YAML ``text`` read from ``source`` (a file name, for messages).
+
+    Raises:
+        PolicyError: the text is not valid YAML, or not a valid policy; the one-line message
+            names ``source``, the line and the dotted field.
+    """
     data, lines = _load(text, source)
     try:
         return RegionalPolicy.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        field = ".".join(str(p) for p in loc) or "(document)"
-        line = _line_of(lines, loc)
-        message = first["msg"].removeprefix("Value error, ")
-        raise PolicyError(
-            f"{source} line {line}: {field}: {message}", source=source, field=field, line=line
-        ) from None
+        raise _validation_error(exc, source, lines) from None
 
 
 def default_policy_text() -> str:
-    """The shipped default policy (a synthetic region, IJsselland-like)."""
-    return resources.files("phasedcare.domain").joinpath("default_policy.yaml").read_text("utf-8")
+    """The shipped default policy file (a synthetic region modelled on IJsselland)."""
+    resource = resources.files("phasedcare.domain").joinpath("default_policy.yaml")
+    return resource.read_text(encoding="utf-8")
 
 
 def default_policy() -> RegionalPolicy:
@@ -317,5 +535,5 @@ def default_policy() -> RegionalPolicy:
 
 
 def policy_json_schema() -> dict[str, Any]:
-    """The JSON Schema of the policy file."""
+    """The JSON Schema of a policy file, generated from the models (descriptions included)."""
     return RegionalPolicy.model_json_schema()

@@ -62,7 +62,7 @@ def retention(case: CaseState, policy: RegionalPolicy, today: date) -> Retention
     kinds = _kinds_that_held_regie(case, policy)
     rules = [
         r
-        for r in policy.retention
+        for r in policy.retention.rules
         if r.organisation_kind is None or str(r.organisation_kind) in kinds
     ]
     youngest = _youngest_child(case)

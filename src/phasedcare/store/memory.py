@@ -87,7 +87,7 @@ class InMemoryEventStore:
         """The case's records in sequence order."""
         with self._lock:
             records = list(self._cases.get(case_id, []))
-        return records if up_to is None else records[:up_to]
+        return [r for r in records if up_to is None or r.header.sequence <= up_to]
 
     def case_ids(self) -> list[str]:
         """Every case with records, sorted."""

@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, Uniqu
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "SCHEMA_REVISION",
     "CaseKeyRecord",
     "CaseRecord",
     "CheckpointRecord",
@@ -22,6 +23,9 @@ __all__ = [
 ]
 
 metadata = SQLModel.metadata
+
+SCHEMA_REVISION = "0001"
+"""The Alembic revision these tables match; the store refuses a database at another one."""
 
 _POSITION = BigInteger().with_variant(Integer(), "sqlite")
 
