@@ -5,7 +5,8 @@ structured attributes, so that the CLI and the HTTP API can pass the reason thro
 
     PhasedCareError
     ├── InvalidInput              bad input at a boundary (CLI argument, policy file, payload)
-    │   └── PolicyError           a regional policy file that does not validate
+    │   ├── PolicyError           a regional policy file that does not validate
+    │   └── SignatureInvalid      a webhook whose signature, id or timestamp does not verify
     ├── NotFound                  an unknown case, member, condition or organisation
     │   └── Erased                a case whose data key was destroyed under retention
     ├── Refused                   the domain refused a command; ``rule`` names what failed
@@ -28,6 +29,7 @@ __all__ = [
     "PhasedCareError",
     "PolicyError",
     "Refused",
+    "SignatureInvalid",
     "StoreError",
     "TransitionRefused",
 ]
@@ -58,6 +60,13 @@ class PolicyError(InvalidInput):
         super().__init__(message, field=field)
         self.source = source
         self.line = line
+
+
+class SignatureInvalid(InvalidInput):
+    """A webhook's Standard Webhooks signature, id or timestamp does not verify."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="webhook-signature")
 
 
 class NotFound(PhasedCareError):
