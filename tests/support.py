@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from phasedcare.domain import commands as cmd
 from phasedcare.domain.actors import Actor
 from phasedcare.service.engine import Engine
@@ -11,6 +13,21 @@ __all__ = ["CANARY_NAMES", "Journey"]
 
 CANARY_NAMES = ("Zorro Kanariepiet", "Xaviera Canarywood", "Quintus Testvogel")
 """Synthetic names that must never show up outside sealed events and memory."""
+
+
+def handover(case_id: str, to_organisation: str, **overrides: Any) -> cmd.ProposeHandover:
+    """A complete handover proposal (conditions c1, c2) with ``overrides`` applied."""
+    fields: dict[str, Any] = {
+        "case_id": case_id,
+        "to_organisation": to_organisation,
+        "safety_conditions": ["c1"],
+        "monitoring_agreement": "Veilig Thuis checks the conditions at 3 and 12 months.",
+        "risk_summary": "verhoogd risico",
+        "legal_basis": "art. 5.2.6 Wmo 2015",
+        "household_informed": True,
+    }
+    fields.update(overrides)
+    return cmd.ProposeHandover(**fields)
 
 
 class Journey:
@@ -88,8 +105,7 @@ class Journey:
     def handed_over(self) -> Journey:
         """Regie handed from Veilig Thuis to the wijkteam (proposed and accepted)."""
         proposed = self.engine.handle(
-            cmd.ProposeHandover(case_id=self.case_id, to_organisation=self.wijkteam.organisation),
-            actor=self.regiehouder,
+            handover(self.case_id, self.wijkteam.organisation), actor=self.regiehouder
         )
         assert proposed.created_id is not None
         self.engine.handle(

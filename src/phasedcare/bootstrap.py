@@ -30,13 +30,18 @@ from phasedcare.ledger.keys import (
 from phasedcare.logs import configure_logging
 from phasedcare.service.audit import Auditor
 from phasedcare.service.engine import Engine, utc_now
+from phasedcare.service.jobs import Jobs
+from phasedcare.service.notifications import Notifier
 from phasedcare.service.ports import EventStore
+from phasedcare.service.subscriptions import WebhookSubscriptions
+from phasedcare.service.webhooks import WebhookSender
 from phasedcare.store import InMemoryEventStore
 from phasedcare.store.witness import FolderWitness
 
 __all__ = [
     "InitReport",
     "build",
+    "build_jobs",
     "build_verifier",
     "initialise",
     "key_provider",
@@ -92,6 +97,13 @@ def build(
     )
     codec = RecordCodec(keys=CaseKeys(store, provider))
     index = BlindIndex.generate() if in_memory else BlindIndex.in_folder(folder)
+    webhooks = WebhookSubscriptions(
+        store=store,
+        keys=provider,
+        policy=policy,
+        clock=clock,
+        allow_loopback=settings.webhook_allow_loopback,
+    )
     return Engine(
         store=store,
         policy=policy,
@@ -100,7 +112,17 @@ def build(
         clock=clock,
         access_point=access_point,
         blind_index=index,
+        notifier=Notifier(policy=policy, base_url=settings.public_base_url),
+        webhooks=webhooks,
     )
+
+
+def build_jobs(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
+) -> Jobs:
+    """Wire the scheduled jobs (sweeps, MDA++ evaluation, outbox drain) from settings."""
+    engine = build(settings, clock=clock, access_point="flows")
+    return Jobs(engine=engine, sender=WebhookSender(), clock=clock)
 
 
 def build_verifier(settings: Settings, *, public_key: bytes | None = None) -> Auditor:

@@ -57,6 +57,24 @@ class Settings(BaseSettings):
     checkpoint_interval_seconds: int = Field(
         default=60, gt=0, description="A checkpoint is signed at most this long after a commit."
     )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where links in webhook bodies point (phasedcare serve's address).",
+    )
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Allow http:// webhook URLs on 127.0.0.1/localhost (tests, one machine); "
+        "otherwise only https.",
+    )
+    flows_drain_interval_seconds: int = Field(
+        default=10, gt=0, description="How often `phasedcare flows run` drains the outbox."
+    )
+    flows_sweep_interval_seconds: int = Field(
+        default=3600, gt=0, description="How often it sweeps deadlines (expire and escalate)."
+    )
+    flows_mda_interval_seconds: int = Field(
+        default=86400, gt=0, description="How often it evaluates the MDA++ entry criteria."
+    )
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
 

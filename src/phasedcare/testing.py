@@ -18,6 +18,7 @@ from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.keys import CaseKeys, CheckpointKey, InMemoryKeyProvider
 from phasedcare.service.audit import Auditor
 from phasedcare.service.engine import Engine, utc_now
+from phasedcare.service.subscriptions import WebhookSubscriptions
 from phasedcare.store.memory import InMemoryEventStore
 
 __all__ = ["ManualClock", "actor_of", "memory_engine"]
@@ -56,7 +57,9 @@ def memory_engine(
 ) -> Engine:
     """An engine over the in-memory store (keys in memory too) with the default policy."""
     store = InMemoryEventStore()
-    codec = RecordCodec(keys=CaseKeys(store, InMemoryKeyProvider()))
+    provider = InMemoryKeyProvider()
+    codec = RecordCodec(keys=CaseKeys(store, provider))
+    policy = policy or default_policy()
     auditor = Auditor(
         store=store,
         key=CheckpointKey.generate(),
@@ -64,13 +67,17 @@ def memory_engine(
         witness=None,
         clock=clock or utc_now,
     )
+    webhooks = WebhookSubscriptions(
+        store=store, keys=provider, policy=policy, clock=clock or utc_now, allow_loopback=True
+    )
     return Engine(
         store=store,
-        policy=policy or default_policy(),
+        policy=policy,
         codec=codec,
         auditor=auditor,
         clock=clock or utc_now,
         blind_index=BlindIndex.generate(),
+        webhooks=webhooks,
     )
 
 

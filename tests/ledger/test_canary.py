@@ -17,6 +17,7 @@ from phasedcare.ledger.keys import CaseKeys, FileKeyProvider
 from phasedcare.logs import configure_logging
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock, actor_of
+from support import handover
 
 CANARIES = [f"Kanarie{n}Zeldzaam" for n in range(16)]
 VT, WIJKTEAM = (
@@ -60,7 +61,7 @@ def every_command(engine: Engine, clock: ManualClock) -> str:
         evidence=next(c),
     )
     engine.handle(
-        cmd.ProposeHandover(case_id=case_id, to_organisation="wijkteam-zwolle", note=next(c)),
+        handover(case_id, "wijkteam-zwolle", note=next(c)),
         actor=VT,
     )
     engine.handle(

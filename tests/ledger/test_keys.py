@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,6 +48,8 @@ def test_rotation_under_a_stream_of_commands_loses_nothing(vt: Actor) -> None:
 
     writer = threading.Thread(target=commands)
     writer.start()
+    while not store.case_keys() and writer.is_alive():
+        time.sleep(0.001)
     rewrapped = [rotate_kek(store, provider)[1] for _ in range(3)]
     stop.set()
     writer.join()

@@ -13,6 +13,7 @@ from phasedcare.domain.charts import PhaseChart, VeiligThuisChart
 from phasedcare.errors import PhasedCareError
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock, actor_of, memory_engine
+from support import handover
 
 ORGANISATIONS = (
     "vt-ijsselland",
@@ -136,7 +137,7 @@ class CaseLife(RuleBasedStateMachine):
 
     @rule(actor=ACTORS, to=st.sampled_from(ORGANISATIONS))
     def propose(self, actor: Actor, to: str) -> None:
-        self._try(cmd.ProposeHandover(case_id=self.case_id, to_organisation=to), actor)
+        self._try(handover(self.case_id, to), actor)
 
     @rule(
         actor=ACTORS,

@@ -12,7 +12,7 @@ from phasedcare.domain.actors import Actor, Role
 from phasedcare.errors import InvalidInput, NotAuthorised, NotFound, Refused
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock, actor_of
-from support import CANARY_NAMES, Journey
+from support import CANARY_NAMES, Journey, handover
 
 
 def test_open_case_gives_veilig_thuis_regie(engine: Engine, vt: Actor) -> None:
@@ -85,27 +85,28 @@ def test_auditors_read_but_never_change(journey: Journey, engine: Engine, audito
         engine.record_member(journey.case_id, actor=auditor, role="kind", name="Iris Fictief")
 
 
-def test_an_outside_organisation_cannot_read_until_a_handover_is_proposed(
+def test_the_receiver_sees_only_what_the_handover_shares(
     journey: Journey, engine: Engine, vt: Actor, wijkteam: Actor
 ) -> None:
-    """Need to know: the wijkteam reads the case only once a handover to it is open."""
-    journey.opened()
+    """Need to know: the wijkteam sees the handover's payload, never the rest of the case."""
+    journey.opened().with_members().with_conditions()
     with pytest.raises(NotAuthorised, match="holds no regie, handover or share"):
         engine.show(journey.case_id, actor=wijkteam)
-    engine.handle(
-        cmd.ProposeHandover(case_id=journey.case_id, to_organisation="wijkteam-zwolle"), actor=vt
-    )
-    assert engine.show(journey.case_id, actor=wijkteam).case_id == journey.case_id
+    engine.handle(handover(journey.case_id, "wijkteam-zwolle"), actor=vt)
+    with pytest.raises(NotAuthorised, match="sees only what its open handover shares"):
+        engine.show(journey.case_id, actor=wijkteam)
+    shared = engine.handover(journey.case_id, "h1", actor=wijkteam)
+    assert [c.condition_id for c in shared.safety_conditions] == ["c1"]
+    assert shared.legal_basis == "art. 5.2.6 Wmo 2015"
+    assert "members" not in shared.model_dump()
 
 
 def test_a_handover_moves_regie_only_on_acceptance(
     journey: Journey, engine: Engine, vt: Actor, wijkteam: Actor, clock: ManualClock
 ) -> None:
     """The sender keeps regie until the receiver accepts; then regie moves with history."""
-    journey.opened()
-    proposed = engine.handle(
-        cmd.ProposeHandover(case_id=journey.case_id, to_organisation="wijkteam-zwolle"), actor=vt
-    )
+    journey.opened().with_conditions()
+    proposed = engine.handle(handover(journey.case_id, "wijkteam-zwolle"), actor=vt)
     view = engine.show(journey.case_id, actor=vt)
     assert view.regie.organisation == "vt-ijsselland"
     assert (view.handovers[0].status, str(view.handovers[0].respond_by)) == (
@@ -128,10 +129,8 @@ def test_a_handover_moves_regie_only_on_acceptance(
 
 def test_only_the_receiver_answers_a_handover(journey: Journey, engine: Engine, vt: Actor) -> None:
     """Another organisation cannot accept a handover that was not proposed to it."""
-    journey.opened()
-    engine.handle(
-        cmd.ProposeHandover(case_id=journey.case_id, to_organisation="wijkteam-zwolle"), actor=vt
-    )
+    journey.opened().with_conditions()
+    engine.handle(handover(journey.case_id, "wijkteam-zwolle"), actor=vt)
     other = actor_of("wijkteam-deventer")
     with pytest.raises(NotAuthorised, match="only the receiving organisation answers handover h1"):
         engine.handle(
@@ -144,10 +143,8 @@ def test_a_rejected_handover_leaves_regie_and_can_not_be_accepted_after(
     journey: Journey, engine: Engine, vt: Actor, wijkteam: Actor
 ) -> None:
     """Rejection keeps regie with the sender; the handover is settled."""
-    journey.opened()
-    engine.handle(
-        cmd.ProposeHandover(case_id=journey.case_id, to_organisation="wijkteam-zwolle"), actor=vt
-    )
+    journey.opened().with_conditions()
+    engine.handle(handover(journey.case_id, "wijkteam-zwolle"), actor=vt)
     engine.handle(
         cmd.RejectHandover(case_id=journey.case_id, handover_id="h1", reason="outside our area"),
         actor=wijkteam,
@@ -168,22 +165,18 @@ def test_handovers_that_make_no_sense_are_refused(
     journey: Journey, engine: Engine, vt: Actor, to: str, rule: str
 ) -> None:
     """A handover to oneself or to a partner that cannot hold regie is refused."""
-    journey.opened()
+    journey.opened().with_conditions()
     with pytest.raises(Refused) as caught:
-        engine.handle(cmd.ProposeHandover(case_id=journey.case_id, to_organisation=to), actor=vt)
+        engine.handle(handover(journey.case_id, to), actor=vt)
     assert caught.value.rule == rule
 
 
 def test_one_open_handover_at_a_time(journey: Journey, engine: Engine, vt: Actor) -> None:
     """A second proposal while one is open is refused naming the open one."""
-    journey.opened()
-    engine.handle(
-        cmd.ProposeHandover(case_id=journey.case_id, to_organisation="wijkteam-zwolle"), actor=vt
-    )
+    journey.opened().with_conditions()
+    engine.handle(handover(journey.case_id, "wijkteam-zwolle"), actor=vt)
     with pytest.raises(Refused, match="handover h1 is still open"):
-        engine.handle(
-            cmd.ProposeHandover(case_id=journey.case_id, to_organisation="mda-ijsselland"), actor=vt
-        )
+        engine.handle(handover(journey.case_id, "mda-ijsselland"), actor=vt)
 
 
 def test_a_breached_condition_in_stabiele_veiligheid_fires_terugval(

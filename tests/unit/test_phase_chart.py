@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from phasedcare.domain import commands as cmd
 from phasedcare.domain.actors import Actor
 from phasedcare.errors import InvalidInput, NotAuthorised, TransitionRefused
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock
-from support import Journey
+from support import Journey, handover
 
 
 def refusal(
@@ -186,12 +185,10 @@ def test_afsluiten_with_an_open_handover_is_refused(
     journey: Journey, engine: Engine, vt: Actor
 ) -> None:
     """Closing needs no open handover."""
-    journey.opened().with_members().assessing()
+    journey.opened().with_members().assessing().with_conditions()
     engine.fire(journey.case_id, "besluit_einde_bemoeienis", actor=vt, chart="vt")
     engine.fire(journey.case_id, "vt_afsluiten", actor=vt, chart="vt")
-    engine.handle(
-        cmd.ProposeHandover(case_id=journey.case_id, to_organisation="wijkteam-zwolle"), actor=vt
-    )
+    engine.handle(handover(journey.case_id, "wijkteam-zwolle"), actor=vt)
     error = refusal(engine, journey.case_id, "afsluiten", vt)
     assert error.reasons == [("no_open_handover", "handover h1 to wijkteam-zwolle is still open")]
 

@@ -131,23 +131,28 @@ class _Household:
     def _hand_over_to_wijkteam(self, vt: Actor) -> None:
         wijkteam = self.actors["wijkteam"]
         self.clock.advance(days=1)
-        proposed = self.engine.handle(
-            cmd.ProposeHandover(
-                case_id=self.case_id,
-                to_organisation=wijkteam.organisation,
-                note="Warm handover after veiligheidsbeoordeling (demo).",
-            ),
-            actor=vt,
-        )
-        assert proposed.created_id is not None  # noqa: S101 - a proposal always creates an id
+        proposed = self._propose(vt, wijkteam.organisation)
         self.clock.advance(days=2)
-        self.engine.handle(
-            cmd.AcceptHandover(
-                case_id=self.case_id, handover_id=proposed.created_id, casusregisseur=wijkteam.user
-            ),
-            actor=wijkteam,
+        self.engine.accept_handover(
+            self.case_id, actor=wijkteam, handover_id=proposed, casusregisseur=wijkteam.user
         )
         self.engine.fire(self.case_id, "start_monitoring", actor=vt, chart="vt")
+
+    def _propose(self, sender: Actor, to_organisation: str) -> str:
+        """A warm handover proposal with its full payload; returns the handover id."""
+        proposed = self.engine.propose_handover(
+            self.case_id,
+            actor=sender,
+            to_organisation=to_organisation,
+            safety_conditions=["c1", "c2"],
+            monitoring_agreement="Veilig Thuis checks the conditions at 3 and 12 months (demo).",
+            risk_summary="Verhoogd risico; structurele onveiligheid (demo).",
+            legal_basis="art. 5.2.6 Wmo 2015",
+            household_informed=True,
+            note="Warm handover after veiligheidsbeoordeling (demo).",
+        )
+        assert proposed.created_id is not None  # noqa: S101 - a proposal always creates an id
+        return proposed.created_id
 
     def _all_conditions(self, status: str, actor: Actor) -> None:
         for condition_id in ("c1", "c2"):

@@ -18,7 +18,7 @@ from phasedcare.cli.app import (
 )
 from phasedcare.cli.output import console, emit_json, reporting_errors, table
 from phasedcare.domain import commands as cmd
-from phasedcare.service.engine import make_command
+from phasedcare.service.validation import make_command
 
 __all__: list[str] = []
 

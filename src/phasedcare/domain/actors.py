@@ -17,10 +17,12 @@ _ID = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 
 
 class Role(StrEnum):
-    """What an actor may do: professionals change cases, auditors only read the ledger."""
+    """What an actor may do: professionals change cases, auditors only read the ledger, and
+    the system (the scheduled sweeps) only expires, escalates and signals."""
 
     professional = "professional"
     auditor = "auditor"
+    system = "system"
 
 
 class Actor(BaseModel):

@@ -15,7 +15,9 @@ from phasedcare.domain import events as ev
 from phasedcare.domain.household import Member, SpecificGroup
 from phasedcare.domain.safety import RiskAssessment, SafetyCondition, SafetyPlan
 
-__all__ = ["CaseState", "Handover", "RegieAssignment", "apply", "fold"]
+__all__ = ["CaseState", "Handover", "Huisverbod", "RegieAssignment", "apply", "fold"]
+
+_STABLE = frozenset({"stabiele_veiligheid", "herstel"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +31,36 @@ class RegieAssignment:
 
 @dataclass(slots=True)
 class Handover:
-    """An open or settled handover of regie between two organisations."""
+    """A handover of regie between two organisations, modelled on the FHIR Task states.
+
+    ``status`` is proposed, then accepted, rejected, withdrawn or expired; an expired
+    handover is escalated at once. The payload fields are what the receiver may see.
+    """
 
     handover_id: str
     from_organisation: str
     to_organisation: str
     respond_by: date
     proposed_at: datetime
+    purpose: str = "regie"
+    safety_conditions: tuple[str, ...] = ()
+    monitoring_agreement: str = ""
+    risk_summary: str = ""
+    legal_basis: str = ""
+    household_informed: bool = False
+    household_not_informed_reason: str = ""
+    plan_van_aanpak: ev.PlanVanAanpak | None = None
     status: str = "proposed"
+    settled_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class Huisverbod:
+    """A tijdelijk huisverbod: from when, until when, and when help started."""
+
+    imposed_on: date
+    ends_on: date
+    help_started_on: date | None = None
 
 
 @dataclass(slots=True)
@@ -62,6 +86,15 @@ class CaseState:
     incidents: list[date] = field(default_factory=list)
     regie_history: list[RegieAssignment] = field(default_factory=list)
     handovers: dict[str, Handover] = field(default_factory=dict)
+    melders: list[str] = field(default_factory=list)
+    meldingen: list[tuple[datetime, str]] = field(default_factory=list)
+    monitoring_checks: list[date] = field(default_factory=list)
+    huisverbod: Huisverbod | None = None
+    stable_since: datetime | None = None
+    terugvallen: int = 0
+    escalations: set[tuple[str, str, date]] = field(default_factory=set)
+    mda_assessed: tuple[str, ...] = ()
+    mda_signalled_at: datetime | None = None
     legal_hold: bool = False
     policy_version: str = ""
     sequence: int = 0
@@ -76,6 +109,16 @@ class CaseState:
     def open_handovers(self) -> list[Handover]:
         """Handovers still waiting for an answer."""
         return [h for h in self.handovers.values() if h.status == "proposed"]
+
+    @property
+    def unresolved_handovers(self) -> list[Handover]:
+        """Escalated handovers the sender has not yet withdrawn or followed with a new one."""
+        ordered = list(self.handovers.values())
+        return [
+            h
+            for i, h in enumerate(ordered)
+            if h.status == "escalated" and not any(later for later in ordered[i + 1 :])
+        ]
 
     @property
     def last_incident(self) -> date | None:
@@ -95,6 +138,8 @@ def _opened(state: CaseState, e: ev.CaseOpened) -> None:
     state.vt_stage, state.vt_stage_since = e.via, e.at
     state.melding_received_at = e.at if e.via == "melding" else None
     state.regie_history.append(RegieAssignment(e.regie_organisation, e.casusregisseur, e.at))
+    if e.melder_organisation:
+        state.melders.append(e.melder_organisation)
 
 
 def _member(state: CaseState, e: ev.MemberRecorded) -> None:
@@ -104,6 +149,12 @@ def _member(state: CaseState, e: ev.MemberRecorded) -> None:
 
 
 def _phase(state: CaseState, e: ev.PhaseTransitioned) -> None:
+    if e.target in _STABLE and state.phase not in _STABLE:
+        state.stable_since = e.at
+    elif e.target not in _STABLE:
+        state.stable_since = None
+    if e.event == "terugval":
+        state.terugvallen += 1
     state.phase, state.phase_since = e.target, e.at
 
 
@@ -111,6 +162,8 @@ def _vt_stage(state: CaseState, e: ev.VtStageTransitioned) -> None:
     state.vt_stage, state.vt_stage_since = e.target, e.at
     if e.target == "melding":
         state.melding_received_at = e.at
+    if e.target == "monitoring":
+        state.monitoring_checks = []
 
 
 def _plan(state: CaseState, e: ev.SafetyPlanAgreed) -> None:
@@ -151,22 +204,87 @@ def _casusregisseur(state: CaseState, e: ev.CasusregisseurAssigned) -> None:
 
 def _handover_proposed(state: CaseState, e: ev.HandoverProposed) -> None:
     state.handovers[e.handover_id] = Handover(
-        e.handover_id, e.from_organisation, e.to_organisation, e.respond_by, e.at
+        handover_id=e.handover_id,
+        from_organisation=e.from_organisation,
+        to_organisation=e.to_organisation,
+        respond_by=e.respond_by,
+        proposed_at=e.at,
+        purpose=e.purpose,
+        safety_conditions=tuple(e.safety_conditions),
+        monitoring_agreement=e.monitoring_agreement,
+        risk_summary=e.risk_summary,
+        legal_basis=e.legal_basis,
+        household_informed=e.household_informed,
+        household_not_informed_reason=e.household_not_informed_reason,
+        plan_van_aanpak=e.plan_van_aanpak,
     )
 
 
+def _settle(state: CaseState, handover_id: str, status: str, at: datetime) -> Handover:
+    handover = state.handovers[handover_id]
+    handover.status, handover.settled_at = status, at
+    return handover
+
+
 def _handover_accepted(state: CaseState, e: ev.HandoverAccepted) -> None:
-    handover = state.handovers[e.handover_id]
-    handover.status = "accepted"
+    handover = _settle(state, e.handover_id, "accepted", e.at)
     state.regie_history.append(RegieAssignment(handover.to_organisation, e.casusregisseur, e.at))
 
 
 def _handover_rejected(state: CaseState, e: ev.HandoverRejected) -> None:
-    state.handovers[e.handover_id].status = "rejected"
+    _settle(state, e.handover_id, "rejected", e.at)
 
 
 def _handover_withdrawn(state: CaseState, e: ev.HandoverWithdrawn) -> None:
-    state.handovers[e.handover_id].status = "withdrawn"
+    _settle(state, e.handover_id, "withdrawn", e.at)
+
+
+def _handover_expired(state: CaseState, e: ev.HandoverExpired) -> None:
+    _settle(state, e.handover_id, "expired", e.at)
+
+
+def _handover_escalated(state: CaseState, e: ev.HandoverEscalated) -> None:
+    handover = state.handovers[e.handover_id]
+    handover.status = "escalated"
+    state.escalations.add(("handover_response", e.handover_id, handover.respond_by))
+
+
+def _deadline_escalated(state: CaseState, e: ev.DeadlineEscalated) -> None:
+    state.escalations.add((e.kind, e.ref, e.due))
+
+
+def _melding(state: CaseState, e: ev.MeldingReceived) -> None:
+    state.meldingen.append((e.at, e.classification))
+    if e.melder_organisation and e.melder_organisation not in state.melders:
+        state.melders.append(e.melder_organisation)
+    if state.vt_stage in {"melding", "veiligheidsbeoordeling"} and e.acute:
+        state.acute = True
+
+
+def _monitoring_check(state: CaseState, e: ev.MonitoringCheckRecorded) -> None:
+    state.monitoring_checks.append(e.checked_on)
+
+
+def _huisverbod(state: CaseState, e: ev.HuisverbodImposed) -> None:
+    state.huisverbod = Huisverbod(imposed_on=e.imposed_on, ends_on=e.ends_on)
+
+
+def _huisverbod_extended(state: CaseState, e: ev.HuisverbodExtended) -> None:
+    if state.huisverbod is not None:
+        state.huisverbod.ends_on = e.ends_on
+
+
+def _huisverbod_help(state: CaseState, e: ev.HuisverbodHelpStarted) -> None:
+    if state.huisverbod is not None:
+        state.huisverbod.help_started_on = e.started_on
+
+
+def _mda_assessed(state: CaseState, e: ev.MdaCriteriaAssessed) -> None:
+    state.mda_assessed = tuple(e.met)
+
+
+def _mda_signalled(state: CaseState, e: ev.MdaSignalled) -> None:
+    state.mda_signalled_at = e.at
 
 
 def _flag(state: CaseState, e: ev.SpecificGroupFlagged) -> None:
@@ -195,6 +313,16 @@ _APPLIERS: dict[type[ev.DomainEvent], Callable[[CaseState, Any], None]] = {
     ev.HandoverAccepted: _handover_accepted,
     ev.HandoverRejected: _handover_rejected,
     ev.HandoverWithdrawn: _handover_withdrawn,
+    ev.HandoverExpired: _handover_expired,
+    ev.HandoverEscalated: _handover_escalated,
+    ev.DeadlineEscalated: _deadline_escalated,
+    ev.MeldingReceived: _melding,
+    ev.MonitoringCheckRecorded: _monitoring_check,
+    ev.HuisverbodImposed: _huisverbod,
+    ev.HuisverbodExtended: _huisverbod_extended,
+    ev.HuisverbodHelpStarted: _huisverbod_help,
+    ev.MdaCriteriaAssessed: _mda_assessed,
+    ev.MdaSignalled: _mda_signalled,
 }
 
 

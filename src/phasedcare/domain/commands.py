@@ -7,8 +7,9 @@ them. Every field is validated here, so a malformed command never reaches the do
 from __future__ import annotations
 
 from datetime import date
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from phasedcare.domain.household import MemberRole, SpecificGroup
 from phasedcare.domain.safety import ConditionStatus, RiskLevel
@@ -18,24 +19,34 @@ __all__ = [
     "AcceptHandover",
     "AddSafetyCondition",
     "AgreeSafetyPlan",
+    "AssessMdaCriteria",
     "AssignCasusregisseur",
     "CaseCommand",
     "Command",
+    "EscalateDeadline",
+    "ExpireHandover",
+    "ExtendHuisverbod",
     "FireEvent",
     "FlagSpecificGroup",
+    "ImposeHuisverbod",
     "OpenCase",
     "PlaceLegalHold",
     "ProposeHandover",
     "RecordConditionStatus",
+    "RecordHuisverbodHelp",
     "RecordIncident",
+    "RecordMelding",
     "RecordMember",
+    "RecordMonitoringCheck",
     "RecordRiskAssessment",
     "RejectHandover",
     "ReleaseLegalHold",
+    "SignalMda",
     "WithdrawHandover",
 ]
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_OPTIONAL_ID = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$"
 
 
 class Command(BaseModel):
@@ -59,6 +70,11 @@ class OpenCase(Command):
     )
     acute: bool = False
     summary: str = Field(default="", max_length=10_000)
+    melder_organisation: str = Field(
+        default="",
+        pattern=_OPTIONAL_ID,
+        description="A professional melder's organisation id: it gets the feedback.",
+    )
     case_id: str | None = Field(
         default=None, pattern=_ID, description="Chosen by the engine when absent."
     )
@@ -137,10 +153,37 @@ class AssignCasusregisseur(CaseCommand):
 
 
 class ProposeHandover(CaseCommand):
-    """Propose to hand regie to another organisation; the sender keeps it until acceptance."""
+    """Propose to hand regie to another organisation; the sender keeps it until acceptance.
+
+    The payload is required: the safety conditions handed over, the monitoring agreement, a
+    risk summary, the legal basis for sharing and whether the household was informed (and
+    why not, when it was not). The receiver sees this payload and nothing else of the case.
+    A proposal to the MDA++ team is a proposal to its triage and gets a plan van aanpak
+    skeleton; a proposal from the MDA++ team to a lokaal team is afschalen.
+    """
 
     to_organisation: str = Field(pattern=_ID)
+    safety_conditions: list[str] = Field(
+        min_length=1, max_length=100, description="Ids of the safety conditions handed over."
+    )
+    monitoring_agreement: str = Field(min_length=1, max_length=2000)
+    risk_summary: str = Field(min_length=1, max_length=2000)
+    legal_basis: str = Field(
+        min_length=1, max_length=500, description="e.g. art. 5.2.6 Wmo 2015, or consent."
+    )
+    household_informed: bool
+    household_not_informed_reason: str = Field(default="", max_length=2000)
+    respond_by: date | None = Field(
+        default=None, description="Default: handover_response_werkdagen from the policy."
+    )
     note: str = Field(default="", max_length=5000)
+
+    @model_validator(mode="after")
+    def _reason_when_not_informed(self) -> Self:
+        if not self.household_informed and not self.household_not_informed_reason.strip():
+            msg = "household_not_informed_reason is required when the household was not informed"
+            raise ValueError(msg)
+        return self
 
 
 class AcceptHandover(CaseCommand):
@@ -162,6 +205,71 @@ class WithdrawHandover(CaseCommand):
 
     handover_id: str = Field(pattern=_ID)
     reason: str = Field(default="", max_length=2000)
+
+
+class ExpireHandover(CaseCommand):
+    """Expire a handover left unanswered past its response date, and escalate it (sweeps)."""
+
+    handover_id: str = Field(pattern=_ID)
+
+
+class EscalateDeadline(CaseCommand):
+    """Escalate one overdue deadline to the responsible organisation and the region (sweeps)."""
+
+    kind: str = Field(pattern=_ID)
+    ref: str = Field(pattern=_ID)
+
+
+class RecordMelding(CaseCommand):
+    """Record a new melding about this known household (Veilig Thuis).
+
+    It is classified as vervolgmelding or hermelding; past directe veiligheid it fires
+    terugval, and a hermelding starts a new veiligheidsbeoordeling.
+    """
+
+    melder_kind: str = Field(
+        default="professional", pattern="^(politie|professional|burger|anoniem)$"
+    )
+    melder_organisation: str = Field(default="", pattern=_OPTIONAL_ID)
+    acute: bool = False
+    summary: str = Field(default="", max_length=10_000)
+
+
+class RecordMonitoringCheck(CaseCommand):
+    """Record a monitoring moment after the handover; an unsafe outcome fires terugval."""
+
+    checked_on: date
+    outcome: str = Field(pattern="^(veilig|onveilig)$")
+    note: str = Field(default="", max_length=5000)
+
+
+class ImposeHuisverbod(CaseCommand):
+    """Record a tijdelijk huisverbod imposed by the burgemeester."""
+
+    imposed_on: date
+
+
+class ExtendHuisverbod(CaseCommand):
+    """Record the extension of the tijdelijk huisverbod, up to the policy's maximum."""
+
+    ends_on: date
+
+
+class RecordHuisverbodHelp(CaseCommand):
+    """Record that help started during the tijdelijk huisverbod."""
+
+    started_on: date
+
+
+class AssessMdaCriteria(CaseCommand):
+    """Record which MDA++ entry criteria a professional judges met."""
+
+    met: list[str] = Field(max_length=50)
+    note: str = Field(default="", max_length=5000)
+
+
+class SignalMda(CaseCommand):
+    """Record that the MDA++ entry criteria are met, so the regiehouder is told (sweeps)."""
 
 
 class PlaceLegalHold(CaseCommand):
@@ -191,6 +299,15 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     AcceptHandover,
     RejectHandover,
     WithdrawHandover,
+    ExpireHandover,
+    EscalateDeadline,
+    RecordMelding,
+    RecordMonitoringCheck,
+    ImposeHuisverbod,
+    ExtendHuisverbod,
+    RecordHuisverbodHelp,
+    AssessMdaCriteria,
+    SignalMda,
     PlaceLegalHold,
     ReleaseLegalHold,
 )

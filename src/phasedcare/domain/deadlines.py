@@ -1,8 +1,9 @@
-"""The deadlines a case runs against, in werkdagen, weeks and months from the policy.
+"""The deadlines a case runs against, in werkdagen, days, weeks and months from the policy.
 
 Deadlines are computed from the case's facts only (never from the wall clock), so that a
 projection rebuilt from the events equals the live one. Whether one is overdue is a
-question asked later, with a date.
+question asked later, with a date. An overdue deadline stays on the list, escalated or
+not, until the case moves past it: waiting cases are never dropped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from phasedcare.domain.calendar import WorkingDayCalendar, add_months
 from phasedcare.domain.case import CaseState
 from phasedcare.domain.policy import RegionalPolicy
 
-__all__ = ["Deadline", "deadlines", "next_deadline"]
+__all__ = ["Deadline", "deadlines", "next_deadline", "overdue"]
 
 _ASSESSING = frozenset({"melding", "veiligheidsbeoordeling"})
 _PLAN_REVIEWED_IN = frozenset({"directe_veiligheid", "stabiele_veiligheid"})
@@ -22,15 +23,25 @@ _PLAN_REVIEWED_IN = frozenset({"directe_veiligheid", "stabiele_veiligheid"})
 
 @dataclass(frozen=True, slots=True, order=True)
 class Deadline:
-    """A date something must be done by, and what."""
+    """A date something must be done by, what, which instance, and who must do it."""
 
     due: date
     kind: str
+    ref: str
     description: str
+    responsible: str
+    escalated: bool = False
 
     def overdue_on(self, day: date) -> bool:
         """True when ``day`` lies after the due date."""
         return day > self.due
+
+
+def _deadline(
+    case: CaseState, due: date, kind: str, ref: str, *, what: str, responsible: str
+) -> Deadline:
+    escalated = (kind, ref, due) in case.escalations
+    return Deadline(due, kind, ref, what, responsible, escalated)
 
 
 def _veiligheidsbeoordeling(
@@ -39,9 +50,13 @@ def _veiligheidsbeoordeling(
     if case.vt_stage not in _ASSESSING or case.melding_received_at is None:
         return []
     days = policy.deadlines.veiligheidsbeoordeling_werkdagen
-    due = cal.add_working_days(case.melding_received_at.date(), days)
+    received = case.melding_received_at.date()
+    due = cal.add_working_days(received, days)
+    what = f"veiligheidsbeoordeling within {days} werkdagen of the melding of {received}"
     return [
-        Deadline(due, "veiligheidsbeoordeling", f"veiligheidsbeoordeling within {days} werkdagen")
+        _deadline(
+            case, due, "veiligheidsbeoordeling", "vb", what=what, responsible=policy.veilig_thuis.id
+        )
     ]
 
 
@@ -50,17 +65,30 @@ def _onderzoek(case: CaseState, policy: RegionalPolicy) -> list[Deadline]:
         return []
     weeks = policy.deadlines.onderzoek_weken
     due = case.vt_stage_since.date() + timedelta(weeks=weeks)
-    return [Deadline(due, "onderzoek", f"onderzoek completed within {weeks} weken")]
+    what = f"onderzoek completed within {weeks} weken"
+    return [
+        _deadline(
+            case, due, "onderzoek", "onderzoek", what=what, responsible=policy.veilig_thuis.id
+        )
+    ]
 
 
 def _monitoring(case: CaseState, policy: RegionalPolicy) -> list[Deadline]:
-    if case.vt_stage != "monitoring" or case.vt_stage_since is None or case.updated_at is None:
+    """The next monitoring moment not yet carried out (3 and 12 months by default)."""
+    if case.vt_stage != "monitoring" or case.vt_stage_since is None:
         return []
-    started = case.vt_stage_since.date()
-    moments = [(m, add_months(started, m)) for m in policy.deadlines.monitoring_maanden]
-    upcoming = [(m, due) for m, due in moments if due >= case.updated_at.date()] or moments[-1:]
-    months, due = upcoming[0]
-    return [Deadline(due, "monitoring", f"monitoring moment {months} months after the handover")]
+    moments = policy.deadlines.monitoring_maanden
+    done = len(case.monitoring_checks)
+    if done >= len(moments):
+        return []
+    months = moments[done]
+    due = add_months(case.vt_stage_since.date(), months)
+    what = f"monitoring moment {months} months after the handover"
+    return [
+        _deadline(
+            case, due, "monitoring", f"m{months}", what=what, responsible=policy.veilig_thuis.id
+        )
+    ]
 
 
 def _plan_review(
@@ -70,13 +98,52 @@ def _plan_review(
         return []
     days = policy.deadlines.safety_plan_review_werkdagen
     due = cal.add_working_days(case.safety_plan.agreed_on, days)
-    return [Deadline(due, "safety_plan_review", f"safety plan reviewed within {days} werkdagen")]
+    ref = f"plan-v{case.safety_plan.version}"
+    what = f"safety plan reviewed within {days} werkdagen"
+    return [
+        _deadline(
+            case, due, "safety_plan_review", ref, what=what, responsible=case.regie.organisation
+        )
+    ]
 
 
 def _handovers(case: CaseState) -> list[Deadline]:
-    return [
-        Deadline(h.respond_by, "handover_response", f"answer to handover {h.handover_id}")
+    waiting = [
+        _deadline(
+            case,
+            h.respond_by,
+            "handover_response",
+            h.handover_id,
+            what=f"{h.to_organisation} answers handover {h.handover_id}",
+            responsible=h.to_organisation,
+        )
         for h in case.open_handovers
+    ]
+    unresolved = [
+        _deadline(
+            case,
+            h.respond_by,
+            "handover_response",
+            h.handover_id,
+            what=f"handover {h.handover_id} expired unanswered: {h.from_organisation} keeps "
+            "regie and decides what next",
+            responsible=h.from_organisation,
+        )
+        for h in case.unresolved_handovers
+    ]
+    return waiting + unresolved
+
+
+def _huisverbod(case: CaseState, policy: RegionalPolicy) -> list[Deadline]:
+    verbod = case.huisverbod
+    if verbod is None or verbod.help_started_on is not None or case.phase == "afgesloten":
+        return []
+    days = policy.deadlines.tijdelijk_huisverbod_dagen
+    due = verbod.imposed_on + timedelta(days=days)
+    what = f"help starts within {days} days of the tijdelijk huisverbod of {verbod.imposed_on}"
+    ref = f"thv-{verbod.imposed_on.isoformat()}"
+    return [
+        _deadline(case, due, "huisverbod_hulp", ref, what=what, responsible=case.regie.organisation)
     ]
 
 
@@ -90,6 +157,7 @@ def deadlines(
         + _monitoring(case, policy)
         + _plan_review(case, policy, calendar)
         + _handovers(case)
+        + _huisverbod(case, policy)
     )
     return sorted(found)
 
@@ -100,3 +168,10 @@ def next_deadline(
     """The earliest deadline, or None when nothing is due."""
     found = deadlines(case, policy, calendar)
     return found[0] if found else None
+
+
+def overdue(
+    case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalendar, today: date
+) -> list[Deadline]:
+    """The deadlines that lie before ``today``, escalated or not."""
+    return [d for d in deadlines(case, policy, calendar) if d.overdue_on(today)]

@@ -21,16 +21,27 @@ __all__ = [
     "CaseErased",
     "CaseOpened",
     "CasusregisseurAssigned",
+    "DeadlineEscalated",
     "DomainEvent",
     "HandoverAccepted",
+    "HandoverEscalated",
+    "HandoverExpired",
     "HandoverProposed",
     "HandoverRejected",
     "HandoverWithdrawn",
+    "HuisverbodExtended",
+    "HuisverbodHelpStarted",
+    "HuisverbodImposed",
     "IncidentRecorded",
     "LegalHoldPlaced",
     "LegalHoldReleased",
+    "MdaCriteriaAssessed",
+    "MdaSignalled",
+    "MeldingReceived",
     "MemberRecorded",
+    "MonitoringCheckRecorded",
     "PhaseTransitioned",
+    "PlanVanAanpak",
     "RiskAssessmentRecorded",
     "SafetyConditionAdded",
     "SafetyConditionStatusRecorded",
@@ -66,6 +77,9 @@ class CaseOpened(DomainEvent):
     via: str = Field(pattern="^(melding|advies)$")
     acute: bool = False
     melder_kind: str = Field(description="politie, professional, burger or anoniem.")
+    melder_organisation: str = Field(
+        default="", description="A professional melder's organisation id: feedback goes there."
+    )
     summary: str = Field(default="", description="What the melder reported (sealed).")
     regie_organisation: str
     casusregisseur: str
@@ -152,14 +166,40 @@ class CasusregisseurAssigned(DomainEvent):
     casusregisseur: str
 
 
+class PlanVanAanpak(BaseModel):
+    """The skeleton of an MDA++ plan van aanpak: one plan for the whole household system."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    members: list[str] = Field(description="Member ids the plan covers: children and adults.")
+    casusregisseur: str = Field(description="The one casusregisseur proposed for the plan.")
+    goals_per_phase: dict[str, list[str]] = Field(
+        description="Goals per phase (directe_veiligheid, stabiele_veiligheid, herstel)."
+    )
+    trauma_screening: bool = True
+    criteria_met: list[str] = Field(description="The entry criteria met when it was proposed.")
+
+
 class HandoverProposed(DomainEvent):
-    """The organisation holding regie proposed to hand it over; it keeps regie until accepted."""
+    """The organisation holding regie proposed to hand it over; it keeps regie until accepted.
+
+    The payload (conditions, monitoring agreement, risk summary, legal basis, whether the
+    household was informed) is what the receiver sees: nothing else of the case.
+    """
 
     handover_id: str
     from_organisation: str
     to_organisation: str
     respond_by: date
     note: str = ""
+    purpose: str = Field(default="regie", pattern="^(regie|mda_triage|afschalen)$")
+    safety_conditions: list[str] = Field(default_factory=list, description="Condition ids.")
+    monitoring_agreement: str = ""
+    risk_summary: str = ""
+    legal_basis: str = ""
+    household_informed: bool = False
+    household_not_informed_reason: str = ""
+    plan_van_aanpak: PlanVanAanpak | None = None
 
 
 class HandoverAccepted(DomainEvent):
@@ -181,6 +221,88 @@ class HandoverWithdrawn(DomainEvent):
 
     handover_id: str
     reason: str = ""
+
+
+class HandoverExpired(DomainEvent):
+    """Nobody answered a handover by its response date; the sender keeps regie."""
+
+    handover_id: str
+
+
+class HandoverEscalated(DomainEvent):
+    """An expired handover was escalated to the sender's and the region's contacts."""
+
+    handover_id: str
+    notified: list[str] = Field(description="Organisation ids told.")
+    contacts: list[str] = Field(description="Their functional mailboxes.")
+
+
+class DeadlineEscalated(DomainEvent):
+    """An overdue deadline was escalated to the responsible organisation and the region.
+
+    It stays overdue (and shown) until the case moves past it.
+    """
+
+    kind: str
+    ref: str = Field(description="Which instance: a handover id, a monitoring moment, ...")
+    due: date
+    responsible: str
+    notified: list[str]
+    contacts: list[str]
+
+
+class MeldingReceived(DomainEvent):
+    """Veilig Thuis received a new melding about this known household.
+
+    ``classification`` is how CBS counts it: vervolgmelding during or after the
+    veiligheidsbeoordeling or during monitoring, or hermelding after Veilig Thuis closed.
+    """
+
+    classification: str
+    melder_kind: str
+    melder_organisation: str = ""
+    acute: bool = False
+    summary: str = Field(default="", description="What the melder reported (sealed).")
+
+
+class MonitoringCheckRecorded(DomainEvent):
+    """A monitoring moment after the handover was carried out."""
+
+    checked_on: date
+    outcome: str = Field(pattern="^(veilig|onveilig)$")
+    note: str = ""
+
+
+class HuisverbodImposed(DomainEvent):
+    """The burgemeester imposed a tijdelijk huisverbod; help starts within its days."""
+
+    imposed_on: date
+    ends_on: date
+
+
+class HuisverbodExtended(DomainEvent):
+    """The burgemeester extended the tijdelijk huisverbod."""
+
+    ends_on: date
+
+
+class HuisverbodHelpStarted(DomainEvent):
+    """Help started during the tijdelijk huisverbod."""
+
+    started_on: date
+
+
+class MdaCriteriaAssessed(DomainEvent):
+    """A professional weighed the MDA++ entry criteria: these are met."""
+
+    met: list[str]
+    note: str = ""
+
+
+class MdaSignalled(DomainEvent):
+    """The MDA++ criteria sweep found the entry criteria met: the regiehouder is told."""
+
+    criteria: list[str]
 
 
 class LegalHoldPlaced(DomainEvent):
@@ -245,6 +367,16 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         HandoverAccepted,
         HandoverRejected,
         HandoverWithdrawn,
+        HandoverExpired,
+        HandoverEscalated,
+        DeadlineEscalated,
+        MeldingReceived,
+        MonitoringCheckRecorded,
+        HuisverbodImposed,
+        HuisverbodExtended,
+        HuisverbodHelpStarted,
+        MdaCriteriaAssessed,
+        MdaSignalled,
         LegalHoldPlaced,
         LegalHoldReleased,
         CaseErased,

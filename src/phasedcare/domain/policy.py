@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from phasedcare.domain.calendar import WorkingDayCalendar
+from phasedcare.domain.safety import RiskLevel
 from phasedcare.errors import NotFound, PolicyError
 
 __all__ = [
@@ -154,27 +155,61 @@ class StableSafety(_Frozen):
     )
 
 
+class MdaSignal(_Frozen):
+    """Facts of a case that make a criterion count as met; every one given must hold."""
+
+    min_incidents: Positive | None = Field(default=None, description="Incidents recorded.")
+    min_terugvallen: Positive | None = Field(default=None, description="Terugvallen so far.")
+    min_meldingen: Positive | None = Field(
+        default=None, description="Meldingen about the household, the first one included."
+    )
+    min_risk_level: RiskLevel | None = Field(
+        default=None, description="The latest risk assessment's level is at least this."
+    )
+    children_present: StrictBool | None = Field(
+        default=None, description="A child is recorded among the household members."
+    )
+    min_months_without_stable_safety: Positive | None = Field(
+        default=None, le=120, description="Open this many months without stabiele veiligheid."
+    )
+
+
 class MdaCriterion(_Frozen):
-    """One criterion for opschalen to MDA++."""
+    """One criterion for opschalen to MDA++: met when a professional says so or its signal holds."""
 
     id: str = Field(pattern=_SLUG, description="Stable id, recorded in decisions.")
     description: str = Field(
         min_length=1, max_length=500, description="The criterion as professionals read it."
+    )
+    signal: MdaSignal | None = Field(
+        default=None,
+        description="Facts that count as meeting it without a professional's assessment; "
+        "none: only a professional's assessment counts.",
     )
 
 
 def _ijsselland_criteria() -> list[MdaCriterion]:
     """The IJsselland entry criteria for MDA++ (domain.md), the default set."""
     return [
-        MdaCriterion(id="structurele-onveiligheid", description="Structurele onveiligheid"),
+        MdaCriterion(
+            id="structurele-onveiligheid",
+            description="Structurele onveiligheid",
+            signal=MdaSignal(min_incidents=2),
+        ),
         MdaCriterion(
             id="veel-hulp-geen-stabiele-veiligheid",
             description="Veel hulp ingezet zonder dat stabiele veiligheid is bereikt",
+            signal=MdaSignal(min_months_without_stable_safety=12),
         ),
-        MdaCriterion(id="hoge-kans-op-herhaling", description="Hoge kans op herhaling"),
+        MdaCriterion(
+            id="hoge-kans-op-herhaling",
+            description="Hoge kans op herhaling",
+            signal=MdaSignal(min_risk_level=RiskLevel.hoog),
+        ),
         MdaCriterion(
             id="intergenerationele-overdracht",
             description="Hoge kans op intergenerationele overdracht",
+            signal=MdaSignal(children_present=True, min_terugvallen=1),
         ),
         MdaCriterion(
             id="langdurige-intensieve-aanpak",
@@ -314,6 +349,13 @@ class RegionalPolicy(_Frozen):
     mda: MdaSettings = Field(default_factory=MdaSettings, description="MDA++ criteria.")
     retention: RetentionSettings = Field(
         default_factory=RetentionSettings, description="Retention of closed cases."
+    )
+    region_contact: str | None = Field(
+        default=None,
+        pattern=_MAILBOX,
+        max_length=200,
+        description="The region's functional mailbox for escalations (e.g. the Zorg- en "
+        "Veiligheidshuis); default: Veilig Thuis's contact.",
     )
     organisations: list[Organisation] = Field(
         min_length=2,

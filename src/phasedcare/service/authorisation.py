@@ -17,6 +17,7 @@ from phasedcare.errors import NotAuthorised, NotFound
 
 __all__ = [
     "authorise_command",
+    "authorise_handover_read",
     "authorise_lookup",
     "authorise_read",
     "authorise_retention",
@@ -30,9 +31,14 @@ _VT_MAY = (
     cmd.RecordConditionStatus,
     cmd.RecordRiskAssessment,
     cmd.RecordIncident,
+    cmd.ImposeHuisverbod,
+    cmd.ExtendHuisverbod,
+    cmd.RecordHuisverbodHelp,
+    cmd.AssessMdaCriteria,
 )
 _RECEIVER_ANSWERS = (cmd.AcceptHandover, cmd.RejectHandover)
-_VT_ONLY = (cmd.PlaceLegalHold, cmd.ReleaseLegalHold)
+_VT_ONLY = (cmd.PlaceLegalHold, cmd.ReleaseLegalHold, cmd.RecordMelding, cmd.RecordMonitoringCheck)
+_SYSTEM_ONLY = (cmd.ExpireHandover, cmd.EscalateDeadline, cmd.SignalMda)
 
 
 def known_actor(actor: Actor, policy: RegionalPolicy) -> None:
@@ -59,6 +65,12 @@ def authorise_command(
     """Raise NotAuthorised unless ``actor`` may issue ``command`` on ``case``."""
     known_actor(actor, policy)
     case_id = case.case_id if case else None
+    if actor.role is Role.system:
+        if not isinstance(command, _SYSTEM_ONLY):
+            raise _deny(actor, case_id, "the system issues only expiries, escalations and signals")
+        return
+    if isinstance(command, _SYSTEM_ONLY):
+        raise _deny(actor, case_id, "expiries, escalations and signals come from the sweeps")
     if actor.role is not Role.professional:
         raise _deny(actor, case_id, f"the role {actor.role} cannot change cases")
     if isinstance(command, cmd.OpenCase):
@@ -92,8 +104,10 @@ def _why_not(command: cmd.Command, case: CaseState) -> str:
         return f"only the receiving organisation answers handover {command.handover_id}"
     if isinstance(command, cmd.FireEvent) and command.chart == "vt":
         return "only Veilig Thuis moves the Veilig Thuis track"
-    if isinstance(command, _VT_ONLY):
+    if isinstance(command, cmd.PlaceLegalHold | cmd.ReleaseLegalHold):
         return "only Veilig Thuis places and releases legal holds"
+    if isinstance(command, _VT_ONLY):
+        return "only Veilig Thuis records new meldingen and monitoring checks"
     return f"{case.regie.organisation} holds regie over case {case.case_id}"
 
 
@@ -117,10 +131,34 @@ def authorise_read(actor: Actor, case: CaseState, policy: RegionalPolicy) -> str
     org = actor.organisation
     if actor.role is Role.auditor:
         return "auditor"
+    if actor.role is Role.system:
+        raise _deny(actor, case.case_id, "the system reads no cases through the read API")
     if org == case.regie.organisation:
         return "regie"
-    if _is_vt(actor, policy):
+    if _is_vt(actor, policy) and actor.role is Role.professional:
         return "veilig_thuis"
     if any(h.to_organisation == org for h in case.open_handovers):
-        return "handover"
+        why = f"{org} sees only what its open handover shares (the handover view)"
+        raise _deny(actor, case.case_id, why)
     raise _deny(actor, case.case_id, f"{org} holds no regie, handover or share for this case")
+
+
+def authorise_handover_read(
+    actor: Actor, case: CaseState, handover_id: str, policy: RegionalPolicy
+) -> str:
+    """The basis on which ``actor`` may see one handover's payload: its parties, Veilig Thuis
+    and auditors; the receiver sees nothing else of the case."""
+    known_actor(actor, policy)
+    handover = case.handovers.get(handover_id)
+    if handover is None:
+        raise NotFound(
+            f"case {case.case_id} has no handover {handover_id}", kind="handover", ident=handover_id
+        )
+    if actor.role is Role.auditor:
+        return "auditor"
+    if actor.organisation in (handover.from_organisation, handover.to_organisation):
+        return "handover"
+    if _is_vt(actor, policy) and actor.role is Role.professional:
+        return "veilig_thuis"
+    why = f"{actor.organisation} is not a party to handover {handover_id}"
+    raise _deny(actor, case.case_id, why)

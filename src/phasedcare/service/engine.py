@@ -10,10 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
-from pydantic import ValidationError
 
 from phasedcare.domain import commands as cmd
 from phasedcare.domain import events as ev
@@ -24,6 +23,7 @@ from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.deadlines import deadlines
 from phasedcare.domain.decisions import decide, open_case
 from phasedcare.domain.events import DomainEvent
+from phasedcare.domain.mda import CriterionResult, evaluate
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
 from phasedcare.domain.retention import RetentionDecision, retention
 from phasedcare.errors import (
@@ -43,27 +43,42 @@ from phasedcare.service.access import CASELOAD, AccessLog, refusal_detail
 from phasedcare.service.audit import Auditor
 from phasedcare.service.authorisation import (
     authorise_command,
+    authorise_handover_read,
     authorise_lookup,
     authorise_read,
     authorise_retention,
     known_actor,
 )
-from phasedcare.service.ports import CaseFilter, CaseProjection, EventStore
+from phasedcare.service.commands_api import CommandMethods
+from phasedcare.service.notifications import Notifier
+from phasedcare.service.ports import (
+    CaseFilter,
+    CaseProjection,
+    DeadlineFilter,
+    DeadlineRow,
+    EventStore,
+    HandoverFilter,
+    HandoverRow,
+)
 from phasedcare.service.projections import project
+from phasedcare.service.subscriptions import WebhookSubscriptions
 from phasedcare.service.views import (
     AccessView,
     CaseView,
     CommandResult,
+    HandoverPayloadView,
     HistoryEntry,
     TransitionView,
     case_view,
+    handover_payload_view,
     history_entry,
     transition_view,
 )
 
-__all__ = ["Engine", "utc_now"]
+__all__ = ["DEFAULT_BASE_URL", "Engine", "utc_now"]
 
-C = TypeVar("C", bound=cmd.Command)
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+"""Where webhook links point by default: ``phasedcare serve`` on this machine."""
 
 
 def utc_now() -> datetime:
@@ -91,17 +106,7 @@ def _created_id(events: list[DomainEvent]) -> str | None:
     return None if field is None else str(getattr(first, field))
 
 
-def make_command(command_type: type[C], **fields: Any) -> C:
-    """Build and validate a command; a validation error becomes one clear InvalidInput."""
-    try:
-        return command_type(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or command_type.__name__
-        raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
-
-
-class Engine:
+class Engine(CommandMethods):
     """Commands and queries over the cases of one region."""
 
     def __init__(
@@ -115,6 +120,8 @@ class Engine:
         new_case_id: Callable[[], str] = _new_case_id,
         access_point: str = "python",
         blind_index: BlindIndex | None = None,
+        notifier: Notifier | None = None,
+        webhooks: WebhookSubscriptions | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
@@ -130,6 +137,8 @@ class Engine:
             access_point=access_point,
         )
         self._index = blind_index
+        self._notifier = notifier or Notifier(policy=policy, base_url=DEFAULT_BASE_URL)
+        self._webhooks = webhooks
         self._new_case_id = new_case_id
         self._log = structlog.get_logger("phasedcare.engine")
 
@@ -142,6 +151,15 @@ class Engine:
     def auditor(self) -> Auditor | None:
         """Checkpoints and verification of this engine's ledger, when configured."""
         return self._auditor
+
+    @property
+    def webhooks(self) -> WebhookSubscriptions:
+        """Webhook subscriptions of the organisations (needs a key provider)."""
+        if self._webhooks is None:
+            raise InvalidInput(
+                "this engine has no webhook subscriptions configured", field="webhooks"
+            )
+        return self._webhooks
 
     @property
     def store(self) -> EventStore:
@@ -223,6 +241,7 @@ class Engine:
             records=records,
             projection=project(case, self._policy, self._calendar),
             index=self._tokens(events),
+            outbox=self._notifier.messages(case, events),
         )
         return CommandResult(
             case_id=case.case_id,
@@ -280,142 +299,6 @@ class Engine:
 
     def _load(self, case_id: str) -> CaseState:
         return fold(case_id, self._events(case_id))
-
-    # -- the Python API: one method per command -------------------------------------------
-
-    def open_case(
-        self,
-        *,
-        actor: Actor,
-        via: str,
-        melder_kind: str = "professional",
-        acute: bool = False,
-        summary: str = "",
-        case_id: str | None = None,
-    ) -> CommandResult:
-        """Open a case from a melding or an advies (Veilig Thuis only)."""
-        command = make_command(
-            cmd.OpenCase,
-            via=via,
-            melder_kind=melder_kind,
-            acute=acute,
-            summary=summary,
-            case_id=case_id,
-        )
-        return self.handle(command, actor=actor)
-
-    def record_member(
-        self, case_id: str, *, actor: Actor, role: str, name: str, date_of_birth: date | None = None
-    ) -> CommandResult:
-        """Record a household member (slachtoffer, pleger, kind, overige_betrokkene)."""
-        command = make_command(
-            cmd.RecordMember, case_id=case_id, role=role, name=name, date_of_birth=date_of_birth
-        )
-        return self.handle(command, actor=actor)
-
-    def fire(
-        self, case_id: str, event: str, *, actor: Actor, chart: str = "phase", reason: str = ""
-    ) -> CommandResult:
-        """Fire an event of the phase chart (``phase``) or the Veilig Thuis chart (``vt``)."""
-        command = make_command(
-            cmd.FireEvent, case_id=case_id, chart=chart, event=event, reason=reason
-        )
-        return self.handle(command, actor=actor)
-
-    def agree_safety_plan(
-        self,
-        case_id: str,
-        *,
-        actor: Actor,
-        agreed_on: date,
-        summary: str = "",
-        agreed_with_household: bool = True,
-    ) -> CommandResult:
-        """Record an agreed (new version of the) safety plan."""
-        command = make_command(
-            cmd.AgreeSafetyPlan,
-            case_id=case_id,
-            agreed_on=agreed_on,
-            summary=summary,
-            agreed_with_household=agreed_with_household,
-        )
-        return self.handle(command, actor=actor)
-
-    def add_safety_condition(
-        self,
-        case_id: str,
-        *,
-        actor: Actor,
-        statement: str,
-        owner: str,
-        check_every_days: int,
-        check_method: str = "",
-    ) -> CommandResult:
-        """Add a safety condition, checked by ``owner`` every ``check_every_days`` days."""
-        command = make_command(
-            cmd.AddSafetyCondition,
-            case_id=case_id,
-            statement=statement,
-            owner=owner,
-            check_every_days=check_every_days,
-            check_method=check_method,
-        )
-        return self.handle(command, actor=actor)
-
-    def record_condition_status(
-        self,
-        case_id: str,
-        *,
-        actor: Actor,
-        condition_id: str,
-        status: str,
-        observed_on: date,
-        evidence: str = "",
-    ) -> CommandResult:
-        """Record a check of a safety condition; a breach fires terugval past directe veiligheid."""
-        command = make_command(
-            cmd.RecordConditionStatus,
-            case_id=case_id,
-            condition_id=condition_id,
-            status=status,
-            observed_on=observed_on,
-            evidence=evidence,
-        )
-        return self.handle(command, actor=actor)
-
-    def record_risk_assessment(
-        self,
-        case_id: str,
-        *,
-        actor: Actor,
-        instrument: str,
-        instrument_version: str,
-        level: str,
-        assessed_on: date,
-        items: dict[str, str] | None = None,
-        assessment_id: str | None = None,
-    ) -> CommandResult:
-        """Record a risk assessment, or a new version of ``assessment_id``."""
-        command = make_command(
-            cmd.RecordRiskAssessment,
-            case_id=case_id,
-            instrument=instrument,
-            instrument_version=instrument_version,
-            level=level,
-            assessed_on=assessed_on,
-            items=items or {},
-            assessment_id=assessment_id,
-        )
-        return self.handle(command, actor=actor)
-
-    def record_incident(
-        self, case_id: str, *, actor: Actor, occurred_on: date, description: str = ""
-    ) -> CommandResult:
-        """Record a new incident; past directe veiligheid it fires terugval."""
-        command = make_command(
-            cmd.RecordIncident, case_id=case_id, occurred_on=occurred_on, description=description
-        )
-        return self.handle(command, actor=actor)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -496,6 +379,63 @@ class Engine:
         today = self._clock().astimezone(UTC).date()
         return case_view(case, deadlines(case, self._policy, self._calendar), today)
 
+    def handover(self, case_id: str, handover_id: str, *, actor: Actor) -> HandoverPayloadView:
+        """One handover with its payload: what its receiver may see, and all it may see."""
+        case = self._load(case_id)
+        try:
+            basis = authorise_handover_read(actor, case, handover_id, self._policy)
+        except NotAuthorised as exc:
+            self._access.record(
+                actor,
+                case_id,
+                action="read",
+                query="handover",
+                outcome="denied",
+                detail=refusal_detail(exc),
+            )
+            raise
+        self._access.record(
+            actor, case_id, action="read", query="handover", outcome="allowed", basis=basis
+        )
+        return handover_payload_view(case, handover_id)
+
+    def handovers(self, *, actor: Actor, status: str | None = None) -> list[HandoverRow]:
+        """Handovers the actor's organisation sends or receives (Veilig Thuis: all)."""
+        organisation = self._caseload_scope(actor, "handovers")
+        return self._store.handover_rows(HandoverFilter(organisation=organisation, status=status))
+
+    def deadlines(
+        self, *, actor: Actor, overdue: bool = False, kind: str | None = None
+    ) -> list[DeadlineRow]:
+        """Deadlines earliest first, escalated or not (``overdue``: only those passed today).
+
+        Professionals outside Veilig Thuis see the deadlines their organisation must meet.
+        """
+        organisation = self._caseload_scope(actor, "deadlines")
+        today = self._clock().astimezone(UTC).date()
+        found = DeadlineFilter(
+            responsible=organisation, due_before=today if overdue else None, kind=kind
+        )
+        return self._store.deadline_rows(found)
+
+    def _caseload_scope(self, actor: Actor, query: str) -> str | None:
+        """Log a caseload search; the organisation a non-VT professional is limited to."""
+        known_actor(actor, self._policy)
+        kind = self._policy.organisation(actor.organisation).kind
+        limited = actor.role is Role.professional and kind is not OrganisationKind.veilig_thuis
+        if actor.role is Role.system:
+            limited = False
+        self._access.record(
+            actor, CASELOAD, action="search", query=query, outcome="allowed", basis=str(kind)
+        )
+        self._log.info("read", query=query, organisation=actor.organisation)
+        return actor.organisation if limited else None
+
+    def mda_criteria(self, case_id: str, *, actor: Actor) -> list[CriterionResult]:
+        """The policy's MDA++ entry criteria weighed on the case today."""
+        case, _ = self._read(case_id, actor, "mda_criteria")
+        return evaluate(case, self._policy, self._clock().astimezone(UTC).date())
+
     def history(self, case_id: str, *, actor: Actor) -> list[HistoryEntry]:
         """Every event of the case: when, who, under which policy version, and what."""
         _, events = self._read(case_id, actor, "history")
@@ -530,14 +470,7 @@ class Engine:
 
         Professionals outside Veilig Thuis see only the cases their organisation holds.
         """
-        known_actor(actor, self._policy)
-        kind = self._policy.organisation(actor.organisation).kind
-        if actor.role is Role.professional and kind is not OrganisationKind.veilig_thuis:
-            organisation = actor.organisation
-        self._access.record(
-            actor, CASELOAD, action="search", query="list", outcome="allowed", basis=str(kind)
-        )
-        self._log.info("read", query="list", organisation=actor.organisation)
+        organisation = self._caseload_scope(actor, "list") or organisation
         found = CaseFilter(
             organisation=organisation, phase=phase, deadline_before=deadline_before, limit=limit
         )

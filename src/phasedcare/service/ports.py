@@ -14,7 +14,45 @@ from typing import Protocol
 from phasedcare.ledger.keys import CaseKeyStore
 from phasedcare.ledger.records import StoredEvent
 
-__all__ = ["CaseFilter", "CaseProjection", "EventStore"]
+__all__ = [
+    "CaseFilter",
+    "CaseProjection",
+    "DeadlineFilter",
+    "DeadlineRow",
+    "Delivery",
+    "EventStore",
+    "HandoverFilter",
+    "HandoverRow",
+    "NotificationStore",
+    "OutboxMessage",
+    "Subscription",
+]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class DeadlineRow:
+    """One deadline of a case in the read model: what, by when, who, and whether escalated."""
+
+    due: date
+    case_id: str
+    kind: str
+    ref: str
+    responsible: str
+    escalated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverRow:
+    """One handover of a case in the read model (its payload stays sealed in the ledger)."""
+
+    case_id: str
+    handover_id: str
+    from_organisation: str
+    to_organisation: str
+    purpose: str
+    status: str
+    respond_by: date
+    proposed_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +75,8 @@ class CaseProjection:
     sequence: int
     next_deadline: date | None
     next_deadline_kind: str | None
+    deadlines: tuple[DeadlineRow, ...] = ()
+    handovers: tuple[HandoverRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +90,122 @@ class CaseFilter:
     limit: int | None = None
 
 
-class EventStore(CaseKeyStore, Protocol):
+@dataclass(frozen=True, slots=True)
+class DeadlineFilter:
+    """Which deadlines to list, earliest first; ``None`` means any."""
+
+    responsible: str | None = None
+    due_before: date | None = None
+    kind: str | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverFilter:
+    """Which handovers to list: an organisation as sender or receiver, a status."""
+
+    organisation: str | None = None
+    status: str | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A notification written with the command that caused it: ids only, never a name.
+
+    ``body`` is the CloudEvent as sent (signed per delivery); ``recipients`` are the
+    organisations whose webhook subscriptions receive it.
+    """
+
+    message_id: str
+    case_id: str
+    event_type: str
+    created_at: datetime
+    recipients: tuple[str, ...]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """An organisation's webhook endpoint; its signing secret is wrapped by a KEK."""
+
+    subscription_id: str
+    organisation: str
+    url: str
+    kek_id: str
+    wrapped_secret: bytes
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message to one subscription: its state, attempts and when it is next tried."""
+
+    message_id: str
+    subscription_id: str
+    event_type: str
+    case_id: str
+    status: str  # pending, delivered, dead
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str
+    delivered_at: datetime | None
+
+
+class NotificationStore(Protocol):
+    """Webhook subscriptions and the deliveries of outbox messages to them.
+
+    Messages enter with :meth:`EventStore.append` (same transaction as their events), which
+    also creates one pending delivery per active subscription of each recipient.
+    """
+
+    def add_subscription(self, subscription: Subscription) -> None:
+        """Store a new subscription."""
+        ...
+
+    def subscriptions(self, *, organisation: str | None = None) -> list[Subscription]:
+        """Subscriptions, active or not, by creation time."""
+        ...
+
+    def deactivate_subscription(self, subscription_id: str) -> bool:
+        """Stop deliveries to a subscription (pending ones end dead); False when unknown."""
+        ...
+
+    def claim_due(
+        self, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[tuple[Delivery, OutboxMessage, Subscription]]:
+        """Pending deliveries due at ``now``, leased until ``lease_until`` so that another
+        drainer skips them; each with its message and subscription."""
+        ...
+
+    def record_attempt(
+        self,
+        *,
+        message_id: str,
+        subscription_id: str,
+        status: str,
+        attempted_at: datetime,
+        next_attempt_at: datetime | None,
+        last_status: int | None,
+        last_error: str,
+    ) -> None:
+        """Record the outcome of one attempt and release the lease."""
+        ...
+
+    def deliveries(
+        self, *, status: str | None = None, case_id: str | None = None, limit: int | None = None
+    ) -> list[Delivery]:
+        """Deliveries, newest message first."""
+        ...
+
+    def messages(self, *, case_id: str | None = None) -> list[OutboxMessage]:
+        """Outbox messages in the order they were written."""
+        ...
+
+
+class EventStore(CaseKeyStore, NotificationStore, Protocol):
     """Append-only storage of sealed event records, with projections kept in step.
 
     It also keeps the cases' wrapped data keys (:class:`CaseKeyStore`).
@@ -67,11 +222,13 @@ class EventStore(CaseKeyStore, Protocol):
         records: Sequence[StoredEvent],
         projection: CaseProjection | None,
         index: Sequence[bytes] = (),
+        outbox: Sequence[OutboxMessage] = (),
     ) -> None:
         """Append records numbered ``expected_sequence + 1 ...`` and upsert the projection.
 
         Streams that are not cases (access logs, ``<case>~access``) pass no projection.
-        ``index`` holds blind-index tokens that point at this case (same transaction).
+        ``index`` holds blind-index tokens that point at this case, ``outbox`` the
+        notifications the records cause (both in the same transaction).
 
         Raises:
             ConcurrencyConflict: the case's last sequence is not ``expected_sequence``
@@ -102,6 +259,14 @@ class EventStore(CaseKeyStore, Protocol):
 
     def projections(self, case_filter: CaseFilter) -> list[CaseProjection]:
         """Live projections matching the filter, ordered by case id."""
+        ...
+
+    def deadline_rows(self, deadline_filter: DeadlineFilter) -> list[DeadlineRow]:
+        """Deadlines of all cases passing the filter, earliest first."""
+        ...
+
+    def handover_rows(self, handover_filter: HandoverFilter) -> list[HandoverRow]:
+        """Handovers of all cases passing the filter, by response date."""
         ...
 
     def replace_projections(self, projections: Iterable[CaseProjection]) -> int:

@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from phasedcare.domain.case import CaseState
+from phasedcare.domain.case import CaseState, Handover
 from phasedcare.domain.charts import TransitionOption
 from phasedcare.domain.deadlines import Deadline
-from phasedcare.domain.events import AccessRecorded, DomainEvent
+from phasedcare.domain.events import AccessRecorded, DomainEvent, PlanVanAanpak
 from phasedcare.domain.household import Member
 from phasedcare.domain.safety import RiskAssessment, SafetyCondition, SafetyPlan
 
@@ -19,12 +19,15 @@ __all__ = [
     "CaseView",
     "CommandResult",
     "DeadlineView",
+    "HandoverPayloadView",
     "HandoverView",
     "HistoryEntry",
     "RegieView",
+    "SharedConditionView",
     "TransitionView",
     "access_view",
     "case_view",
+    "handover_payload_view",
     "history_entry",
     "transition_view",
 ]
@@ -60,17 +63,83 @@ class HandoverView(_View):
     handover_id: str
     from_organisation: str
     to_organisation: str
+    purpose: str
     respond_by: date
     status: str
+
+
+class SharedConditionView(_View):
+    """A safety condition as a handover shares it."""
+
+    condition_id: str
+    statement: str
+    owner: str
+    check_every_days: int
+    status: str
+
+
+class HandoverPayloadView(HandoverView):
+    """One handover with its payload: all its receiver sees of the case."""
+
+    case_id: str
+    proposed_at: datetime
+    safety_conditions: list[SharedConditionView]
+    monitoring_agreement: str
+    risk_summary: str
+    legal_basis: str
+    household_informed: bool
+    household_not_informed_reason: str
+    plan_van_aanpak: PlanVanAanpak | None
+
+
+def _handover_view(h: Handover) -> HandoverView:
+    return HandoverView(
+        handover_id=h.handover_id,
+        from_organisation=h.from_organisation,
+        to_organisation=h.to_organisation,
+        purpose=h.purpose,
+        respond_by=h.respond_by,
+        status=h.status,
+    )
+
+
+def handover_payload_view(case: CaseState, handover_id: str) -> HandoverPayloadView:
+    """The handover's payload, with the statements of the conditions it shares."""
+    h = case.handovers[handover_id]
+    shared = [case.conditions[c] for c in h.safety_conditions]
+    return HandoverPayloadView(
+        **_handover_view(h).model_dump(),
+        case_id=case.case_id,
+        proposed_at=h.proposed_at,
+        safety_conditions=[
+            SharedConditionView(
+                condition_id=c.condition_id,
+                statement=c.statement,
+                owner=c.owner,
+                check_every_days=c.check_every_days,
+                status=str(c.status),
+            )
+            for c in shared
+        ],
+        monitoring_agreement=h.monitoring_agreement,
+        risk_summary=h.risk_summary,
+        legal_basis=h.legal_basis,
+        household_informed=h.household_informed,
+        household_not_informed_reason=h.household_not_informed_reason,
+        plan_van_aanpak=h.plan_van_aanpak,
+    )
 
 
 class DeadlineView(_View):
     """A deadline and whether it has passed."""
 
     kind: str
+    ref: str
     due: date
     description: str
+    responsible: str
     overdue: bool
+    escalated: bool
 
 
 class CaseView(_View):
@@ -176,19 +245,16 @@ def case_view(case: CaseState, deadlines: list[Deadline], today: date) -> CaseVi
         safety_plan=case.safety_plan,
         conditions=list(case.conditions.values()),
         risk_assessments=list(case.risk_assessments),
-        handovers=[
-            HandoverView(
-                handover_id=h.handover_id,
-                from_organisation=h.from_organisation,
-                to_organisation=h.to_organisation,
-                respond_by=h.respond_by,
-                status=h.status,
-            )
-            for h in case.handovers.values()
-        ],
+        handovers=[_handover_view(h) for h in case.handovers.values()],
         deadlines=[
             DeadlineView(
-                kind=d.kind, due=d.due, description=d.description, overdue=d.overdue_on(today)
+                kind=d.kind,
+                ref=d.ref,
+                due=d.due,
+                description=d.description,
+                responsible=d.responsible,
+                overdue=d.overdue_on(today),
+                escalated=d.escalated,
             )
             for d in deadlines
         ],

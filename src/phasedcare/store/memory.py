@@ -13,9 +13,24 @@ from dataclasses import replace
 from phasedcare.errors import ConcurrencyConflict
 from phasedcare.ledger.keys import WrappedKey
 from phasedcare.ledger.records import StoredEvent
-from phasedcare.service.ports import CaseFilter, CaseProjection
+from phasedcare.service.ports import (
+    CaseFilter,
+    CaseProjection,
+    DeadlineFilter,
+    DeadlineRow,
+    HandoverFilter,
+    HandoverRow,
+    OutboxMessage,
+)
+from phasedcare.store.memory_notifications import InMemoryNotifications
 
-__all__ = ["InMemoryEventStore", "check_numbering", "matches"]
+__all__ = [
+    "InMemoryEventStore",
+    "check_numbering",
+    "deadline_matches",
+    "handover_matches",
+    "matches",
+]
 
 
 def check_numbering(case_id: str, expected_sequence: int, records: Sequence[StoredEvent]) -> None:
@@ -42,10 +57,30 @@ def matches(projection: CaseProjection, case_filter: CaseFilter) -> bool:
     )
 
 
-class InMemoryEventStore:
+def deadline_matches(row: DeadlineRow, deadline_filter: DeadlineFilter) -> bool:
+    """True when the deadline passes every criterion of the filter."""
+    f = deadline_filter
+    return (
+        (f.responsible is None or row.responsible == f.responsible)
+        and (f.due_before is None or row.due < f.due_before)
+        and (f.kind is None or row.kind == f.kind)
+    )
+
+
+def handover_matches(row: HandoverRow, handover_filter: HandoverFilter) -> bool:
+    """True when the handover passes every criterion of the filter."""
+    f = handover_filter
+    parties = (row.from_organisation, row.to_organisation)
+    return (f.organisation is None or f.organisation in parties) and (
+        f.status is None or row.status == f.status
+    )
+
+
+class InMemoryEventStore(InMemoryNotifications):
     """An EventStore held in dictionaries behind one lock."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._cases: dict[str, list[StoredEvent]] = {}
         self._log: list[StoredEvent] = []
@@ -63,6 +98,7 @@ class InMemoryEventStore:
         records: Sequence[StoredEvent],
         projection: CaseProjection | None,
         index: Sequence[bytes] = (),
+        outbox: Sequence[OutboxMessage] = (),
     ) -> None:
         """Append atomically, or raise ConcurrencyConflict and change nothing."""
         check_numbering(case_id, expected_sequence, records)
@@ -82,6 +118,7 @@ class InMemoryEventStore:
                 self._projections[case_id] = projection
             for token in index:
                 self._index.setdefault(token, set()).add(case_id)
+            self._enqueue(outbox)
 
     def load(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
         """The case's records in sequence order."""
@@ -116,6 +153,23 @@ class InMemoryEventStore:
         with self._lock:
             found = [p for _, p in sorted(self._projections.items()) if matches(p, case_filter)]
         return found[: case_filter.limit] if case_filter.limit is not None else found
+
+    def deadline_rows(self, deadline_filter: DeadlineFilter) -> list[DeadlineRow]:
+        """Deadlines passing the filter, earliest first."""
+        with self._lock:
+            rows = [d for p in self._projections.values() for d in p.deadlines]
+        found = sorted(d for d in rows if deadline_matches(d, deadline_filter))
+        return found[: deadline_filter.limit] if deadline_filter.limit is not None else found
+
+    def handover_rows(self, handover_filter: HandoverFilter) -> list[HandoverRow]:
+        """Handovers passing the filter, by response date."""
+        with self._lock:
+            rows = [h for p in self._projections.values() for h in p.handovers]
+        found = sorted(
+            (h for h in rows if handover_matches(h, handover_filter)),
+            key=lambda h: (h.respond_by, h.case_id, h.handover_id),
+        )
+        return found[: handover_filter.limit] if handover_filter.limit is not None else found
 
     def replace_projections(self, projections: Iterable[CaseProjection]) -> int:
         """Replace every projection at once."""

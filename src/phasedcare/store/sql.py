@@ -40,8 +40,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from phasedcare.errors import ConcurrencyConflict, StoreError
 from phasedcare.ledger.keys import WrappedKey
 from phasedcare.ledger.records import RecordHeader, StoredEvent
-from phasedcare.service.ports import CaseFilter, CaseProjection
+from phasedcare.service.ports import CaseFilter, CaseProjection, OutboxMessage
 from phasedcare.store.memory import check_numbering
+from phasedcare.store.sql_notifications import (
+    SqlNotifications,
+    delete_case_rows,
+    enqueue,
+    with_case_rows,
+    write_case_rows,
+)
 from phasedcare.store.tables import (
     SCHEMA_REVISION,
     CaseKeyRecord,
@@ -74,7 +81,9 @@ _SEQUENCE_CLASH = (
     "event_records.case_id, event_records.sequence",
 )
 _NOT_INITIALISED = "database schema is not initialised: run phasedcare init"
-_PROJECTION_FIELDS = tuple(CaseProjection.__dataclass_fields__)
+_PROJECTION_FIELDS = tuple(
+    f for f in CaseProjection.__dataclass_fields__ if f not in {"deadlines", "handovers"}
+)
 _EVENT_FIELDS = (
     "case_id",
     "sequence",
@@ -189,7 +198,7 @@ _UPSERT_PROJECTION = _insert_or(
 _INSERT_TOKENS = _insert_or(INDEX, "DO NOTHING")
 
 
-class SqlEventStore:
+class SqlEventStore(SqlNotifications):
     """An EventStore over SQLite or PostgreSQL; the schema comes from ``upgrade_database``.
 
     Opening reads ``alembic_version`` (cheap) and raises StoreError asking for
@@ -232,6 +241,7 @@ class SqlEventStore:
         records: Sequence[StoredEvent],
         projection: CaseProjection | None,
         index: Sequence[bytes] = (),
+        outbox: Sequence[OutboxMessage] = (),
     ) -> None:
         """Append records, upsert the projection row and add index tokens in one transaction.
 
@@ -250,6 +260,7 @@ class SqlEventStore:
                         case_id=case_id, expected=expected_sequence, actual=actual
                     )
                 self._insert(conn, case_id, records, projection, index)
+                enqueue(conn, outbox)
         except IntegrityError as exc:
             if not any(name in str(exc.orig) for name in _SEQUENCE_CLASH):
                 raise StoreError(f"append to case {case_id} failed", detail=str(exc.orig)) from None
@@ -277,6 +288,8 @@ class SqlEventStore:
             conn.execute(_INSERT_EVENTS, [_event_row(r) for r in records])
         if projection is not None:
             conn.execute(_UPSERT_PROJECTION, _projection_row(projection))
+            delete_case_rows(conn, [case_id])
+            write_case_rows(conn, [projection])
         if tokens:
             rows = [{"token": token, "case_id": case_id} for token in sorted(set(tokens))]
             conn.execute(_INSERT_TOKENS, rows)
@@ -340,7 +353,7 @@ class SqlEventStore:
         query = select(CASES).where(CASES.c.case_id == case_id)
         with _translated(f"reading case {case_id} failed"), self._engine.connect() as conn:
             row = conn.execute(query).mappings().first()
-        return None if row is None else _projection(row)
+            return None if row is None else with_case_rows(conn, [_projection(row)])[0]
 
     def projections(self, case_filter: CaseFilter) -> list[CaseProjection]:
         """Projection rows passing the filter, ordered by case id."""
@@ -358,15 +371,19 @@ class SqlEventStore:
             criteria.append(CASES.c.next_deadline < f.deadline_before)
         query = select(CASES).where(*criteria).order_by(CASES.c.case_id).limit(f.limit)
         with _translated("listing the cases failed"), self._engine.connect() as conn:
-            return [_projection(row) for row in conn.execute(query).mappings()]
+            found = [_projection(row) for row in conn.execute(query).mappings()]
+            return with_case_rows(conn, found)
 
     def replace_projections(self, projections: Iterable[CaseProjection]) -> int:
         """Replace every projection row in one transaction; returns how many were written."""
+        projections = list(projections)
         rows = [_projection_row(p) for p in projections]
         with _translated("replacing the projections failed"), self._write() as conn, conn.begin():
             conn.execute(CASES.delete())
+            delete_case_rows(conn)
             if rows:
                 conn.execute(CASES.insert(), rows)
+            write_case_rows(conn, projections)
         return len(rows)
 
     def case_key(self, case_id: str) -> WrappedKey | None:
@@ -558,7 +575,7 @@ def _projection_row(projection: CaseProjection) -> dict[str, Any]:
 
 
 def _projection(row: Any) -> CaseProjection:
-    values = {name: row[name] for name in _PROJECTION_FIELDS}
+    values: dict[str, Any] = {name: row[name] for name in _PROJECTION_FIELDS}
     values["opened_at"] = _aware(values["opened_at"])
     values["updated_at"] = _aware(values["updated_at"])
     deadline = values["next_deadline"]

@@ -17,14 +17,19 @@ __all__ = [
     "CaseKeyRecord",
     "CaseRecord",
     "CheckpointRecord",
+    "DeadlineRecord",
+    "DeliveryRecord",
     "EventRecord",
+    "HandoverRecord",
     "HouseholdIndexRecord",
+    "OutboxRecord",
+    "SubscriptionRecord",
     "metadata",
 ]
 
 metadata = SQLModel.metadata
 
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 """The Alembic revision these tables match; the store refuses a database at another one."""
 
 _POSITION = BigInteger().with_variant(Integer(), "sqlite")
@@ -101,3 +106,83 @@ class HouseholdIndexRecord(SQLModel, table=True):
 
     token: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
     case_id: str = Field(primary_key=True, max_length=64)
+
+
+class DeadlineRecord(SQLModel, table=True):
+    """One deadline of a case (read model): the caseload of what is due and overdue."""
+
+    __tablename__ = "case_deadlines"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=40)
+    ref: str = Field(primary_key=True, max_length=64)
+    due: date = Field(index=True)
+    responsible: str = Field(max_length=64, index=True)
+    escalated: bool
+
+
+class HandoverRecord(SQLModel, table=True):
+    """One handover of a case (read model); its payload stays sealed in the ledger."""
+
+    __tablename__ = "case_handovers"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    handover_id: str = Field(primary_key=True, max_length=64)
+    from_organisation: str = Field(max_length=64, index=True)
+    to_organisation: str = Field(max_length=64, index=True)
+    purpose: str = Field(max_length=20)
+    status: str = Field(max_length=20)
+    respond_by: date
+    proposed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class OutboxRecord(SQLModel, table=True):
+    """A notification written in the transaction of the command that caused it (ids only)."""
+
+    __tablename__ = "outbox_messages"
+
+    position: int | None = Field(
+        default=None, sa_column=Column(_POSITION, primary_key=True, autoincrement=True)
+    )
+    message_id: str = Field(max_length=64, unique=True)
+    case_id: str = Field(max_length=64, index=True)
+    event_type: str = Field(max_length=80)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    recipients: str = Field(description="Organisation ids, space-separated.")
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class SubscriptionRecord(SQLModel, table=True):
+    """An organisation's webhook endpoint; the secret is wrapped by a KEK kept elsewhere."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    subscription_id: str = Field(primary_key=True, max_length=64)
+    organisation: str = Field(max_length=64, index=True)
+    url: str = Field(max_length=2000)
+    kek_id: str = Field(max_length=64)
+    wrapped_secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    active: bool
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class DeliveryRecord(SQLModel, table=True):
+    """One outbox message to one subscription: status, attempts, next attempt, lease."""
+
+    __tablename__ = "webhook_deliveries"
+
+    message_id: str = Field(primary_key=True, max_length=64)
+    subscription_id: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=16, index=True)
+    attempts: int
+    next_attempt_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True, index=True)
+    )
+    leased_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    last_status: int | None = None
+    last_error: str = Field(default="", max_length=200)
+    delivered_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

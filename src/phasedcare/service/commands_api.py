@@ -1,0 +1,282 @@
+"""The Python API's command methods: one keyword-only method per command.
+
+Each builds and validates its command (a validation error becomes one InvalidInput) and hands
+it to :meth:`Engine.handle`, where it is authorised, decided and appended.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import date
+
+from phasedcare.domain import commands as cmd
+from phasedcare.domain.actors import Actor
+from phasedcare.service.validation import make_command
+from phasedcare.service.views import CommandResult
+
+__all__ = ["CommandMethods"]
+
+
+class CommandMethods(ABC):
+    """Mixed into the Engine, whose ``handle`` does the work."""
+
+    @abstractmethod
+    def handle(self, command: cmd.Command, *, actor: Actor) -> CommandResult:
+        """Authorise, decide and append one command."""
+
+    def open_case(
+        self,
+        *,
+        actor: Actor,
+        via: str,
+        melder_kind: str = "professional",
+        acute: bool = False,
+        summary: str = "",
+        case_id: str | None = None,
+    ) -> CommandResult:
+        """Open a case from a melding or an advies (Veilig Thuis only)."""
+        command = make_command(
+            cmd.OpenCase,
+            via=via,
+            melder_kind=melder_kind,
+            acute=acute,
+            summary=summary,
+            case_id=case_id,
+        )
+        return self.handle(command, actor=actor)
+
+    def record_member(
+        self, case_id: str, *, actor: Actor, role: str, name: str, date_of_birth: date | None = None
+    ) -> CommandResult:
+        """Record a household member (slachtoffer, pleger, kind, overige_betrokkene)."""
+        command = make_command(
+            cmd.RecordMember, case_id=case_id, role=role, name=name, date_of_birth=date_of_birth
+        )
+        return self.handle(command, actor=actor)
+
+    def fire(
+        self, case_id: str, event: str, *, actor: Actor, chart: str = "phase", reason: str = ""
+    ) -> CommandResult:
+        """Fire an event of the phase chart (``phase``) or the Veilig Thuis chart (``vt``)."""
+        command = make_command(
+            cmd.FireEvent, case_id=case_id, chart=chart, event=event, reason=reason
+        )
+        return self.handle(command, actor=actor)
+
+    def agree_safety_plan(
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        agreed_on: date,
+        summary: str = "",
+        agreed_with_household: bool = True,
+    ) -> CommandResult:
+        """Record an agreed (new version of the) safety plan."""
+        command = make_command(
+            cmd.AgreeSafetyPlan,
+            case_id=case_id,
+            agreed_on=agreed_on,
+            summary=summary,
+            agreed_with_household=agreed_with_household,
+        )
+        return self.handle(command, actor=actor)
+
+    def add_safety_condition(
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        statement: str,
+        owner: str,
+        check_every_days: int,
+        check_method: str = "",
+    ) -> CommandResult:
+        """Add a safety condition, checked by ``owner`` every ``check_every_days`` days."""
+        command = make_command(
+            cmd.AddSafetyCondition,
+            case_id=case_id,
+            statement=statement,
+            owner=owner,
+            check_every_days=check_every_days,
+            check_method=check_method,
+        )
+        return self.handle(command, actor=actor)
+
+    def record_condition_status(
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        condition_id: str,
+        status: str,
+        observed_on: date,
+        evidence: str = "",
+    ) -> CommandResult:
+        """Record a check of a safety condition; a breach fires terugval past directe veiligheid."""
+        command = make_command(
+            cmd.RecordConditionStatus,
+            case_id=case_id,
+            condition_id=condition_id,
+            status=status,
+            observed_on=observed_on,
+            evidence=evidence,
+        )
+        return self.handle(command, actor=actor)
+
+    def record_risk_assessment(
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        instrument: str,
+        instrument_version: str,
+        level: str,
+        assessed_on: date,
+        items: dict[str, str] | None = None,
+        assessment_id: str | None = None,
+    ) -> CommandResult:
+        """Record a risk assessment, or a new version of ``assessment_id``."""
+        command = make_command(
+            cmd.RecordRiskAssessment,
+            case_id=case_id,
+            instrument=instrument,
+            instrument_version=instrument_version,
+            level=level,
+            assessed_on=assessed_on,
+            items=items or {},
+            assessment_id=assessment_id,
+        )
+        return self.handle(command, actor=actor)
+
+    def record_incident(
+        self, case_id: str, *, actor: Actor, occurred_on: date, description: str = ""
+    ) -> CommandResult:
+        """Record a new incident; past directe veiligheid it fires terugval."""
+        command = make_command(
+            cmd.RecordIncident, case_id=case_id, occurred_on=occurred_on, description=description
+        )
+        return self.handle(command, actor=actor)
+
+    def propose_handover(
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        to_organisation: str,
+        safety_conditions: list[str],
+        monitoring_agreement: str,
+        risk_summary: str,
+        legal_basis: str,
+        household_informed: bool,
+        household_not_informed_reason: str = "",
+        respond_by: date | None = None,
+        note: str = "",
+    ) -> CommandResult:
+        """Propose handing regie to ``to_organisation`` with the payload it will see.
+
+        To the MDA++ team it is opschalen (its triage; the entry criteria must be met); from
+        the MDA++ team to a lokaal team it is afschalen (stable safety long enough).
+        """
+        command = make_command(
+            cmd.ProposeHandover,
+            case_id=case_id,
+            to_organisation=to_organisation,
+            safety_conditions=safety_conditions,
+            monitoring_agreement=monitoring_agreement,
+            risk_summary=risk_summary,
+            legal_basis=legal_basis,
+            household_informed=household_informed,
+            household_not_informed_reason=household_not_informed_reason,
+            respond_by=respond_by,
+            note=note,
+        )
+        return self.handle(command, actor=actor)
+
+    def accept_handover(
+        self, case_id: str, *, actor: Actor, handover_id: str, casusregisseur: str
+    ) -> CommandResult:
+        """Accept a handover proposed to the actor's organisation: regie moves now."""
+        command = make_command(
+            cmd.AcceptHandover,
+            case_id=case_id,
+            handover_id=handover_id,
+            casusregisseur=casusregisseur,
+        )
+        return self.handle(command, actor=actor)
+
+    def reject_handover(
+        self, case_id: str, *, actor: Actor, handover_id: str, reason: str
+    ) -> CommandResult:
+        """Reject a handover with a reason; the sender keeps regie."""
+        command = make_command(
+            cmd.RejectHandover, case_id=case_id, handover_id=handover_id, reason=reason
+        )
+        return self.handle(command, actor=actor)
+
+    def withdraw_handover(
+        self, case_id: str, *, actor: Actor, handover_id: str, reason: str = ""
+    ) -> CommandResult:
+        """Withdraw an open or escalated handover; the sender keeps regie."""
+        command = make_command(
+            cmd.WithdrawHandover, case_id=case_id, handover_id=handover_id, reason=reason
+        )
+        return self.handle(command, actor=actor)
+
+    def record_melding(
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        melder_kind: str = "professional",
+        melder_organisation: str = "",
+        acute: bool = False,
+        summary: str = "",
+    ) -> CommandResult:
+        """Record a new melding about this known household (vervolgmelding or hermelding)."""
+        command = make_command(
+            cmd.RecordMelding,
+            case_id=case_id,
+            melder_kind=melder_kind,
+            melder_organisation=melder_organisation,
+            acute=acute,
+            summary=summary,
+        )
+        return self.handle(command, actor=actor)
+
+    def record_monitoring_check(
+        self, case_id: str, *, actor: Actor, checked_on: date, outcome: str, note: str = ""
+    ) -> CommandResult:
+        """Record a monitoring moment (veilig or onveilig; onveilig fires terugval)."""
+        command = make_command(
+            cmd.RecordMonitoringCheck,
+            case_id=case_id,
+            checked_on=checked_on,
+            outcome=outcome,
+            note=note,
+        )
+        return self.handle(command, actor=actor)
+
+    def impose_huisverbod(self, case_id: str, *, actor: Actor, imposed_on: date) -> CommandResult:
+        """Record a tijdelijk huisverbod; help must start within the policy's days."""
+        command = make_command(cmd.ImposeHuisverbod, case_id=case_id, imposed_on=imposed_on)
+        return self.handle(command, actor=actor)
+
+    def extend_huisverbod(self, case_id: str, *, actor: Actor, ends_on: date) -> CommandResult:
+        """Extend the tijdelijk huisverbod (at most the policy's maximum days)."""
+        command = make_command(cmd.ExtendHuisverbod, case_id=case_id, ends_on=ends_on)
+        return self.handle(command, actor=actor)
+
+    def record_huisverbod_help(
+        self, case_id: str, *, actor: Actor, started_on: date
+    ) -> CommandResult:
+        """Record that help started during the tijdelijk huisverbod."""
+        command = make_command(cmd.RecordHuisverbodHelp, case_id=case_id, started_on=started_on)
+        return self.handle(command, actor=actor)
+
+    def assess_mda_criteria(
+        self, case_id: str, *, actor: Actor, met: list[str], note: str = ""
+    ) -> CommandResult:
+        """Record which MDA++ entry criteria a professional judges met."""
+        command = make_command(cmd.AssessMdaCriteria, case_id=case_id, met=met, note=note)
+        return self.handle(command, actor=actor)

@@ -1,0 +1,91 @@
+"""Webhook subscriptions: an organisation's endpoint and its signing secret.
+
+The secret is shown once, when the subscription is made (or rotated), and stored only
+wrapped by a key-encryption key from the key provider, which lives outside the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from phasedcare.domain.actors import Actor, Role
+from phasedcare.domain.policy import RegionalPolicy
+from phasedcare.errors import NotAuthorised, NotFound
+from phasedcare.ledger.keys import KeyProvider
+from phasedcare.service.authorisation import known_actor
+from phasedcare.service.ports import NotificationStore, Subscription
+from phasedcare.service.webhooks import new_secret, validate_url
+
+__all__ = ["WebhookSubscriptions"]
+
+
+def _context(subscription_id: str) -> bytes:
+    return f"phasedcare webhook secret {subscription_id}".encode()
+
+
+class WebhookSubscriptions:
+    """Create, list and end subscriptions; unwrap a secret to sign a delivery."""
+
+    def __init__(
+        self,
+        *,
+        store: NotificationStore,
+        keys: KeyProvider,
+        policy: RegionalPolicy,
+        clock: Callable[[], datetime],
+        allow_loopback: bool = False,
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self._policy = policy
+        self._clock = clock
+        self._allow_loopback = allow_loopback
+
+    def _authorise(self, actor: Actor) -> None:
+        known_actor(actor, self._policy)
+        if actor.role is not Role.professional:
+            msg = f"{actor} is not authorised: only professionals manage their webhooks"
+            raise NotAuthorised(msg, actor=str(actor))
+
+    def subscribe(self, *, actor: Actor, url: str) -> tuple[Subscription, str]:
+        """Subscribe the actor's organisation at ``url``; returns it and its secret (shown once)."""
+        self._authorise(actor)
+        url = validate_url(url, allow_loopback=self._allow_loopback)
+        subscription_id = f"sub_{uuid.uuid4().hex[:16]}"
+        secret = new_secret()
+        kek_id = self._keys.current_kek_id()
+        wrapped = self._keys.wrap(kek_id, secret.encode("ascii"), _context(subscription_id))
+        subscription = Subscription(
+            subscription_id=subscription_id,
+            organisation=actor.organisation,
+            url=url,
+            kek_id=kek_id,
+            wrapped_secret=wrapped,
+            active=True,
+            created_at=self._clock().astimezone(UTC),
+        )
+        self._store.add_subscription(subscription)
+        return subscription, secret
+
+    def list(self, *, actor: Actor) -> list[Subscription]:
+        """The actor's organisation's subscriptions."""
+        self._authorise(actor)
+        return self._store.subscriptions(organisation=actor.organisation)
+
+    def unsubscribe(self, *, actor: Actor, subscription_id: str) -> None:
+        """End a subscription of the actor's organisation; its pending deliveries end."""
+        self._authorise(actor)
+        owned = {s.subscription_id for s in self.list(actor=actor)}
+        if subscription_id not in owned:
+            msg = f"{actor.organisation} has no webhook subscription {subscription_id}"
+            raise NotFound(msg, kind="subscription", ident=subscription_id)
+        self._store.deactivate_subscription(subscription_id)
+
+    def secret(self, subscription: Subscription) -> str:
+        """The subscription's signing secret, unwrapped in memory to sign one delivery."""
+        plain = self._keys.unwrap(
+            subscription.kek_id, subscription.wrapped_secret, _context(subscription.subscription_id)
+        )
+        return plain.decode("ascii")

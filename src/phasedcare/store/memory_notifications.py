@@ -1,0 +1,142 @@
+"""The in-memory half of the notification store: subscriptions, outbox and deliveries.
+
+Mixed into :class:`~phasedcare.store.memory.InMemoryEventStore`, whose lock and append it
+shares, so that messages enter in the same atomic step as the records that caused them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from phasedcare.service.ports import Delivery, OutboxMessage, Subscription
+
+__all__ = ["InMemoryNotifications"]
+
+
+class InMemoryNotifications:
+    """Subscriptions, outbox messages and deliveries held in dictionaries."""
+
+    _lock: threading.Lock
+
+    def __init__(self) -> None:
+        self._subscriptions: dict[str, Subscription] = {}
+        self._messages: dict[str, OutboxMessage] = {}
+        self._deliveries: dict[tuple[str, str], Delivery] = {}
+        self._leases: dict[tuple[str, str], datetime] = {}
+
+    def _enqueue(self, messages: Sequence[OutboxMessage]) -> None:
+        """Store messages and one pending delivery per active subscription (lock held)."""
+        for message in messages:
+            self._messages[message.message_id] = message
+            for sub in self._subscriptions.values():
+                if sub.active and sub.organisation in message.recipients:
+                    self._deliveries[message.message_id, sub.subscription_id] = Delivery(
+                        message_id=message.message_id,
+                        subscription_id=sub.subscription_id,
+                        event_type=message.event_type,
+                        case_id=message.case_id,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=message.created_at,
+                        last_status=None,
+                        last_error="",
+                        delivered_at=None,
+                    )
+
+    def add_subscription(self, subscription: Subscription) -> None:
+        """Store a new subscription."""
+        with self._lock:
+            self._subscriptions[subscription.subscription_id] = subscription
+
+    def subscriptions(self, *, organisation: str | None = None) -> list[Subscription]:
+        """Subscriptions by creation time."""
+        with self._lock:
+            found = list(self._subscriptions.values())
+        return [s for s in found if organisation is None or s.organisation == organisation]
+
+    def deactivate_subscription(self, subscription_id: str) -> bool:
+        """Stop deliveries to a subscription; its pending deliveries end dead."""
+        with self._lock:
+            sub = self._subscriptions.get(subscription_id)
+            if sub is None:
+                return False
+            self._subscriptions[subscription_id] = replace(sub, active=False)
+            for key, delivery in self._deliveries.items():
+                if key[1] == subscription_id and delivery.status == "pending":
+                    gone = "subscription deactivated"
+                    self._deliveries[key] = replace(delivery, status="dead", last_error=gone)
+            return True
+
+    def claim_due(
+        self, *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[tuple[Delivery, OutboxMessage, Subscription]]:
+        """Due pending deliveries, leased to the caller."""
+        claimed: list[tuple[Delivery, OutboxMessage, Subscription]] = []
+        with self._lock:
+            for key, delivery in sorted(self._deliveries.items(), key=lambda kv: _due(kv[1])):
+                if len(claimed) == limit:
+                    break
+                due = delivery.status == "pending" and _due(delivery) <= now
+                if due and self._leases.get(key, now) <= now:
+                    self._leases[key] = lease_until
+                    claimed.append((delivery, self._messages[key[0]], self._subscriptions[key[1]]))
+        return claimed
+
+    def record_attempt(
+        self,
+        *,
+        message_id: str,
+        subscription_id: str,
+        status: str,
+        attempted_at: datetime,
+        next_attempt_at: datetime | None,
+        last_status: int | None,
+        last_error: str,
+    ) -> None:
+        """Record one attempt's outcome and release the lease."""
+        key = (message_id, subscription_id)
+        with self._lock:
+            delivery = self._deliveries[key]
+            self._deliveries[key] = replace(
+                delivery,
+                status=status,
+                attempts=delivery.attempts + 1,
+                next_attempt_at=next_attempt_at,
+                last_status=last_status,
+                last_error=last_error,
+                delivered_at=attempted_at if status == "delivered" else None,
+            )
+            self._leases.pop(key, None)
+
+    def deliveries(
+        self, *, status: str | None = None, case_id: str | None = None, limit: int | None = None
+    ) -> list[Delivery]:
+        """Deliveries, newest message first."""
+        with self._lock:
+            order = {m: i for i, m in enumerate(self._messages)}
+            found = [
+                d
+                for d in self._deliveries.values()
+                if (status is None or d.status == status)
+                and (case_id is None or d.case_id == case_id)
+            ]
+        found.sort(key=lambda d: (-order[d.message_id], d.subscription_id))
+        return found[:limit] if limit is not None else found
+
+    def messages(self, *, case_id: str | None = None) -> list[OutboxMessage]:
+        """Outbox messages in the order they were written."""
+        with self._lock:
+            found = list(self._messages.values())
+        return [m for m in found if case_id is None or m.case_id == case_id]
+
+
+def _due(delivery: Delivery) -> datetime:
+    assert delivery.next_attempt_at is not None  # noqa: S101 - pending ones always have one
+    return (
+        delivery.next_attempt_at
+        if delivery.status == "pending"
+        else datetime.max.replace(tzinfo=delivery.next_attempt_at.tzinfo)
+    )
