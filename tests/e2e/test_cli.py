@@ -262,9 +262,11 @@ def test_the_demo_through_the_installed_command(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (
-        "phases: aanmelding 2, afgesloten 2, directe_veiligheid 4, herstel 2, stabiele_veiligheid 2"
+        "phases: aanmelding 3, afgesloten 1, directe_veiligheid 6, herstel 1, stabiele_veiligheid 1"
         in result.stdout
     )
+    assert "handovers: accepted 4, escalated 1, proposed 2" in result.stdout
+    assert "sweep: 1 handover(s) expired and escalated" in result.stdout
     listed = subprocess.run(
         [phasedcare, "case", "list", "--json"], env=env, capture_output=True, text=True, check=True
     )

@@ -1,10 +1,14 @@
 """``phasedcare demo``: a synthetic region walked through the phases with a simulated clock.
 
 Every household is invented (the names say so). Each is taken to a different end point:
-waiting for its veiligheidsbeoordeling, in directe veiligheid, in stabiele veiligheid, in
-herstel, closed, or back in directe veiligheid after a terugval. All events are appended
+waiting for its veiligheidsbeoordeling (one of them late), in directe veiligheid, with a
+handover waiting for an answer, with a handover that expired unanswered, in stabiele
+veiligheid after an accepted handover (regie moved), in herstel, closed, or back in directe
+veiligheid after a terugval. Then the deadline sweep runs as it would every hour: the late
+veiligheidsbeoordeling and the expired handover are escalated. All events are appended
 through the engine's own commands, so the cases can be inspected afterwards with
-``phasedcare case list | show | history | allowed``.
+``phasedcare case list | show | history``, ``phasedcare handover list`` and
+``phasedcare deadlines --overdue``.
 """
 
 from __future__ import annotations
@@ -16,23 +20,30 @@ from datetime import UTC, date, datetime, timedelta
 from phasedcare.bootstrap import build
 from phasedcare.cli.output import console, table
 from phasedcare.config import Settings
-from phasedcare.domain import commands as cmd
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.policy import OrganisationKind
 from phasedcare.service.engine import Engine
+from phasedcare.service.jobs import Jobs
+from phasedcare.service.webhooks import WebhookSender
 from phasedcare.testing import ManualClock
 
 __all__ = ["ENDINGS", "run_demo"]
 
 ENDINGS = {
-    "aanmelding": 0,
+    "aanmelding_late": 0,
     "directe_veiligheid": 4,
+    "handover_open": 4,
+    "handover_expired": 4,
     "stabiele_veiligheid": 21,
     "herstel": 121,
     "afgesloten": 391,
     "terugval": 51,
+    "aanmelding": 0,
 }
 """Where each demo household ends, and how many days its walk there takes."""
+
+_ENDED_DAYS_AGO = {"aanmelding_late": 12, "handover_open": 1, "handover_expired": 15}
+"""Walks that must end a fixed time ago: late, still open, and expired."""
 _FIRST = (
     "Anna",
     "Bram",
@@ -72,7 +83,7 @@ class _Household:
             summary="Synthetic melding: neighbours heard shouting (demo).",
         ).case_id
         self._members(vt)
-        if ending == "aanmelding":
+        if ending.startswith("aanmelding"):
             return self.case_id
         self.clock.advance(days=2)
         self.engine.fire(self.case_id, "start_veiligheidsbeoordeling", actor=vt, chart="vt")
@@ -86,6 +97,9 @@ class _Household:
         )
         self.engine.fire(self.case_id, "besluit_overdracht", actor=vt, chart="vt")
         if ending == "directe_veiligheid":
+            return self.case_id
+        if ending.startswith("handover_"):
+            self._propose(vt, self.actors["wijkteam"].organisation)
             return self.case_id
         self._hand_over_to_wijkteam(vt)
         return self._towards(ending)
@@ -216,11 +230,19 @@ def run_demo(settings: Settings, *, households: int, seed: int) -> list[str]:
         for number in range(households):
             ending = list(ENDINGS)[number % len(ENDINGS)]
             # Each walk ends 1-9 days ago, so some meldingen still wait in time and some are late.
-            clock.now = now - timedelta(days=ENDINGS[ending] + 1 + number % 9)
+            ago = _ENDED_DAYS_AGO.get(ending, 1 + number % 9)
+            clock.now = now - timedelta(days=ENDINGS[ending] + ago)
             case_ids.append(_Household(engine, clock, rng, actors).run(ending))
+        clock.now = now
+        sweep = Jobs(engine=engine, sender=WebhookSender(), clock=clock).sweep_deadlines()
         assert engine.auditor is not None  # noqa: S101 - bootstrap always wires one
         engine.auditor.checkpoint()
         _summary(engine, actors, case_ids, settings)
+        console.print(
+            f"sweep: {len(sweep.expired)} handover(s) expired and escalated, "
+            f"{len(sweep.escalated)} overdue deadline(s) escalated",
+            soft_wrap=True,
+        )
     finally:
         engine.close()
     return case_ids
@@ -249,4 +271,10 @@ def _summary(
     phases = ", ".join(f"{phase} {counts[phase]}" for phase in sorted(counts))
     console.print(f"phases: {phases}", soft_wrap=True)
     console.print(f"home: {settings.resolved_home}", soft_wrap=True)
+    handovers = Counter(h.status for h in engine.handovers(actor=vt))
+    console.print(
+        "handovers: " + ", ".join(f"{s} {handovers[s]}" for s in sorted(handovers)),
+        soft_wrap=True,
+    )
     console.print(f"try: phasedcare case show {case_ids[0]} --actor {vt}", soft_wrap=True)
+    console.print(f"     phasedcare deadlines --overdue --actor {vt}", soft_wrap=True)
