@@ -12,6 +12,8 @@ from phasedcare.domain.actors import Actor
 from phasedcare.domain.charts import PhaseChart, VeiligThuisChart
 from phasedcare.errors import PhasedCareError
 from phasedcare.service.engine import Engine
+from phasedcare.service.jobs import Jobs
+from phasedcare.service.webhooks import WebhookSender
 from phasedcare.testing import ManualClock, actor_of, memory_engine
 from support import handover
 
@@ -23,6 +25,7 @@ ORGANISATIONS = (
     "politie-ijsselland",
 )
 ACTORS = st.sampled_from([actor_of(org) for org in ORGANISATIONS])
+PARTY = st.sampled_from([None, *ORGANISATIONS])  # None: the party the command is for
 PHASE_EVENTS = list(PhaseChart.rules)
 VT_EVENTS = list(VeiligThuisChart.rules)
 PHASE_VALUES = {s.value for s in PhaseChart.states}
@@ -40,10 +43,18 @@ class CaseLife(RuleBasedStateMachine):
         self.vt = actor_of("vt-ijsselland")
         self.case_id = self.engine.open_case(actor=self.vt, via="melding").case_id
         self.engine.record_member(self.case_id, actor=self.vt, role="kind", name="Gijs Proefmans")
+        self.engine.add_safety_condition(
+            self.case_id,
+            actor=self.vt,
+            statement="Synthetic",
+            owner="vt-ijsselland",
+            check_every_days=7,
+        )
         self.snapshots: dict[int, tuple[str, str, str, str]] = {}
         self.at_times: dict[datetime, tuple[str, str, str, str]] = {}
         self.regie = "vt-ijsselland"
         self.refusals = 0
+        self.jobs = Jobs(engine=self.engine, sender=WebhookSender(), clock=self.clock)
 
     def _try(self, command: cmd.Command, actor: Actor) -> None:
         before = self.engine.show(self.case_id, actor=self.vt).sequence
@@ -135,17 +146,20 @@ class CaseLife(RuleBasedStateMachine):
             actor,
         )
 
-    @rule(actor=ACTORS, to=st.sampled_from(ORGANISATIONS))
-    def propose(self, actor: Actor, to: str) -> None:
-        self._try(handover(self.case_id, to), actor)
+    @rule(party=PARTY, to=st.sampled_from(ORGANISATIONS))
+    def propose(self, party: str | None, to: str) -> None:
+        self._try(handover(self.case_id, to), actor_of(party or self.regie))
 
     @rule(
-        actor=ACTORS,
+        party=PARTY,
         number=st.integers(1, 3),
         answer=st.sampled_from(["accept", "reject", "withdraw"]),
     )
-    def answer(self, actor: Actor, number: int, answer: str) -> None:
+    def answer(self, party: str | None, number: int, answer: str) -> None:
         handover_id = f"h{number}"
+        open_ones = self.engine.show(self.case_id, actor=self.vt).handovers
+        receiver = next((h.to_organisation for h in open_ones if h.status == "proposed"), None)
+        actor = actor_of(party or receiver or self.regie)
         command: cmd.Command = {
             "accept": cmd.AcceptHandover(
                 case_id=self.case_id, handover_id=handover_id, casusregisseur=actor.user
@@ -161,12 +175,34 @@ class CaseLife(RuleBasedStateMachine):
     def time_passes(self, days: int) -> None:
         self.clock.advance(days=days)
 
+    @rule()
+    def sweep(self) -> None:
+        """The scheduled sweep expires unanswered handovers; it never moves regie."""
+        before = self.engine.show(self.case_id, actor=self.vt).sequence
+        self.jobs.sweep_deadlines()
+        self._check_regie_moves_only_on_acceptance(before)
+        view = self.engine.show(self.case_id, actor=self.vt)
+        late = [
+            h for h in view.handovers if h.status == "proposed" and h.respond_by < self.clock.today
+        ]
+        assert late == []
+
+    @rule(actor=ACTORS, acute=st.booleans())
+    def new_melding(self, actor: Actor, acute: bool) -> None:
+        """A new melding about the household: classified, and a terugval past directe veiligheid."""
+        self._try(cmd.RecordMelding(case_id=self.case_id, acute=acute), actor)
+
     @invariant()
     def exactly_one_regiehouder_of_a_kind_that_may_hold_it(self) -> None:
         view = self.engine.show(self.case_id, actor=self.vt)
         assert view.regie.organisation in REGIE_CAPABLE
         assert view.regie.casusregisseur
         assert view.regie == view.regie_history[-1]
+
+    @invariant()
+    def at_most_one_handover_waits_for_an_answer(self) -> None:
+        view = self.engine.show(self.case_id, actor=self.vt)
+        assert sum(h.status == "proposed" for h in view.handovers) <= 1
 
     @invariant()
     def states_are_those_of_the_charts(self) -> None:
@@ -192,7 +228,7 @@ class CaseLife(RuleBasedStateMachine):
                 state.regie.casusregisseur,
             ) == expected
         assert self.engine.projection_differences() == []
-        self.engine.close()
+        self.jobs.close()
 
 
 TestCaseLife = CaseLife.TestCase

@@ -58,8 +58,10 @@ __all__ = [
 CONTENT_TYPE = "application/cloudevents+json"
 """The media type of a CloudEvent in structured mode, as sent with every delivery."""
 
-MAX_ATTEMPTS = 8
-"""Attempts made for one delivery, the first included, before it is given up."""
+MAX_ATTEMPTS = 32
+"""Attempts made for one delivery, the first included, before it is given up: backoff from
+5 s doubling to a 1 h cap, with jitter, spreads them over roughly 12 to 24 hours, so a
+receiver that is down for a night still gets everything."""
 
 _PREFIX = "whsec_"
 _VERSION = "v1"
