@@ -32,6 +32,7 @@ class CommandMethods(ABC):
         melder_kind: str = "professional",
         acute: bool = False,
         summary: str = "",
+        melder_organisation: str = "",
         case_id: str | None = None,
     ) -> CommandResult:
         """Open a case from a melding or an advies (Veilig Thuis only)."""
@@ -41,6 +42,7 @@ class CommandMethods(ABC):
             melder_kind=melder_kind,
             acute=acute,
             summary=summary,
+            melder_organisation=melder_organisation,
             case_id=case_id,
         )
         return self.handle(command, actor=actor)

@@ -1,0 +1,337 @@
+"""Deadlines in werkdagen and their escalation, new meldingen, monitoring, tijdelijk
+huisverbod, MDA++ opschalen and afschalen, and feedback to a professional melder."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+
+from phasedcare.domain.actors import Actor
+from phasedcare.errors import InvalidInput, Refused
+from phasedcare.service.engine import Engine
+from phasedcare.service.jobs import Jobs
+from phasedcare.service.webhooks import WebhookSender
+from phasedcare.testing import ManualClock, actor_of
+from support import Journey, handover
+
+MDA = actor_of("mda-ijsselland")
+
+
+@pytest.fixture
+def jobs(engine: Engine, clock: ManualClock) -> Iterator[Jobs]:
+    sweeps = Jobs(engine=engine, sender=WebhookSender(), clock=clock)
+    yield sweeps
+    sweeps.close()
+
+
+def _kinds(engine: Engine, actor: Actor, case_id: str) -> dict[str, tuple[date, bool]]:
+    rows = engine.deadlines(actor=actor)
+    return {r.kind: (r.due, r.escalated) for r in rows if r.case_id == case_id}
+
+
+def _messages(engine: Engine, case_id: str, kind: str) -> list[dict[str, object]]:
+    found = engine.store.messages(case_id=case_id)
+    return [json.loads(m.body)["data"] for m in found if m.event_type.endswith(kind)]
+
+
+def test_the_veiligheidsbeoordeling_deadline_skips_a_weekend_and_koningsdag(
+    journey: Journey, engine: Engine, vt: Actor, clock: ManualClock, jobs: Jobs
+) -> None:
+    """A melding on Thursday 23 April 2026: Friday, (weekend), Koningsdag Monday 27 skipped,
+    Tuesday to Friday: due Friday 1 May. Overdue on Monday 4 May, escalated once."""
+    clock.now = clock.now.replace(month=4, day=23)
+    journey.opened().with_members().with_conditions()
+    assert _kinds(engine, vt, journey.case_id)["veiligheidsbeoordeling"] == (
+        date(2026, 5, 1),
+        False,
+    )
+    clock.now = clock.now.replace(month=5, day=1)
+    assert jobs.sweep_deadlines().escalated == []
+    clock.now = clock.now.replace(day=4)
+    report = jobs.sweep_deadlines()
+    assert report.escalated == [f"{journey.case_id}:veiligheidsbeoordeling:2026-05-01"]
+    assert _kinds(engine, vt, journey.case_id)["veiligheidsbeoordeling"] == (date(2026, 5, 1), True)
+    [escalation] = _messages(engine, journey.case_id, "deadline.escalated")
+    assert escalation["responsible"] == "vt-ijsselland"
+    assert jobs.sweep_deadlines().escalated == []
+    engine.fire(journey.case_id, "start_veiligheidsbeoordeling", actor=vt, chart="vt")
+    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt")
+    assert "veiligheidsbeoordeling" not in _kinds(engine, vt, journey.case_id)
+
+
+def test_overdue_lists_show_the_responsible_organisation_only_its_own(
+    journey: Journey, engine: Engine, vt: Actor, wijkteam: Actor, clock: ManualClock
+) -> None:
+    """A wijkteam sees the deadlines it must meet; Veilig Thuis sees every one."""
+    journey.opened().with_conditions()
+    engine.handle(handover(journey.case_id, "wijkteam-zwolle"), actor=vt)
+    clock.advance(days=20)
+    assert {r.kind for r in engine.deadlines(actor=vt, overdue=True)} == {
+        "veiligheidsbeoordeling",
+        "handover_response",
+    }
+    assert [r.kind for r in engine.deadlines(actor=wijkteam, overdue=True)] == ["handover_response"]
+
+
+def test_onderzoek_is_due_in_ten_weeks(journey: Journey, engine: Engine, vt: Actor) -> None:
+    """A Veilig Thuis onderzoek is completed within 10 weken of its start."""
+    journey.opened().with_members().assessing()
+    engine.fire(journey.case_id, "besluit_onderzoek", actor=vt, chart="vt", reason="denial")
+    assert _kinds(engine, vt, journey.case_id)["onderzoek"] == (date(2026, 5, 11), False)
+
+
+def test_monitoring_moments_fall_at_three_and_twelve_months_after_the_handover(
+    journey: Journey, engine: Engine, vt: Actor, clock: ManualClock
+) -> None:
+    """Each monitoring check carried out moves the deadline to the next moment; then none."""
+    journey.in_directe_veiligheid()
+    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt")
+    engine.fire(journey.case_id, "start_monitoring", actor=vt, chart="vt")
+    assert _kinds(engine, vt, journey.case_id)["monitoring"] == (date(2026, 6, 2), False)
+    clock.advance(days=90)
+    engine.record_monitoring_check(
+        journey.case_id, actor=vt, checked_on=clock.today, outcome="veilig"
+    )
+    assert _kinds(engine, vt, journey.case_id)["monitoring"] == (date(2027, 3, 2), False)
+    clock.advance(days=300)
+    engine.record_monitoring_check(
+        journey.case_id, actor=vt, checked_on=clock.today, outcome="veilig"
+    )
+    assert "monitoring" not in _kinds(engine, vt, journey.case_id)
+
+
+def test_an_unsafe_monitoring_check_falls_back_and_only_vt_monitors(
+    journey: Journey, engine: Engine, vt: Actor, wijkteam: Actor, clock: ManualClock
+) -> None:
+    """Onveilig past directe veiligheid fires terugval; a wijkteam cannot record monitoring."""
+    journey.in_stabiele_veiligheid()
+    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt")
+    engine.fire(journey.case_id, "start_monitoring", actor=vt, chart="vt")
+    result = engine.record_monitoring_check(
+        journey.case_id, actor=vt, checked_on=clock.today, outcome="onveilig"
+    )
+    assert result.events == ["MonitoringCheckRecorded", "PhaseTransitioned"]
+    assert engine.show(journey.case_id, actor=vt).phase == "directe_veiligheid"
+    with pytest.raises(Exception, match="only Veilig Thuis records new meldingen and monitoring"):
+        engine.record_monitoring_check(
+            journey.case_id, actor=wijkteam, checked_on=clock.today, outcome="veilig"
+        )
+
+
+def test_a_tijdelijk_huisverbod_gives_ten_days_for_help_and_extends_to_at_most_28(
+    journey: Journey, engine: Engine, vt: Actor, clock: ManualClock
+) -> None:
+    """Help must start within 10 days; extension past 28 days is refused; help ends the watch."""
+    journey.opened()
+    engine.impose_huisverbod(journey.case_id, actor=vt, imposed_on=clock.today)
+    assert _kinds(engine, vt, journey.case_id)["huisverbod_hulp"] == (date(2026, 3, 12), False)
+    with pytest.raises(Refused, match="to at most 2026-03-30") as caught:
+        engine.extend_huisverbod(journey.case_id, actor=vt, ends_on=date(2026, 3, 31))
+    assert caught.value.rule == "huisverbod_extension"
+    engine.extend_huisverbod(journey.case_id, actor=vt, ends_on=date(2026, 3, 30))
+    engine.record_huisverbod_help(journey.case_id, actor=vt, started_on=clock.today)
+    assert "huisverbod_hulp" not in _kinds(engine, vt, journey.case_id)
+    with pytest.raises(Refused, match="runs until 2026-03-30"):
+        engine.impose_huisverbod(journey.case_id, actor=vt, imposed_on=clock.today)
+
+
+@pytest.mark.parametrize(
+    ("walk", "classification"),
+    [
+        ("opened", "vervolgmelding_tijdens_veiligheidsbeoordeling"),
+        ("decided", "vervolgmelding_na_veiligheidsbeoordeling"),
+        ("monitoring", "vervolgmelding_tijdens_monitoring"),
+        ("vt_closed", "hermelding"),
+    ],
+)
+def test_new_meldingen_about_a_known_household_are_classified_as_cbs_counts_them(
+    journey: Journey, engine: Engine, vt: Actor, walk: str, classification: str
+) -> None:
+    """During or after the veiligheidsbeoordeling, during monitoring, or after VT closed."""
+    if walk == "monitoring":
+        journey.in_directe_veiligheid()
+        engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt")
+        engine.fire(journey.case_id, "start_monitoring", actor=vt, chart="vt")
+    elif walk == "vt_closed":
+        journey.opened().with_members().assessing()
+        engine.fire(journey.case_id, "besluit_einde_bemoeienis", actor=vt, chart="vt")
+        engine.fire(journey.case_id, "vt_afsluiten", actor=vt, chart="vt")
+    elif walk == "decided":
+        journey.in_directe_veiligheid()
+        engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt")
+    else:
+        journey.opened()
+    engine.record_melding(journey.case_id, actor=vt, melder_kind="politie")
+    [event] = [
+        e for e in engine.history(journey.case_id, actor=vt) if e.event_type == "MeldingReceived"
+    ]
+    assert event.details["classification"] == classification
+    [received] = _messages(engine, journey.case_id, "melding.received")
+    assert received["classification"] == classification
+
+
+def test_a_hermelding_restarts_the_track_with_a_new_five_day_deadline(
+    journey: Journey, engine: Engine, vt: Actor, clock: ManualClock
+) -> None:
+    """After VT closed, a new melding opens the track at melding with its own deadline."""
+    journey.opened().with_members().assessing()
+    engine.fire(journey.case_id, "besluit_einde_bemoeienis", actor=vt, chart="vt")
+    engine.fire(journey.case_id, "vt_afsluiten", actor=vt, chart="vt")
+    clock.advance(days=40)
+    result = engine.record_melding(journey.case_id, actor=vt, acute=True)
+    assert result.events == ["MeldingReceived", "VtStageTransitioned"]
+    assert engine.show(journey.case_id, actor=vt).vt_stage == "melding"
+    assert _kinds(engine, vt, journey.case_id)["veiligheidsbeoordeling"] == (
+        date(2026, 4, 17),
+        False,
+    )
+
+
+def test_a_new_melding_past_directe_veiligheid_is_a_terugval(
+    journey: Journey, engine: Engine, vt: Actor
+) -> None:
+    """A vervolgmelding in stabiele veiligheid returns the case to directe veiligheid."""
+    journey.in_stabiele_veiligheid()
+    result = engine.record_melding(journey.case_id, actor=vt)
+    assert result.events == ["MeldingReceived", "PhaseTransitioned"]
+    assert engine.show(journey.case_id, actor=vt).phase == "directe_veiligheid"
+
+
+def test_a_melding_on_an_advies_is_refused_and_only_vt_records_meldingen(
+    journey: Journey, engine: Engine, vt: Actor, wijkteam: Actor
+) -> None:
+    """An advies is converted first; a wijkteam cannot record meldingen."""
+    journey.opened(via="advies")
+    with pytest.raises(Refused, match="omzetten_naar_melding"):
+        engine.record_melding(journey.case_id, actor=vt)
+    with pytest.raises(Exception, match="only Veilig Thuis records new meldingen"):
+        engine.record_melding(journey.case_id, actor=wijkteam)
+
+
+def test_a_professional_melder_gets_feedback_after_the_assessment_and_after_onderzoek(
+    engine: Engine, vt: Actor, wijkteam: Actor
+) -> None:
+    """Feedback at the two moments: whether follow-up started, who receives, their conditions."""
+    case_id = engine.open_case(
+        actor=vt, via="melding", melder_organisation="politie-ijsselland"
+    ).case_id
+    engine.add_safety_condition(
+        case_id, actor=vt, statement="Synthetic", owner="politie-ijsselland", check_every_days=30
+    )
+    engine.add_safety_condition(
+        case_id, actor=vt, statement="Synthetic", owner="wijkteam-zwolle", check_every_days=7
+    )
+    engine.record_member(case_id, actor=vt, role="kind", name="Iris Fictief")
+    engine.fire(case_id, "start_veiligheidsbeoordeling", actor=vt, chart="vt")
+    engine.fire(case_id, "besluit_onderzoek", actor=vt, chart="vt", reason="unclear")
+    engine.fire(case_id, "besluit_voorwaarden_en_vervolg", actor=vt, chart="vt")
+    feedback = _messages(engine, case_id, "melder.feedback")
+    assert [(f["moment"], f["outcome"], f["follow_up"]) for f in feedback] == [
+        ("na_veiligheidsbeoordeling", "onderzoek", True),
+        ("na_onderzoek", "voorwaarden_en_vervolg", True),
+    ]
+    assert feedback[0]["safety_conditions"] == ["c1"]
+    assert feedback[0]["receiving_parties"] == ["vt-ijsselland"]
+    [message] = [m for m in engine.store.messages(case_id=case_id) if "feedback" in m.event_type][
+        :1
+    ]
+    assert message.recipients == ("politie-ijsselland",)
+
+
+def test_no_feedback_without_a_professional_melder(
+    journey: Journey, engine: Engine, vt: Actor
+) -> None:
+    """A melding by the police or a burger without an organisation gets no feedback message."""
+    journey.opened().with_members().with_conditions().assessing()
+    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt")
+    assert _messages(engine, journey.case_id, "melder.feedback") == []
+
+
+def test_mda_triage_needs_the_entry_criteria_and_gets_a_plan_van_aanpak(
+    journey: Journey, engine: Engine, vt: Actor
+) -> None:
+    """Opschalen is refused naming the criteria met; with two met it proposes with a plan."""
+    journey.opened().with_members().with_conditions()
+    with pytest.raises(Refused, match="needs 2 of the 5 entry criteria; met: none") as caught:
+        engine.handle(handover(journey.case_id, "mda-ijsselland"), actor=vt)
+    assert caught.value.rule == "mda_criteria_not_met"
+    engine.assess_mda_criteria(journey.case_id, actor=vt, met=["langdurige-intensieve-aanpak"])
+    engine.record_incident(journey.case_id, actor=vt, occurred_on=date(2026, 2, 1))
+    engine.record_incident(journey.case_id, actor=vt, occurred_on=date(2026, 3, 1))
+    met = [
+        (r.criterion_id, r.ground) for r in engine.mda_criteria(journey.case_id, actor=vt) if r.met
+    ]
+    assert met == [
+        ("structurele-onveiligheid", "signal"),
+        ("langdurige-intensieve-aanpak", "assessed"),
+    ]
+    engine.handle(handover(journey.case_id, "mda-ijsselland"), actor=vt)
+    shared = engine.handover(journey.case_id, "h1", actor=MDA)
+    assert shared.purpose == "mda_triage"
+    assert shared.plan_van_aanpak is not None
+    assert shared.plan_van_aanpak.members == ["m1", "m2", "m3"]
+    assert shared.plan_van_aanpak.criteria_met == [
+        "structurele-onveiligheid",
+        "langdurige-intensieve-aanpak",
+    ]
+
+
+def test_unknown_mda_criteria_are_refused(journey: Journey, engine: Engine, vt: Actor) -> None:
+    """A criterion the policy does not know is bad input, named."""
+    journey.opened()
+    with pytest.raises(InvalidInput, match="unknown MDA\\+\\+ criterion made-up"):
+        engine.assess_mda_criteria(journey.case_id, actor=vt, met=["made-up"])
+
+
+def _at_mda_in_stabiele_veiligheid(journey: Journey, engine: Engine, vt: Actor) -> None:
+    journey.in_directe_veiligheid().with_plan()
+    engine.assess_mda_criteria(
+        journey.case_id,
+        actor=vt,
+        met=["structurele-onveiligheid", "langdurige-intensieve-aanpak"],
+    )
+    engine.handle(handover(journey.case_id, "mda-ijsselland"), actor=vt)
+    engine.accept_handover(journey.case_id, actor=MDA, handover_id="h1", casusregisseur="u-mda-1")
+    journey.conditions_met()
+    engine.fire(journey.case_id, "naar_stabiele_veiligheid", actor=MDA)
+
+
+def test_afschalen_before_six_months_of_stable_safety_is_refused_as_premature(
+    journey: Journey, engine: Engine, vt: Actor, clock: ManualClock
+) -> None:
+    """Letting go too early achieves nothing: the refusal says until when."""
+    _at_mda_in_stabiele_veiligheid(journey, engine, vt)
+    clock.advance(days=60)
+    with pytest.raises(
+        Refused, match="premature: stable safety since 2026-03-02 lasts 6 months on 2026-09-02"
+    ) as caught:
+        engine.handle(handover(journey.case_id, "wijkteam-zwolle"), actor=MDA)
+    assert caught.value.rule == "afschalen_premature"
+    clock.advance(days=125)
+    engine.handle(handover(journey.case_id, "wijkteam-zwolle"), actor=MDA)
+    assert engine.handover(journey.case_id, "h2", actor=MDA).purpose == "afschalen"
+
+
+def test_the_mda_sweep_signals_once_when_the_criteria_are_met(
+    journey: Journey, engine: Engine, vt: Actor, clock: ManualClock, jobs: Jobs
+) -> None:
+    """The regiehouder and the MDA++ team are told once; a case below the bar is left alone."""
+    journey.opened().with_members()
+    assert jobs.evaluate_mda() == []
+    engine.record_risk_assessment(
+        journey.case_id,
+        actor=vt,
+        instrument="LIRIK",
+        instrument_version="2",
+        level="hoog",
+        assessed_on=clock.today,
+    )
+    engine.record_incident(journey.case_id, actor=vt, occurred_on=clock.today - timedelta(days=3))
+    engine.record_incident(journey.case_id, actor=vt, occurred_on=clock.today)
+    assert jobs.evaluate_mda() == [journey.case_id]
+    assert jobs.evaluate_mda() == []
+    [signal] = _messages(engine, journey.case_id, "mda.criteria_met")
+    assert signal["criteria"] == ["structurele-onveiligheid", "hoge-kans-op-herhaling"]
