@@ -63,7 +63,7 @@ class WebhookReceiver:
     def __init__(
         self,
         *,
-        secret: str,
+        secret: str = "",
         path: str = "/hooks",
         on_event: Callable[[dict[str, Any]], None] | None = None,
         tolerance_seconds: int = 300,
