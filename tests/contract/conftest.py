@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-pytest.register_assert_rewrite("store_contract")  # its failures show both sides, like a test's
+# the suites' failures show both sides, like a test's
+pytest.register_assert_rewrite("store_contract", "notification_contract")
 
 SKIP_POSTGRES = "PHASEDCARE_TEST_POSTGRES_URL is unset: PostgreSQL contract tests skipped"
 

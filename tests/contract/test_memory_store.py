@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from notification_contract import NotificationStoreContract
 from store_contract import EventStoreContract, MakeStore
 
 from phasedcare.store import InMemoryEventStore
 
 
-class TestInMemoryEventStore(EventStoreContract):
-    """InMemoryEventStore keeps the EventStore contract."""
+class TestInMemoryEventStore(EventStoreContract, NotificationStoreContract):
+    """InMemoryEventStore keeps the EventStore contract, notifications included."""
 
     @pytest.fixture
     def make_store(self) -> MakeStore:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from notification_contract import PostgresNotificationStoreContract
 from store_contract import SqlEventStoreContract
 
 from phasedcare.errors import StoreError
@@ -10,8 +11,8 @@ from phasedcare.store import SqlEventStore
 
 
 @pytest.mark.postgres
-class TestPostgresEventStore(SqlEventStoreContract):
-    """SqlEventStore over PostgreSQL keeps the contract."""
+class TestPostgresEventStore(SqlEventStoreContract, PostgresNotificationStoreContract):
+    """SqlEventStore over PostgreSQL keeps the contract, notifications included."""
 
     @pytest.fixture
     def database_url(self, postgres_url: str) -> str:

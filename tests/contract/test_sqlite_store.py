@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
+from notification_contract import SqlNotificationStoreContract
 from store_contract import SqlEventStoreContract
 
 from phasedcare.errors import StoreError
@@ -15,8 +16,8 @@ from phasedcare.store.migrate import alembic_config
 from phasedcare.store.tables import SCHEMA_REVISION
 
 
-class TestSqliteEventStore(SqlEventStoreContract):
-    """SqlEventStore over a SQLite file keeps the contract."""
+class TestSqliteEventStore(SqlEventStoreContract, SqlNotificationStoreContract):
+    """SqlEventStore over a SQLite file keeps the contract, notifications included."""
 
     @pytest.fixture
     def database_url(self, sqlite_url: str) -> str:

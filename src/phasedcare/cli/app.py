@@ -1,19 +1,22 @@
-"""The typer application: ``phasedcare init | demo | case ... | projections ... | schemas``."""
+"""The typer application: ``phasedcare init | demo | case ... | deadlines | projections ...``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from dataclasses import asdict
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from phasedcare.cli.output import console, emit_json, fail, listing, reporting_errors
+from phasedcare.cli.output import console, emit_json, fail, listing, reporting_errors, table
 from phasedcare.config import load_settings
 from phasedcare.domain.actors import Actor
-from phasedcare.service.engine import Engine
+
+if TYPE_CHECKING:
+    from phasedcare.service.engine import Engine
 
 __all__ = ["app"]
 
@@ -256,6 +259,50 @@ def case_history(
     )
 
 
+@app.command()
+def deadlines(
+    overdue: Annotated[bool, typer.Option(help="Only deadlines passed before today.")] = False,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help="veiligheidsbeoordeling, onderzoek, monitoring, safety_plan_review, "
+            "handover_response or huisverbod_hulp."
+        ),
+    ] = None,
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Deadlines earliest first, escalated ones included: what is due when, and who answers.
+
+    Professionals outside Veilig Thuis see the deadlines their organisation must meet.
+    """
+    who = parse_actor(actor)
+    with open_engine(home) as engine, reporting_errors():
+        rows = engine.deadlines(actor=who, overdue=overdue, kind=kind)
+    today = datetime.now(UTC).date()  # the engine judges deadlines in UTC too
+    if as_json:
+        emit_json([{**asdict(r), "overdue": r.due < today} for r in rows])
+        return
+    table(
+        f"{len(rows)} deadlines",
+        ["due", "case", "kind", "ref", "responsible", "overdue", "escalated"],
+        [
+            [
+                r.due,
+                r.case_id,
+                r.kind,
+                r.ref,
+                r.responsible,
+                "OVERDUE" if r.due < today else "",
+                "escalated" if r.escalated else "",
+            ]
+            for r in rows
+        ],
+        style=lambda row: "bold red" if row[5] else "",
+    )
+
+
 @projections_app.command("rebuild")
 def projections_rebuild(
     home: HomeOption = None,
@@ -300,8 +347,9 @@ def schemas(
 
 
 def _register_subcommands() -> None:
-    """Import the modules that add commands to ``case_app``."""
+    """Import the modules that add commands to ``app`` and ``case_app``."""
     import phasedcare.cli.audit  # noqa: PLC0415 - registers commands on import
+    import phasedcare.cli.handovers  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.keys  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.record  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.retention  # noqa: F401, PLC0415 - registers commands on import

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
-from typing import Any, NoReturn
+from datetime import date
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from pydantic import BaseModel
@@ -16,7 +17,20 @@ from rich.table import Table
 
 from phasedcare import errors
 
-__all__ = ["EXIT_CODES", "console", "emit_json", "fail", "listing", "reporting_errors", "table"]
+if TYPE_CHECKING:
+    from phasedcare.service.views import CommandResult
+
+__all__ = [
+    "EXIT_CODES",
+    "console",
+    "emit_json",
+    "fail",
+    "listing",
+    "parse_day",
+    "report_command",
+    "reporting_errors",
+    "table",
+]
 
 console = Console(width=None if sys.stdout.isatty() else 200)  # pipes get whole lines
 _err = Console(stderr=True)
@@ -101,3 +115,24 @@ def table(
             *("" if v is None else str(v) for v in row), style=style(row) if style else None
         )
     console.print(grid)
+
+
+def parse_day(text: str | None) -> date:
+    """The date a ``--on``-style option names, or today; a malformed one fails clearly."""
+    if text is None:
+        return date.today()  # noqa: DTZ011 - the user's own today
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"{text!r} is not a date of the form YYYY-MM-DD")
+
+
+def report_command(result: CommandResult, as_json: bool) -> None:
+    """Print what a command did: its events and sequence, or the result as JSON."""
+    if as_json:
+        emit_json(result)
+        return
+    created = f", created {result.created_id}" if result.created_id else ""
+    console.print(
+        f"{result.case_id}: {', '.join(result.events)} (sequence {result.sequence}{created})"
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -16,35 +15,19 @@ from phasedcare.cli.app import (
     open_engine,
     parse_actor,
 )
-from phasedcare.cli.output import console, emit_json, fail, reporting_errors
+from phasedcare.cli.output import (
+    parse_day,
+    report_command,
+    reporting_errors,
+)
 from phasedcare.domain import commands as cmd
 from phasedcare.service.validation import make_command
-from phasedcare.service.views import CommandResult
 
 __all__: list[str] = []
 
 DayOption = Annotated[
     str | None, typer.Option("--on", help="The date (YYYY-MM-DD); default today.")
 ]
-
-
-def _day(text: str | None) -> date:
-    if text is None:
-        return date.today()  # noqa: DTZ011 - the user's own today
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        fail(f"{text!r} is not a date of the form YYYY-MM-DD")
-
-
-def _report(result: CommandResult, as_json: bool) -> None:
-    if as_json:
-        emit_json(result)
-        return
-    created = f", created {result.created_id}" if result.created_id else ""
-    console.print(
-        f"{result.case_id}: {', '.join(result.events)} (sequence {result.sequence}{created})"
-    )
 
 
 @case_app.command("member")
@@ -58,12 +41,12 @@ def case_member(
     as_json: JsonOption = False,
 ) -> None:
     """Record a member of the household."""
-    who, born_on = parse_actor(actor), (_day(born) if born else None)
+    who, born_on = parse_actor(actor), (parse_day(born) if born else None)
     with open_engine(home) as engine, reporting_errors():
         result = engine.record_member(
             case_id, actor=who, role=role, name=name, date_of_birth=born_on
         )
-    _report(result, as_json)
+    report_command(result, as_json)
 
 
 @case_app.command("plan")
@@ -78,10 +61,10 @@ def case_plan(
     as_json: JsonOption = False,
 ) -> None:
     """Record an agreed safety plan (a new version each time)."""
-    who, day = parse_actor(actor), _day(agreed_on)
+    who, day = parse_actor(actor), parse_day(agreed_on)
     with open_engine(home) as engine, reporting_errors():
         result = engine.agree_safety_plan(case_id, actor=who, agreed_on=day, summary=summary)
-    _report(result, as_json)
+    report_command(result, as_json)
 
 
 @case_app.command("condition")
@@ -106,7 +89,7 @@ def case_condition(
             check_every_days=every,
             check_method=method,
         )
-    _report(result, as_json)
+    report_command(result, as_json)
 
 
 @case_app.command("check")
@@ -121,7 +104,7 @@ def case_check(
     as_json: JsonOption = False,
 ) -> None:
     """Record a check of a safety condition; a breach past directe veiligheid fires terugval."""
-    who, day = parse_actor(actor), _day(on)
+    who, day = parse_actor(actor), parse_day(on)
     with open_engine(home) as engine, reporting_errors():
         result = engine.record_condition_status(
             case_id,
@@ -131,7 +114,7 @@ def case_check(
             observed_on=day,
             evidence=evidence,
         )
-    _report(result, as_json)
+    report_command(result, as_json)
 
 
 @case_app.command("risk")
@@ -149,7 +132,7 @@ def case_risk(
     as_json: JsonOption = False,
 ) -> None:
     """Record a risk assessment (or a new version of one)."""
-    who, day = parse_actor(actor), _day(on)
+    who, day = parse_actor(actor), parse_day(on)
     with open_engine(home) as engine, reporting_errors():
         result = engine.record_risk_assessment(
             case_id,
@@ -160,7 +143,7 @@ def case_risk(
             assessed_on=day,
             assessment_id=revises,
         )
-    _report(result, as_json)
+    report_command(result, as_json)
 
 
 @case_app.command("incident")
@@ -173,12 +156,12 @@ def case_incident(
     as_json: JsonOption = False,
 ) -> None:
     """Record a new incident; past directe veiligheid it fires terugval."""
-    who, day = parse_actor(actor), _day(on)
+    who, day = parse_actor(actor), parse_day(on)
     with open_engine(home) as engine, reporting_errors():
         result = engine.record_incident(
             case_id, actor=who, occurred_on=day, description=description
         )
-    _report(result, as_json)
+    report_command(result, as_json)
 
 
 @case_app.command("flag")
@@ -200,4 +183,4 @@ def case_flag(
     with open_engine(home) as engine, reporting_errors():
         command = make_command(cmd.FlagSpecificGroup, case_id=case_id, flag=group)
         result = engine.handle(command, actor=who)
-    _report(result, as_json)
+    report_command(result, as_json)

@@ -103,6 +103,7 @@ class InMemoryEventStore(InMemoryNotifications):
         """Append atomically, or raise ConcurrencyConflict and change nothing."""
         check_numbering(case_id, expected_sequence, records)
         with self._lock:
+            self._check_new(case_id, outbox)
             stored = self._cases.get(case_id, [])
             if len(stored) != expected_sequence:
                 raise ConcurrencyConflict(

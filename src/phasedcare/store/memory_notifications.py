@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from phasedcare.errors import StoreError
 from phasedcare.service.ports import Delivery, OutboxMessage, Subscription
 
 __all__ = ["InMemoryNotifications"]
+
+_ERROR_LENGTH = 200  # the SQL column's size: both stores keep the same text
 
 
 class InMemoryNotifications:
@@ -26,6 +29,13 @@ class InMemoryNotifications:
         self._messages: dict[str, OutboxMessage] = {}
         self._deliveries: dict[tuple[str, str], Delivery] = {}
         self._leases: dict[tuple[str, str], datetime] = {}
+
+    def _check_new(self, case_id: str, messages: Sequence[OutboxMessage]) -> None:
+        """Refuse message ids already stored or repeated, as the SQL unique key does."""
+        ids = [m.message_id for m in messages]
+        if len(set(ids)) != len(ids) or any(i in self._messages for i in ids):
+            detail = "outbox message id already exists"
+            raise StoreError(f"append to case {case_id} failed", detail=detail)
 
     def _enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         """Store messages and one pending delivery per active subscription (lock held)."""
@@ -52,9 +62,9 @@ class InMemoryNotifications:
             self._subscriptions[subscription.subscription_id] = subscription
 
     def subscriptions(self, *, organisation: str | None = None) -> list[Subscription]:
-        """Subscriptions by creation time."""
+        """Subscriptions by creation time (then id, as the SQL store orders them)."""
         with self._lock:
-            found = list(self._subscriptions.values())
+            found = sorted(self._subscriptions.values(), key=_created)
         return [s for s in found if organisation is None or s.organisation == organisation]
 
     def deactivate_subscription(self, subscription_id: str) -> bool:
@@ -73,17 +83,21 @@ class InMemoryNotifications:
     def claim_due(
         self, *, now: datetime, lease_until: datetime, limit: int
     ) -> list[tuple[Delivery, OutboxMessage, Subscription]]:
-        """Due pending deliveries, leased to the caller."""
-        claimed: list[tuple[Delivery, OutboxMessage, Subscription]] = []
+        """Due pending deliveries, by due time then key, leased to the caller."""
         with self._lock:
-            for key, delivery in sorted(self._deliveries.items(), key=lambda kv: _due(kv[1])):
-                if len(claimed) == limit:
-                    break
-                due = delivery.status == "pending" and _due(delivery) <= now
-                if due and self._leases.get(key, now) <= now:
-                    self._leases[key] = lease_until
-                    claimed.append((delivery, self._messages[key[0]], self._subscriptions[key[1]]))
-        return claimed
+            due = sorted(
+                (_due(delivery), key)
+                for key, delivery in self._deliveries.items()
+                if delivery.status == "pending"
+                and _due(delivery) <= now
+                and self._leases.get(key, now) <= now
+            )
+            for _, key in due[:limit]:
+                self._leases[key] = lease_until
+            return [
+                (self._deliveries[key], self._messages[key[0]], self._subscriptions[key[1]])
+                for _, key in due[:limit]
+            ]
 
     def record_attempt(
         self,
@@ -106,7 +120,7 @@ class InMemoryNotifications:
                 attempts=delivery.attempts + 1,
                 next_attempt_at=next_attempt_at,
                 last_status=last_status,
-                last_error=last_error,
+                last_error=last_error[:_ERROR_LENGTH],
                 delivered_at=attempted_at if status == "delivered" else None,
             )
             self._leases.pop(key, None)
@@ -134,9 +148,10 @@ class InMemoryNotifications:
 
 
 def _due(delivery: Delivery) -> datetime:
-    assert delivery.next_attempt_at is not None  # noqa: S101 - pending ones always have one
-    return (
-        delivery.next_attempt_at
-        if delivery.status == "pending"
-        else datetime.max.replace(tzinfo=delivery.next_attempt_at.tzinfo)
-    )
+    """When a pending delivery is next due (pending ones always have a time)."""
+    assert delivery.next_attempt_at is not None  # noqa: S101 - called for pending ones only
+    return delivery.next_attempt_at
+
+
+def _created(subscription: Subscription) -> tuple[datetime, str]:
+    return subscription.created_at, subscription.subscription_id

@@ -15,7 +15,6 @@ three times as fast as the same append through the ORM.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from phasedcare.ledger.keys import WrappedKey
 from phasedcare.ledger.records import RecordHeader, StoredEvent
 from phasedcare.service.ports import CaseFilter, CaseProjection, OutboxMessage
 from phasedcare.store.memory import check_numbering
+from phasedcare.store.sql_errors import translated
 from phasedcare.store.sql_notifications import (
     SqlNotifications,
     delete_case_rows,
@@ -104,19 +104,6 @@ _LOAD = (
     select(*_COLUMNS).where(EVENTS.c.case_id == bindparam("case_id")).order_by(EVENTS.c.sequence)
 )
 _INSERT_EVENTS = EVENTS.insert()
-
-
-@contextmanager
-def _translated(message: str) -> Iterator[None]:
-    """Turn a driver error into a StoreError; ``detail`` keeps the driver's own words.
-
-    The driver's message names constraints and ids; SQLAlchemy's own text, which would also
-    show the bound parameters, is left out.
-    """
-    try:
-        yield
-    except DBAPIError as exc:
-        raise StoreError(message, detail=str(exc.orig)) from None
 
 
 def _sqlite_engine(url: URL, echo: bool) -> Engine:
@@ -216,7 +203,7 @@ class SqlEventStore(SqlNotifications):
             raise
 
     def _check_schema(self) -> None:
-        with _translated("cannot open the database"), self._engine.connect() as conn:
+        with translated("cannot open the database"), self._engine.connect() as conn:
             revision = _schema_revision(conn)
         if revision is None:
             raise StoreError(_NOT_INITIALISED)
@@ -297,7 +284,7 @@ class SqlEventStore(SqlNotifications):
     def load(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
         """The case's records in sequence order, optionally only those up to ``up_to``."""
         query = _LOAD if up_to is None else _LOAD.where(EVENTS.c.sequence <= up_to)
-        with _translated(f"loading case {case_id} failed"), self._engine.connect() as conn:
+        with translated(f"loading case {case_id} failed"), self._engine.connect() as conn:
             return [_from_row(*row) for row in conn.execute(query, {"case_id": case_id})]
 
     def case_ids(self) -> list[str]:
@@ -308,7 +295,7 @@ class SqlEventStore(SqlNotifications):
             .distinct()
             .order_by(EVENTS.c.case_id)
         )
-        with _translated("listing the cases failed"), self._engine.connect() as conn:
+        with translated("listing the cases failed"), self._engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
     def head(self, case_id: str) -> tuple[int, bytes] | None:
@@ -319,7 +306,7 @@ class SqlEventStore(SqlNotifications):
             .order_by(EVENTS.c.sequence.desc())
             .limit(1)
         )
-        with _translated(f"reading the head of {case_id} failed"), self._engine.connect() as conn:
+        with translated(f"reading the head of {case_id} failed"), self._engine.connect() as conn:
             row = conn.execute(query).first()
         return None if row is None else (int(row[0]), bytes(row[1]))
 
@@ -345,13 +332,13 @@ class SqlEventStore(SqlNotifications):
             .order_by(EVENTS.c.position)
             .limit(size)
         )
-        with _translated("reading the ledger failed"), self._engine.connect() as conn:
+        with translated("reading the ledger failed"), self._engine.connect() as conn:
             return [_from_row(*row) for row in conn.execute(query)]
 
     def projection(self, case_id: str) -> CaseProjection | None:
         """The case's live projection row, if any."""
         query = select(CASES).where(CASES.c.case_id == case_id)
-        with _translated(f"reading case {case_id} failed"), self._engine.connect() as conn:
+        with translated(f"reading case {case_id} failed"), self._engine.connect() as conn:
             row = conn.execute(query).mappings().first()
             return None if row is None else with_case_rows(conn, [_projection(row)])[0]
 
@@ -370,7 +357,7 @@ class SqlEventStore(SqlNotifications):
         if f.deadline_before is not None:
             criteria.append(CASES.c.next_deadline < f.deadline_before)
         query = select(CASES).where(*criteria).order_by(CASES.c.case_id).limit(f.limit)
-        with _translated("listing the cases failed"), self._engine.connect() as conn:
+        with translated("listing the cases failed"), self._engine.connect() as conn:
             found = [_projection(row) for row in conn.execute(query).mappings()]
             return with_case_rows(conn, found)
 
@@ -378,7 +365,7 @@ class SqlEventStore(SqlNotifications):
         """Replace every projection row in one transaction; returns how many were written."""
         projections = list(projections)
         rows = [_projection_row(p) for p in projections]
-        with _translated("replacing the projections failed"), self._write() as conn, conn.begin():
+        with translated("replacing the projections failed"), self._write() as conn, conn.begin():
             conn.execute(CASES.delete())
             delete_case_rows(conn)
             if rows:
@@ -389,7 +376,7 @@ class SqlEventStore(SqlNotifications):
     def case_key(self, case_id: str) -> WrappedKey | None:
         """The case's wrapped data key, if any."""
         query = select(KEYS).where(KEYS.c.case_id == case_id)
-        with _translated(f"reading the key of {case_id} failed"), self._engine.connect() as conn:
+        with translated(f"reading the key of {case_id} failed"), self._engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return None if row is None else _wrapped(row)
 
@@ -416,7 +403,7 @@ class SqlEventStore(SqlNotifications):
 
     def case_keys(self) -> list[WrappedKey]:
         """Every wrapped case key."""
-        with _translated("listing the case keys failed"), self._engine.connect() as conn:
+        with translated("listing the case keys failed"), self._engine.connect() as conn:
             rows = conn.execute(select(KEYS).order_by(KEYS.c.case_id)).mappings().all()
         return [_wrapped(row) for row in rows]
 
@@ -428,7 +415,7 @@ class SqlEventStore(SqlNotifications):
             .values(kek_id=key.kek_id, wrapped=key.wrapped, version=key.version)
         )
         message = f"rewrapping the key of case {key.case_id} failed"
-        with _translated(message), self._write() as conn, conn.begin():
+        with translated(message), self._write() as conn, conn.begin():
             conn.execute(update)
 
     def destroy_case_key(self, case_id: str) -> bool:
@@ -437,10 +424,11 @@ class SqlEventStore(SqlNotifications):
         SQLite runs with ``secure_delete`` (freed pages are zeroed) and the WAL is truncated;
         PostgreSQL's ``case_keys`` is vacuumed. Backups still hold the key until they expire.
         """
-        with _translated(f"destroying the key of case {case_id} failed"):
+        with translated(f"destroying the key of case {case_id} failed"):
             with self._write() as conn, conn.begin():
                 deleted = conn.execute(KEYS.delete().where(KEYS.c.case_id == case_id)).rowcount
                 conn.execute(CASES.delete().where(CASES.c.case_id == case_id))
+                delete_case_rows(conn, [case_id])
                 conn.execute(INDEX.delete().where(INDEX.c.case_id == case_id))
             self._scrub()
         return bool(deleted)
@@ -467,7 +455,7 @@ class SqlEventStore(SqlNotifications):
     def integrate(self) -> int:
         """Give unindexed records the next tree indexes, in position order, under one lock."""
         message = "integrating records into the tree failed"
-        with _translated(message), self._write() as conn, conn.begin():
+        with translated(message), self._write() as conn, conn.begin():
             if self._backend == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _INTEGRATOR_LOCK})
             return _integrate(conn)
@@ -479,7 +467,7 @@ class SqlEventStore(SqlNotifications):
             .where(EVENTS.c.tree_index.is_not(None))
             .order_by(EVENTS.c.tree_index)
         )
-        with _translated("reading the tree failed"), self._engine.connect() as conn:
+        with translated("reading the tree failed"), self._engine.connect() as conn:
             return [bytes(leaf) for leaf in conn.execute(query).scalars()]
 
     def add_checkpoint(self, *, size: int, note: str) -> None:
@@ -495,13 +483,13 @@ class SqlEventStore(SqlNotifications):
     def checkpoints(self) -> list[str]:
         """Every stored note, by tree size."""
         query = select(CHECKPOINTS.c.note).order_by(CHECKPOINTS.c.tree_size)
-        with _translated("reading the checkpoints failed"), self._engine.connect() as conn:
+        with translated("reading the checkpoints failed"), self._engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
     def find_by_token(self, token: bytes) -> list[str]:
         """The cases a blind-index token points at, sorted."""
         query = select(INDEX.c.case_id).where(INDEX.c.token == token).order_by(INDEX.c.case_id)
-        with _translated("searching the index failed"), self._engine.connect() as conn:
+        with translated("searching the index failed"), self._engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
     def close(self) -> None:

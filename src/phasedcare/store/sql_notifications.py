@@ -26,6 +26,7 @@ from phasedcare.service.ports import (
     OutboxMessage,
     Subscription,
 )
+from phasedcare.store.sql_errors import translated
 from phasedcare.store.tables import (
     DeadlineRecord,
     DeliveryRecord,
@@ -58,10 +59,15 @@ _ACTIVE_SUBSCRIBERS = select(SUBSCRIPTIONS.c.subscription_id).where(
 
 
 def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; they are UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+    """A stored moment at UTC: SQLite hands back naive UTC, PostgreSQL the session's zone."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A moment to store or compare at UTC: SQLite keeps the wall clock and drops the offset."""
+    return None if moment is None else moment.astimezone(UTC)
 
 
 def _day(value: Any) -> date:
@@ -87,7 +93,9 @@ def write_case_rows(conn: Connection, projections: Sequence[CaseProjection]) -> 
         {f: getattr(d, f) for f in _DEADLINE_FIELDS} for p in projections for d in p.deadlines
     ]
     handovers = [
-        {f: getattr(h, f) for f in _HANDOVER_FIELDS} for p in projections for h in p.handovers
+        {**_values(h, _HANDOVER_FIELDS), "proposed_at": _utc(h.proposed_at)}
+        for p in projections
+        for h in p.handovers
     ]
     if deadlines:
         conn.execute(DEADLINES.insert(), deadlines)
@@ -137,13 +145,14 @@ def _handover(r: Any) -> HandoverRow:
 def enqueue(conn: Connection, messages: Sequence[OutboxMessage]) -> None:
     """Insert messages and a pending delivery per active subscription of their recipients."""
     for message in messages:
+        created_at = _utc(message.created_at)
         conn.execute(
             OUTBOX.insert(),
             {
                 "message_id": message.message_id,
                 "case_id": message.case_id,
                 "event_type": message.event_type,
-                "created_at": message.created_at,
+                "created_at": created_at,
                 "recipients": " ".join(message.recipients),
                 "body": message.body,
             },
@@ -157,7 +166,7 @@ def enqueue(conn: Connection, messages: Sequence[OutboxMessage]) -> None:
                 "subscription_id": sub,
                 "status": "pending",
                 "attempts": 0,
-                "next_attempt_at": message.created_at,
+                "next_attempt_at": created_at,
                 "leased_until": None,
                 "last_status": None,
                 "last_error": "",
@@ -230,7 +239,7 @@ class SqlNotifications:
             criteria.append(DEADLINES.c.due < f.due_before)
         order = (DEADLINES.c.due, DEADLINES.c.case_id, DEADLINES.c.kind, DEADLINES.c.ref)
         query = select(DEADLINES).where(*criteria).order_by(*order).limit(f.limit)
-        with self._engine.connect() as conn:
+        with translated("reading notifications failed"), self._engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [
             DeadlineRow(**{**{k: r[k] for k in _DEADLINE_FIELDS}, "due": _day(r["due"])})
@@ -252,27 +261,32 @@ class SqlNotifications:
             criteria.append(HANDOVERS.c.status == f.status)
         order = (HANDOVERS.c.respond_by, HANDOVERS.c.case_id, HANDOVERS.c.handover_id)
         query = select(HANDOVERS).where(*criteria).order_by(*order).limit(f.limit)
-        with self._engine.connect() as conn:
+        with translated("reading notifications failed"), self._engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [_handover(r) for r in rows]
 
     def add_subscription(self, subscription: Subscription) -> None:
         """Store a new subscription."""
-        row = _values(subscription, _SUBSCRIPTION_FIELDS)
-        with self._write() as conn, conn.begin():
+        row = {
+            **_values(subscription, _SUBSCRIPTION_FIELDS),
+            "created_at": _utc(subscription.created_at),
+        }
+        with translated("writing notifications failed"), self._write() as conn, conn.begin():
             conn.execute(SUBSCRIPTIONS.insert(), row)
 
     def subscriptions(self, *, organisation: str | None = None) -> list[Subscription]:
         """Subscriptions by creation time."""
-        query = select(SUBSCRIPTIONS).order_by(SUBSCRIPTIONS.c.created_at)
+        query = select(SUBSCRIPTIONS).order_by(
+            SUBSCRIPTIONS.c.created_at, SUBSCRIPTIONS.c.subscription_id
+        )
         if organisation is not None:
             query = query.where(SUBSCRIPTIONS.c.organisation == organisation)
-        with self._engine.connect() as conn:
+        with translated("reading notifications failed"), self._engine.connect() as conn:
             return [_subscription(r) for r in conn.execute(query).mappings()]
 
     def deactivate_subscription(self, subscription_id: str) -> bool:
         """Stop deliveries to a subscription; its pending deliveries end dead."""
-        with self._write() as conn, conn.begin():
+        with translated("writing notifications failed"), self._write() as conn, conn.begin():
             done = conn.execute(
                 update(SUBSCRIPTIONS)
                 .where(SUBSCRIPTIONS.c.subscription_id == subscription_id)
@@ -291,7 +305,12 @@ class SqlNotifications:
     def claim_due(
         self, *, now: datetime, lease_until: datetime, limit: int
     ) -> list[tuple[Delivery, OutboxMessage, Subscription]]:
-        """Due pending deliveries, each leased by a conditional UPDATE (skipped if taken)."""
+        """Due pending deliveries, each leased by a conditional UPDATE (skipped if taken).
+
+        Candidates come in one total order (due time, then key), so that two drainers on
+        PostgreSQL lock rows in the same order and cannot deadlock.
+        """
+        now, lease_until = now.astimezone(UTC), lease_until.astimezone(UTC)
         due = and_(
             DELIVERIES.c.status == "pending",
             DELIVERIES.c.next_attempt_at <= now,
@@ -300,11 +319,15 @@ class SqlNotifications:
         candidates = (
             select(DELIVERIES.c.message_id, DELIVERIES.c.subscription_id)
             .where(due)
-            .order_by(DELIVERIES.c.next_attempt_at)
+            .order_by(
+                DELIVERIES.c.next_attempt_at,
+                DELIVERIES.c.message_id,
+                DELIVERIES.c.subscription_id,
+            )
             .limit(limit)
         )
         claimed = []
-        with self._write() as conn, conn.begin():
+        with translated("writing notifications failed"), self._write() as conn, conn.begin():
             for message_id, subscription_id in conn.execute(candidates).all():
                 key = and_(
                     DELIVERIES.c.message_id == message_id,
@@ -355,7 +378,7 @@ class SqlNotifications:
         last_error: str,
     ) -> None:
         """Record one attempt's outcome and release the lease."""
-        with self._write() as conn, conn.begin():
+        with translated("writing notifications failed"), self._write() as conn, conn.begin():
             conn.execute(
                 update(DELIVERIES)
                 .where(
@@ -365,11 +388,11 @@ class SqlNotifications:
                 .values(
                     status=status,
                     attempts=DELIVERIES.c.attempts + 1,
-                    next_attempt_at=next_attempt_at,
+                    next_attempt_at=_utc(next_attempt_at),
                     leased_until=None,
                     last_status=last_status,
                     last_error=last_error[:200],
-                    delivered_at=attempted_at if status == "delivered" else None,
+                    delivered_at=_utc(attempted_at) if status == "delivered" else None,
                 )
             )
 
@@ -383,7 +406,7 @@ class SqlNotifications:
         if case_id is not None:
             query = query.where(OUTBOX.c.case_id == case_id)
         query = query.order_by(OUTBOX.c.position.desc(), DELIVERIES.c.subscription_id).limit(limit)
-        with self._engine.connect() as conn:
+        with translated("reading notifications failed"), self._engine.connect() as conn:
             return [_delivery(r) for r in conn.execute(query).mappings()]
 
     def messages(self, *, case_id: str | None = None) -> list[OutboxMessage]:
@@ -391,5 +414,5 @@ class SqlNotifications:
         query = select(OUTBOX).order_by(OUTBOX.c.position)
         if case_id is not None:
             query = query.where(OUTBOX.c.case_id == case_id)
-        with self._engine.connect() as conn:
+        with translated("reading notifications failed"), self._engine.connect() as conn:
             return [_message(r) for r in conn.execute(query).mappings()]
