@@ -1,0 +1,165 @@
+"""Decisions about what follows a melding: new meldingen about a known household, monitoring
+after the handover, and the tijdelijk huisverbod."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from phasedcare.domain import commands as cmd
+from phasedcare.domain import events as ev
+from phasedcare.domain.case import CaseState, Huisverbod
+from phasedcare.domain.context import DecisionContext
+from phasedcare.domain.deciding import (
+    envelope,
+    refuse_when_closed,
+    terugval,
+    transition,
+)
+from phasedcare.errors import Refused
+
+__all__ = [
+    "classify_melding",
+    "extend_huisverbod",
+    "impose_huisverbod",
+    "record_huisverbod_help",
+    "record_melding",
+    "record_monitoring_check",
+]
+
+
+# -- new meldingen, monitoring, tijdelijk huisverbod ---------------------------------------
+
+_DURING_ASSESSMENT = frozenset({"melding", "veiligheidsbeoordeling"})
+
+
+def classify_melding(case: CaseState) -> str:
+    """How CBS counts a new melding about this known household."""
+    if case.vt_stage in _DURING_ASSESSMENT:
+        return "vervolgmelding_tijdens_veiligheidsbeoordeling"
+    if case.vt_stage == "monitoring":
+        return "vervolgmelding_tijdens_monitoring"
+    if case.vt_stage == "afgesloten":
+        return "hermelding"
+    return "vervolgmelding_na_veiligheidsbeoordeling"
+
+
+def record_melding(
+    case: CaseState, command: cmd.RecordMelding, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """A new melding about a known household: classify it, restart the track or fall back."""
+    if case.vt_stage == "advies":
+        raise Refused(
+            "the case is an advies: convert it to a melding (omzetten_naar_melding) first",
+            case_id=case.case_id,
+            rule="case_is_advies",
+        )
+    classification = classify_melding(case)
+    recorded: list[ev.DomainEvent] = [
+        ev.MeldingReceived(
+            **envelope(case, ctx),
+            classification=classification,
+            melder_kind=command.melder_kind,
+            melder_organisation=command.melder_organisation,
+            acute=command.acute,
+            summary=command.summary,
+        )
+    ]
+    why = f"new melding ({classification}) on {ctx.today}"
+    if classification == "hermelding":
+        recorded.append(transition(case, ctx, "vt", "nieuwe_melding", why))
+        if case.phase == "afgesloten":
+            recorded.append(transition(case, ctx, "phase", "heropenen", why))
+    return recorded + terugval(case, ctx, why)
+
+
+def record_monitoring_check(
+    case: CaseState, command: cmd.RecordMonitoringCheck, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Record a monitoring moment; an unsafe outcome past directe veiligheid fires terugval."""
+    if case.vt_stage != "monitoring":
+        raise Refused(
+            f"the Veilig Thuis track is in {case.vt_stage}, not in monitoring",
+            case_id=case.case_id,
+            rule="not_monitoring",
+        )
+    _not_in_future(case, command.checked_on, ctx, "a monitoring check")
+    recorded: list[ev.DomainEvent] = [
+        ev.MonitoringCheckRecorded(
+            **envelope(case, ctx),
+            checked_on=command.checked_on,
+            outcome=command.outcome,
+            note=command.note,
+        )
+    ]
+    if command.outcome == "onveilig":
+        recorded += terugval(case, ctx, f"monitoring found it unsafe on {command.checked_on}")
+    return recorded
+
+
+def _not_in_future(case: CaseState, day: date, ctx: DecisionContext, what: str) -> None:
+    if day > ctx.today:
+        raise Refused(
+            f"{what} cannot lie in the future ({day})", case_id=case.case_id, rule="in_future"
+        )
+
+
+def impose_huisverbod(
+    case: CaseState, command: cmd.ImposeHuisverbod, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Record a tijdelijk huisverbod; help must start within its days."""
+    refuse_when_closed(case, "recording a huisverbod")
+    _not_in_future(case, command.imposed_on, ctx, "a huisverbod")
+    verbod = case.huisverbod
+    if verbod is not None and verbod.ends_on >= command.imposed_on:
+        raise Refused(
+            f"a tijdelijk huisverbod runs until {verbod.ends_on}: extend it instead",
+            case_id=case.case_id,
+            rule="huisverbod_running",
+        )
+    days = ctx.policy.deadlines.tijdelijk_huisverbod_dagen
+    ends_on = command.imposed_on + timedelta(days=days)
+    return [
+        ev.HuisverbodImposed(**envelope(case, ctx), imposed_on=command.imposed_on, ends_on=ends_on)
+    ]
+
+
+def extend_huisverbod(
+    case: CaseState, command: cmd.ExtendHuisverbod, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Extend the tijdelijk huisverbod, never past the policy's maximum days."""
+    verbod = _huisverbod(case)
+    longest = verbod.imposed_on + timedelta(
+        days=ctx.policy.deadlines.tijdelijk_huisverbod_max_dagen
+    )
+    if not verbod.ends_on < command.ends_on <= longest:
+        raise Refused(
+            f"the huisverbod of {verbod.imposed_on} can be extended from {verbod.ends_on} "
+            f"to at most {longest}",
+            case_id=case.case_id,
+            rule="huisverbod_extension",
+        )
+    return [ev.HuisverbodExtended(**envelope(case, ctx), ends_on=command.ends_on)]
+
+
+def record_huisverbod_help(
+    case: CaseState, command: cmd.RecordHuisverbodHelp, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Record that help started during the tijdelijk huisverbod."""
+    verbod = _huisverbod(case)
+    _not_in_future(case, command.started_on, ctx, "the start of help")
+    if verbod.help_started_on is not None or command.started_on < verbod.imposed_on:
+        raise Refused(
+            f"help during the huisverbod of {verbod.imposed_on} started already or cannot "
+            f"start before it",
+            case_id=case.case_id,
+            rule="huisverbod_help",
+        )
+    return [ev.HuisverbodHelpStarted(**envelope(case, ctx), started_on=command.started_on)]
+
+
+def _huisverbod(case: CaseState) -> Huisverbod:
+    if case.huisverbod is None:
+        raise Refused(
+            "no tijdelijk huisverbod is recorded", case_id=case.case_id, rule="no_huisverbod"
+        )
+    return case.huisverbod
