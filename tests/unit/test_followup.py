@@ -335,3 +335,5 @@ def test_the_mda_sweep_signals_once_when_the_criteria_are_met(
     assert jobs.evaluate_mda() == []
     [signal] = _messages(engine, journey.case_id, "mda.criteria_met")
     assert signal["criteria"] == ["structurele-onveiligheid", "hoge-kans-op-herhaling"]
+    history = engine.access_history(journey.case_id, actor=vt)
+    assert [a for a in history if a.outcome == "refused"] == []  # no refusal per sweep

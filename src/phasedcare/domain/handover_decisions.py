@@ -14,7 +14,7 @@ from phasedcare.domain.deciding import (
     envelope,
     refuse_when_closed,
 )
-from phasedcare.domain.mda import criteria_met, stable_enough_since
+from phasedcare.domain.mda import criteria_met, signal_due, stable_enough_since
 from phasedcare.domain.policy import Organisation, OrganisationKind
 from phasedcare.errors import InvalidInput, NotFound, Refused
 
@@ -310,15 +310,13 @@ def signal_mda(
 ) -> list[ev.DomainEvent]:
     """Tell the regiehouder the MDA++ entry criteria are met (once, while not at MDA++)."""
     refuse_when_closed(case, "signalling MDA++")
-    at_mda = ctx.policy.organisation(case.regie.organisation).kind is OrganisationKind.mda
-    proposed = any(h.purpose == "mda_triage" for h in case.open_handovers)
-    if case.mda_signalled_at is not None or at_mda or proposed:
+    _require_mda_criteria(case, ctx)
+    if not signal_due(case, ctx.policy, ctx.today):
         raise Refused(
             "MDA++ was signalled, proposed or holds regie already",
             case_id=case.case_id,
             rule="mda_already",
         )
-    _require_mda_criteria(case, ctx)
     return [
         ev.MdaSignalled(**envelope(case, ctx), criteria=criteria_met(case, ctx.policy, ctx.today))
     ]

@@ -14,10 +14,10 @@ from datetime import date
 from phasedcare.domain.calendar import add_months
 from phasedcare.domain.case import CaseState
 from phasedcare.domain.household import MemberRole
-from phasedcare.domain.policy import MdaSignal, RegionalPolicy
+from phasedcare.domain.policy import MdaSignal, OrganisationKind, RegionalPolicy
 from phasedcare.domain.safety import RiskLevel
 
-__all__ = ["CriterionResult", "criteria_met", "evaluate", "stable_enough_since"]
+__all__ = ["CriterionResult", "criteria_met", "evaluate", "signal_due", "stable_enough_since"]
 
 _LEVELS = list(RiskLevel)
 
@@ -87,3 +87,12 @@ def stable_enough_since(case: CaseState, policy: RegionalPolicy) -> date | None:
     if case.stable_since is None:
         return None
     return add_months(case.stable_since.date(), policy.mda.afschalen_stable_months)
+
+
+def signal_due(case: CaseState, policy: RegionalPolicy, today: date) -> bool:
+    """True when an open case away from MDA++, never signalled nor proposed, meets the bar."""
+    at_mda = policy.organisation(case.regie.organisation).kind is OrganisationKind.mda
+    proposed = any(h.purpose == "mda_triage" for h in case.open_handovers)
+    if case.phase == "afgesloten" or at_mda or proposed or case.mda_signalled_at is not None:
+        return False
+    return len(criteria_met(case, policy, today)) >= policy.mda.minimum_criteria_met

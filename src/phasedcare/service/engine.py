@@ -23,7 +23,7 @@ from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.deadlines import deadlines
 from phasedcare.domain.decisions import decide, open_case
 from phasedcare.domain.events import DomainEvent
-from phasedcare.domain.mda import CriterionResult, evaluate
+from phasedcare.domain.mda import CriterionResult, evaluate, signal_due
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
 from phasedcare.domain.retention import RetentionDecision, retention
 from phasedcare.errors import (
@@ -430,6 +430,19 @@ class Engine(CommandMethods):
         )
         self._log.info("read", query=query, organisation=actor.organisation)
         return actor.organisation if limited else None
+
+    def mda_candidates(self, *, actor: Actor) -> list[str]:
+        """Open cases not at MDA++, never signalled, whose entry criteria are met today.
+
+        One caseload search in the access log; the cases are folded, never shown.
+        """
+        self._caseload_scope(actor, "mda_candidates")
+        today = self._clock().astimezone(UTC).date()
+        rows = self._store.projections(CaseFilter())
+        open_rows = [r for r in rows if r.phase != "afgesloten"]
+        return [
+            r.case_id for r in open_rows if signal_due(self._load(r.case_id), self._policy, today)
+        ]
 
     def mda_criteria(self, case_id: str, *, actor: Actor) -> list[CriterionResult]:
         """The policy's MDA++ entry criteria weighed on the case today."""

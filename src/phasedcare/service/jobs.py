@@ -19,7 +19,6 @@ import structlog
 
 from phasedcare.domain import commands as cmd
 from phasedcare.domain.actors import Actor, Role
-from phasedcare.domain.policy import OrganisationKind
 from phasedcare.errors import ConcurrencyConflict, PhasedCareError, Refused
 from phasedcare.service.engine import Engine, utc_now
 from phasedcare.service.ports import DeadlineRow, Delivery, OutboxMessage, Subscription
@@ -128,16 +127,11 @@ class Jobs:
 
     def evaluate_mda(self) -> list[str]:
         """Signal every open case whose MDA++ entry criteria are met (once per case)."""
-        signalled = []
-        mda = {o.id for o in self._engine.policy.organisations if o.kind is OrganisationKind.mda}
-        for row in self._engine.list_cases(actor=self.actor):
-            if row.phase == "afgesloten" or row.regie_organisation in mda:
-                continue
-            try:
-                self._engine.handle(cmd.SignalMda(case_id=row.case_id), actor=self.actor)
-            except (Refused, ConcurrencyConflict):
-                continue
-            signalled.append(row.case_id)
+        signalled = [
+            case_id
+            for case_id in self._engine.mda_candidates(actor=self.actor)
+            if self._issue(cmd.SignalMda(case_id=case_id))
+        ]
         self._log.info("mda evaluated", signalled=len(signalled))
         return signalled
 
