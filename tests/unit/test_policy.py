@@ -481,3 +481,48 @@ def test_any_text_inserted_anywhere_parses_or_is_a_policy_error(
     assert error.line is not None
     assert 1 <= error.line <= len(text.splitlines()) + 1
     assert "\n" not in error.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "message"),
+    [
+        (
+            "signal: {min_incidents: 2}",
+            "signal: {min_incidentz: 2}",
+            "mda.entry_criteria.0.signal.min_incidentz",
+            "Extra inputs are not permitted",
+        ),
+        (
+            "signal: {min_risk_level: hoog}",
+            "signal: {min_risk_level: enorm}",
+            "mda.entry_criteria.2.signal.min_risk_level",
+            "Input should be 'laag', 'verhoogd', 'hoog' or 'acuut'",
+        ),
+        (
+            "signal: {min_incidents: 2}",
+            "signal: {min_incidents: 0}",
+            "mda.entry_criteria.0.signal.min_incidents",
+            "Input should be greater than 0",
+        ),
+        (
+            "region_contact: escalatie@zvh-ijsselland.example",
+            "region_contact: Jan Jansen",
+            "region_contact",
+            "String should match pattern",
+        ),
+    ],
+)
+def test_mda_signals_and_the_region_contact_are_validated_at_their_line(
+    old: str, new: str, field: str, message: str
+) -> None:
+    """A mistyped MDA++ signal or escalation mailbox is refused, naming line and field."""
+    error = refusal(changed(DEFAULT, old, new))
+    assert (error.field, error.line) == (field, line_of(old))
+    assert message in error.message
+
+
+def test_escalations_go_to_the_region_contact_and_the_organisations_mailboxes() -> None:
+    """The default policy names the region's escalation mailbox (a functional one)."""
+    policy = parse_policy(DEFAULT, source="default")
+    assert policy.region_contact == "escalatie@zvh-ijsselland.example"
+    assert policy.mda.entry_criteria[2].signal is not None
