@@ -265,8 +265,10 @@ def test_the_demo_through_the_installed_command(tmp_path: Path) -> None:
         "phases: aanmelding 3, afgesloten 1, directe_veiligheid 6, herstel 1, stabiele_veiligheid 1"
         in result.stdout
     )
-    assert "handovers: accepted 4, escalated 1, proposed 2" in result.stdout
-    assert "sweep: 1 handover(s) expired and escalated" in result.stdout
+    assert "handovers: accepted 4, proposed 3" in result.stdout
+    sweep = next(line for line in result.stdout.splitlines() if line.startswith("sweep-deadlines"))
+    assert "expired c-" in sweep  # the embedded flow expired the unanswered handover
+    assert ":veiligheidsbeoordeling:" in result.stdout  # and escalated the late assessment
     listed = subprocess.run(
         [phasedcare, "case", "list", "--json"], env=env, capture_output=True, text=True, check=True
     )

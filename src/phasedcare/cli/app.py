@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from phasedcare.cli.flows import flows_app, run_each_once
 from phasedcare.cli.output import console, emit_json, fail, listing, reporting_errors, table
 from phasedcare.config import load_settings
 from phasedcare.domain.actors import Actor
@@ -31,6 +32,7 @@ case_app = typer.Typer(help="Open, inspect and move household cases.", no_args_i
 projections_app = typer.Typer(help="Rebuild and check the read model.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
 app.add_typer(projections_app, name="projections")
+app.add_typer(flows_app, name="flows")
 
 HomeOption = Annotated[
     Path | None,
@@ -90,6 +92,14 @@ def demo(
     home: HomeOption = None,
     households: Annotated[int, typer.Option(min=5, max=500, help="How many households.")] = 12,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic region.")] = 7,
+    flows: Annotated[
+        bool,
+        typer.Option(
+            "--flows/--no-flows",
+            help="Then run each flow once with embedded Prefect: the deadline sweep expires "
+            "and escalates, the outbox drains, MDA++ is evaluated (about 15 s the first time).",
+        ),
+    ] = True,
 ) -> None:
     """Run a synthetic region through the phases and print a summary (synthetic people only)."""
     from phasedcare.bootstrap import initialise  # noqa: PLC0415 - keep `phasedcare --help` fast
@@ -99,6 +109,11 @@ def demo(
         settings = load_settings(home=home)
         initialise(settings)
         run_demo(settings, households=households, seed=seed)
+    if flows:
+        console.print("running the flows once (embedded Prefect):")
+        outcomes = run_each_once(settings.resolved_home)
+        if not all(o.ok for o in outcomes):
+            raise typer.Exit(1)
 
 
 @case_app.command("open")

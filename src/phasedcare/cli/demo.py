@@ -4,8 +4,9 @@ Every household is invented (the names say so). Each is taken to a different end
 waiting for its veiligheidsbeoordeling (one of them late), in directe veiligheid, with a
 handover waiting for an answer, with a handover that expired unanswered, in stabiele
 veiligheid after an accepted handover (regie moved), in herstel, closed, or back in directe
-veiligheid after a terugval. Then the deadline sweep runs as it would every hour: the late
-veiligheidsbeoordeling and the expired handover are escalated. All events are appended
+veiligheid after a terugval. Then (``phasedcare demo`` does it unless ``--no-flows``) the flows
+run once with embedded Prefect, as they would on their schedules: the deadline sweep expires
+the unanswered handover and escalates the late veiligheidsbeoordeling. All events are appended
 through the engine's own commands, so the cases can be inspected afterwards with
 ``phasedcare case list | show | history``, ``phasedcare handover list`` and
 ``phasedcare deadlines --overdue``.
@@ -23,8 +24,6 @@ from phasedcare.config import Settings
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.policy import OrganisationKind
 from phasedcare.service.engine import Engine
-from phasedcare.service.jobs import Jobs
-from phasedcare.service.webhooks import WebhookSender
 from phasedcare.testing import ManualClock
 
 __all__ = ["ENDINGS", "run_demo"]
@@ -234,15 +233,9 @@ def run_demo(settings: Settings, *, households: int, seed: int) -> list[str]:
             clock.now = now - timedelta(days=ENDINGS[ending] + ago)
             case_ids.append(_Household(engine, clock, rng, actors).run(ending))
         clock.now = now
-        sweep = Jobs(engine=engine, sender=WebhookSender(), clock=clock).sweep_deadlines()
         assert engine.auditor is not None  # noqa: S101 - bootstrap always wires one
         engine.auditor.checkpoint()
         _summary(engine, actors, case_ids, settings)
-        console.print(
-            f"sweep: {len(sweep.expired)} handover(s) expired and escalated, "
-            f"{len(sweep.escalated)} overdue deadline(s) escalated",
-            soft_wrap=True,
-        )
     finally:
         engine.close()
     return case_ids

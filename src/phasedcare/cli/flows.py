@@ -1,0 +1,169 @@
+"""``phasedcare flows``: run the Prefect flows in this process (embedded mode).
+
+Prefect is imported only inside these commands, so ``phasedcare --help`` never loads it. This
+module imports nothing from :mod:`phasedcare.cli.app`, so the app can register
+:data:`flows_app` at import time without an import cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from phasedcare.cli.output import console, emit_json, fail, reporting_errors
+from phasedcare.config import Settings, load_settings
+from phasedcare.logs import configure_logging
+
+if TYPE_CHECKING:
+    from phasedcare.flows import Outcome
+
+__all__ = ["flows_app", "run_each_once"]
+
+flows_app = typer.Typer(
+    help="Run the background flows (webhook outbox, deadline sweeps, MDA++) with Prefect.",
+    no_args_is_help=True,
+)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", envvar="PHASEDCARE_HOME", help="The phasedcare home folder."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+_QUIET_KEYS = frozenset({"checked", "pending"})
+"""Report fields that alone do not make a run worth a line in the running log."""
+
+
+def _prepare(home: Path | None) -> Settings:
+    """Settings for the flows, which read them from this process's environment."""
+    with reporting_errors():
+        settings = load_settings(home=home)
+    if not settings.resolved_home.is_dir():
+        fail(f"{settings.resolved_home} does not exist: run `phasedcare init` first")
+    if home is not None:
+        os.environ["PHASEDCARE_HOME"] = str(home)
+    # Unless told otherwise, Prefect keeps its database and files beside phasedcare's, logs
+    # at our level and sends no usage data (all read when Prefect is imported, after this).
+    os.environ.setdefault("PREFECT_HOME", str(settings.resolved_home / "prefect"))
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", settings.log_level.upper())
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    return settings
+
+
+def _line(outcome: Outcome) -> str:
+    """One line: the flow, its counts and ids (or the error), and how long it took."""
+    if not outcome.ok:
+        return f"{outcome.flow}: failed ({outcome.error})"
+    parts = [f"{key} {_value(value)}" for key, value in outcome.report.items()]
+    return f"{outcome.flow}: {', '.join(parts)} ({outcome.seconds:.2f} s)"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value) or "none"
+    return str(value)
+
+
+def _worth_showing(outcome: Outcome) -> bool:
+    """A failure, or a run that changed something."""
+    return not outcome.ok or any(v for k, v in outcome.report.items() if k not in _QUIET_KEYS)
+
+
+def _show(outcome: Outcome, *, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(asdict(outcome), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    else:
+        console.print(_line(outcome), markup=False, highlight=False)
+
+
+@contextmanager
+def _stopped_by_sigterm(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM (a service manager stopping us) ends the loop after the current run."""
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_each_once(home: Path | None, *, as_json: bool = False) -> list[Outcome]:
+    """Run every flow once with embedded Prefect and print the outcomes (``run --once``)."""
+    settings = _prepare(home)
+    from phasedcare.flows import EmbeddedRunner, intervals  # noqa: PLC0415 - Prefect only here
+
+    outcomes = EmbeddedRunner(intervals(settings)).run_once()
+    if as_json:
+        emit_json(outcomes)
+    else:
+        for outcome in outcomes:
+            _show(outcome, as_json=False)
+    return outcomes
+
+
+@flows_app.command("run")
+def flows_run(
+    once: Annotated[
+        bool, typer.Option(help="Run each flow once, print the reports, exit.")
+    ] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the flows on their intervals in this process until Ctrl-C (no Prefect server needed).
+
+    Prefect starts its API in a subprocess unless PREFECT_API_URL names a server. A failed run
+    is logged and the loop goes on: what is due stays in phasedcare's database.
+    """
+    if once:
+        outcomes = run_each_once(home, as_json=as_json)
+        raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
+    settings = _prepare(home)
+    from phasedcare.flows import EmbeddedRunner, intervals  # noqa: PLC0415 - Prefect only here
+
+    flows = intervals(settings)
+    if not as_json:
+        every = ", ".join(f"{f.name} every {f.seconds:g} s" for f in flows)
+        console.print(f"running {every}; Ctrl-C stops", markup=False, highlight=False)
+    runner = EmbeddedRunner(
+        flows, on_outcome=lambda o: _show(o, as_json=as_json) if _worth_showing(o) else None
+    )
+    stop = threading.Event()
+    with _stopped_by_sigterm(stop), suppress(KeyboardInterrupt):  # Ctrl-C: a clean stop
+        runner.run(stop)
+    if not as_json:
+        console.print("stopped")
+
+
+@flows_app.command("escalate")
+def flows_escalate(
+    case_ids: Annotated[list[str], typer.Argument(help="The case ids to sweep now.")],
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Expire and escalate the overdue handovers and deadlines of these cases, now."""
+    _prepare(home)
+    from phasedcare.flows import EmbeddedRunner, Interval, escalate  # noqa: PLC0415
+
+    flow = Interval("escalate", lambda: escalate(case_ids), seconds=0)
+    [outcome] = EmbeddedRunner([flow]).run_once()
+    if as_json:
+        emit_json(outcome)
+    else:
+        _show(outcome, as_json=False)
+    raise typer.Exit(0 if outcome.ok else 1)
