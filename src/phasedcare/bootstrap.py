@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from phasedcare.config import CONFIG_FILE, MEMORY_URL, Settings, load_settings
+from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.policy import RegionalPolicy, default_policy_text, parse_policy
-from phasedcare.errors import InvalidInput, StoreError
+from phasedcare.errors import InvalidInput, NotAuthorised, StoreError
 from phasedcare.ledger.blind_index import BlindIndex
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.keys import (
@@ -28,10 +29,12 @@ from phasedcare.ledger.keys import (
     rotate_kek,
 )
 from phasedcare.logs import configure_logging
+from phasedcare.service.api_keys import TOKEN_PREFIX, ApiKeys
 from phasedcare.service.audit import Auditor
 from phasedcare.service.engine import Engine, utc_now
 from phasedcare.service.jobs import Jobs
 from phasedcare.service.notifications import Notifier
+from phasedcare.service.oidc import OidcVerifier, load_jwks_file
 from phasedcare.service.ports import EventStore
 from phasedcare.service.subscriptions import WebhookSubscriptions
 from phasedcare.service.webhooks import WebhookSender
@@ -41,6 +44,7 @@ from phasedcare.store.witness import FolderWitness
 __all__ = [
     "InitReport",
     "build",
+    "build_authenticator",
     "build_jobs",
     "build_verifier",
     "initialise",
@@ -115,6 +119,31 @@ def build(
         notifier=Notifier(policy=policy, base_url=settings.public_base_url),
         webhooks=webhooks,
     )
+
+
+def build_authenticator(settings: Settings, engine: Engine) -> Callable[[str], Actor]:
+    """Bearer tokens to actors: phasedcare API keys, and OIDC tokens when an issuer is set."""
+    keys = ApiKeys(store=engine.store, policy=engine.policy, clock=utc_now)
+    verifier = None
+    if settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks_file:
+        jwks_file = settings.oidc_jwks_file
+        verifier = OidcVerifier(
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            jwks=lambda: load_jwks_file(jwks_file),
+            policy=engine.policy,
+        )
+
+    def authenticate(token: str) -> Actor:
+        if token.startswith(TOKEN_PREFIX) or verifier is None:
+            actor = keys.authenticate(token)
+        else:
+            actor = verifier.verify(token)
+        if actor.role is Role.system:  # the sweeps act inside the process, never from outside
+            raise NotAuthorised("the system role cannot be used from outside", actor="-")
+        return actor
+
+    return authenticate
 
 
 def build_jobs(

@@ -66,6 +66,18 @@ class Settings(BaseSettings):
         description="Allow http:// webhook URLs on 127.0.0.1/localhost (tests, one machine); "
         "otherwise only https.",
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The OIDC identity provider whose bearer tokens are accepted (the iss "
+        "claim); unset: no bearer tokens, API keys only.",
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="The aud claim a bearer token must carry for phasedcare."
+    )
+    oidc_jwks_file: Path | None = Field(
+        default=None,
+        description="A local copy of the identity provider's JSON Web Key Set (its public keys).",
+    )
     flows_drain_interval_seconds: int = Field(
         default=10, gt=0, description="How often `phasedcare flows run` drains the outbox."
     )

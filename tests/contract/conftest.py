@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 # the suites' failures show both sides, like a test's
-pytest.register_assert_rewrite("store_contract", "notification_contract")
+pytest.register_assert_rewrite("store_contract", "notification_contract", "credential_contract")
 
 SKIP_POSTGRES = "PHASEDCARE_TEST_POSTGRES_URL is unset: PostgreSQL contract tests skipped"
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from credential_contract import CredentialStoreContract
 from notification_contract import NotificationStoreContract
 from store_contract import EventStoreContract, MakeStore
 
 from phasedcare.store import InMemoryEventStore
 
 
-class TestInMemoryEventStore(EventStoreContract, NotificationStoreContract):
-    """InMemoryEventStore keeps the EventStore contract, notifications included."""
+class TestInMemoryEventStore(
+    EventStoreContract, NotificationStoreContract, CredentialStoreContract
+):
+    """InMemoryEventStore keeps the EventStore contract, notifications and credentials included."""
 
     @pytest.fixture
     def make_store(self) -> MakeStore:

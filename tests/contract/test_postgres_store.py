@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from credential_contract import PostgresCredentialStoreContract
 from notification_contract import PostgresNotificationStoreContract
 from store_contract import SqlEventStoreContract
 
@@ -11,8 +12,10 @@ from phasedcare.store import SqlEventStore
 
 
 @pytest.mark.postgres
-class TestPostgresEventStore(SqlEventStoreContract, PostgresNotificationStoreContract):
-    """SqlEventStore over PostgreSQL keeps the contract, notifications included."""
+class TestPostgresEventStore(
+    SqlEventStoreContract, PostgresNotificationStoreContract, PostgresCredentialStoreContract
+):
+    """SqlEventStore over PostgreSQL keeps the contract, notifications and credentials too."""
 
     @pytest.fixture
     def database_url(self, postgres_url: str) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
+from credential_contract import SqlCredentialStoreContract
 from notification_contract import SqlNotificationStoreContract
 from store_contract import SqlEventStoreContract
 
@@ -16,8 +17,10 @@ from phasedcare.store.migrate import alembic_config
 from phasedcare.store.tables import SCHEMA_REVISION
 
 
-class TestSqliteEventStore(SqlEventStoreContract, SqlNotificationStoreContract):
-    """SqlEventStore over a SQLite file keeps the contract, notifications included."""
+class TestSqliteEventStore(
+    SqlEventStoreContract, SqlNotificationStoreContract, SqlCredentialStoreContract
+):
+    """SqlEventStore over a SQLite file keeps the contract, notifications and credentials too."""
 
     @pytest.fixture
     def database_url(self, sqlite_url: str) -> str:

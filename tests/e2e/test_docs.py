@@ -50,7 +50,7 @@ def test_ci_runs_the_readme_commands_verbatim() -> None:
     commands = re.findall(r"```bash\n(.*?)\n```", readme, re.DOTALL)[:2]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert commands == [
-        "python3 -m venv .venv && .venv/bin/pip install -r requirements.lock -e . && .venv/bin/phasedcare demo",
+        "python3 -m venv .venv && .venv/bin/pip install -r requirements.lock -e . && .venv/bin/phasedcare serve",
         ".venv/bin/python -m pytest",
     ]
     assert all(command in ci for command in commands)

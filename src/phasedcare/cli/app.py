@@ -346,18 +346,21 @@ def schemas(
         bool, typer.Option(help="Only report drift; exit 1 when the files differ.")
     ] = False,
 ) -> None:
-    """Write the JSON Schemas of events, commands and the policy file (or check them)."""
+    """Write the JSON Schemas of events, commands and the policy file, and the API's OpenAPI
+    document (or check them)."""
+    from phasedcare.api.openapi import OPENAPI_FILE, openapi_document  # noqa: PLC0415
     from phasedcare.service.schemas import schema_differences, write_schemas  # noqa: PLC0415
 
+    extra = {OPENAPI_FILE: openapi_document()}
     if check:
-        differences = schema_differences(out)
+        differences = schema_differences(out, extra=extra)
         for line in differences:
             console.print(line)
         if differences:
             raise typer.Exit(1)
         console.print(f"{out} is in step with the code")
         return
-    written = write_schemas(out)
+    written = write_schemas(out, extra=extra)
     console.print(f"wrote {len(written)} schemas to {out}")
 
 
@@ -367,7 +370,8 @@ def _register_subcommands() -> None:
     import phasedcare.cli.handovers  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.keys  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.record  # noqa: PLC0415 - registers commands on import
-    import phasedcare.cli.retention  # noqa: F401, PLC0415 - registers commands on import
+    import phasedcare.cli.retention  # noqa: PLC0415 - registers commands on import
+    import phasedcare.cli.serve  # noqa: F401, PLC0415 - registers commands on import
 
 
 _register_subcommands()

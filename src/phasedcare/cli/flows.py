@@ -28,7 +28,7 @@ from phasedcare.logs import configure_logging
 if TYPE_CHECKING:
     from phasedcare.flows import Outcome
 
-__all__ = ["flows_app", "run_each_once"]
+__all__ = ["flows_app", "prepare_flows", "run_each_once"]
 
 flows_app = typer.Typer(
     help="Run the background flows (webhook outbox, deadline sweeps, MDA++) with Prefect.",
@@ -45,8 +45,9 @@ _QUIET_KEYS = frozenset({"checked", "pending"})
 """Report fields that alone do not make a run worth a line in the running log."""
 
 
-def _prepare(home: Path | None) -> Settings:
-    """Settings for the flows, which read them from this process's environment."""
+def prepare_flows(home: Path | None) -> Settings:
+    """Settings for the flows, which read them from this process's environment; sets
+    Prefect's environment before anything imports Prefect."""
     with reporting_errors():
         settings = load_settings(home=home)
     if not settings.resolved_home.is_dir():
@@ -105,7 +106,7 @@ def _stopped_by_sigterm(stop: threading.Event) -> Iterator[None]:
 
 def run_each_once(home: Path | None, *, as_json: bool = False) -> list[Outcome]:
     """Run every flow once with embedded Prefect and print the outcomes (``run --once``)."""
-    settings = _prepare(home)
+    settings = prepare_flows(home)
     from phasedcare.flows import EmbeddedRunner, intervals  # noqa: PLC0415 - Prefect only here
 
     outcomes = EmbeddedRunner(intervals(settings)).run_once()
@@ -133,7 +134,7 @@ def flows_run(
     if once:
         outcomes = run_each_once(home, as_json=as_json)
         raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
-    settings = _prepare(home)
+    settings = prepare_flows(home)
     from phasedcare.flows import EmbeddedRunner, intervals  # noqa: PLC0415 - Prefect only here
 
     flows = intervals(settings)
@@ -157,7 +158,7 @@ def flows_escalate(
     as_json: JsonOption = False,
 ) -> None:
     """Expire and escalate the overdue handovers and deadlines of these cases, now."""
-    _prepare(home)
+    prepare_flows(home)
     from phasedcare.flows import EmbeddedRunner, Interval, escalate  # noqa: PLC0415
 
     flow = Interval("escalate", lambda: escalate(case_ids), seconds=0)

@@ -15,7 +15,16 @@ from phasedcare.domain import events as ev
 from phasedcare.domain.household import Member, SpecificGroup
 from phasedcare.domain.safety import RiskAssessment, SafetyCondition, SafetyPlan
 
-__all__ = ["CaseState", "Handover", "Huisverbod", "RegieAssignment", "apply", "fold"]
+__all__ = [
+    "BreakGlassUse",
+    "CaseState",
+    "Handover",
+    "Huisverbod",
+    "RegieAssignment",
+    "Share",
+    "apply",
+    "fold",
+]
 
 _STABLE = frozenset({"stabiele_veiligheid", "herstel"})
 
@@ -64,6 +73,35 @@ class Huisverbod:
 
 
 @dataclass(slots=True)
+class Share:
+    """Read access granted to another organisation until ``expires_on`` (inclusive)."""
+
+    share_id: str
+    from_organisation: str
+    to_organisation: str
+    legal_basis: str
+    granted_at: datetime
+    expires_on: date
+    revoked_at: datetime | None = None
+
+    def active_on(self, day: date) -> bool:
+        """True when the share is neither revoked nor expired on ``day``."""
+        return self.revoked_at is None and day <= self.expires_on
+
+
+@dataclass(slots=True)
+class BreakGlassUse:
+    """A break-glass read, by whom and when, and its review (the reason stays sealed)."""
+
+    review_id: str
+    used_by: str
+    organisation: str
+    used_at: datetime
+    outcome: str | None = None
+    reviewed_at: datetime | None = None
+
+
+@dataclass(slots=True)
 class CaseState:
     """Everything the domain knows about one case, rebuilt by folding its events."""
 
@@ -96,6 +134,8 @@ class CaseState:
     mda_assessed: tuple[str, ...] = ()
     mda_signalled_at: datetime | None = None
     legal_hold: bool = False
+    shares: dict[str, Share] = field(default_factory=dict)
+    break_glass: dict[str, BreakGlassUse] = field(default_factory=dict)
     policy_version: str = ""
     sequence: int = 0
     updated_at: datetime | None = None
@@ -119,6 +159,11 @@ class CaseState:
             for i, h in enumerate(ordered)
             if h.status == "escalated" and not any(later for later in ordered[i + 1 :])
         ]
+
+    @property
+    def unreviewed_break_glass(self) -> list[BreakGlassUse]:
+        """Break-glass uses Veilig Thuis has not yet reviewed."""
+        return [b for b in self.break_glass.values() if b.outcome is None]
 
     @property
     def last_incident(self) -> date | None:
@@ -295,6 +340,35 @@ def _hold(state: CaseState, e: ev.LegalHoldPlaced | ev.LegalHoldReleased) -> Non
     state.legal_hold = isinstance(e, ev.LegalHoldPlaced)
 
 
+def _share_granted(state: CaseState, e: ev.ShareGranted) -> None:
+    state.shares[e.share_id] = Share(
+        share_id=e.share_id,
+        from_organisation=e.from_organisation,
+        to_organisation=e.to_organisation,
+        legal_basis=e.legal_basis,
+        granted_at=e.at,
+        expires_on=e.expires_on,
+    )
+
+
+def _share_revoked(state: CaseState, e: ev.ShareRevoked) -> None:
+    state.shares[e.share_id].revoked_at = e.at
+
+
+def _break_glass_used(state: CaseState, e: ev.BreakGlassUsed) -> None:
+    state.break_glass[e.review_id] = BreakGlassUse(
+        review_id=e.review_id,
+        used_by=str(e.actor),
+        organisation=e.actor.organisation,
+        used_at=e.at,
+    )
+
+
+def _break_glass_reviewed(state: CaseState, e: ev.BreakGlassReviewed) -> None:
+    use = state.break_glass[e.review_id]
+    use.outcome, use.reviewed_at = e.outcome, e.at
+
+
 _APPLIERS: dict[type[ev.DomainEvent], Callable[[CaseState, Any], None]] = {
     ev.LegalHoldPlaced: _hold,
     ev.LegalHoldReleased: _hold,
@@ -323,6 +397,10 @@ _APPLIERS: dict[type[ev.DomainEvent], Callable[[CaseState, Any], None]] = {
     ev.HuisverbodHelpStarted: _huisverbod_help,
     ev.MdaCriteriaAssessed: _mda_assessed,
     ev.MdaSignalled: _mda_signalled,
+    ev.ShareGranted: _share_granted,
+    ev.ShareRevoked: _share_revoked,
+    ev.BreakGlassUsed: _break_glass_used,
+    ev.BreakGlassReviewed: _break_glass_reviewed,
 }
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "ExtendHuisverbod",
     "FireEvent",
     "FlagSpecificGroup",
+    "GrantShare",
     "ImposeHuisverbod",
     "OpenCase",
     "PlaceLegalHold",
@@ -41,6 +42,8 @@ __all__ = [
     "RecordRiskAssessment",
     "RejectHandover",
     "ReleaseLegalHold",
+    "ReviewBreakGlass",
+    "RevokeShare",
     "SignalMda",
     "WithdrawHandover",
 ]
@@ -284,6 +287,34 @@ class ReleaseLegalHold(CaseCommand):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class GrantShare(CaseCommand):
+    """Let another organisation of the region read the case, on a legal basis, until a date.
+
+    The organisation holding regie or Veilig Thuis grants it; this is how the police or the
+    Raad voor de Kinderbescherming read a case. The share ends after ``expires_on``.
+    """
+
+    to_organisation: str = Field(pattern=_ID)
+    legal_basis: str = Field(
+        min_length=1, max_length=500, description="e.g. art. 5.2.6 Wmo 2015, convenant, consent."
+    )
+    expires_on: date = Field(description="The last day the share is active (at most 366 days).")
+
+
+class RevokeShare(CaseCommand):
+    """End a share before it expires."""
+
+    share_id: str = Field(pattern=_ID)
+
+
+class ReviewBreakGlass(CaseCommand):
+    """Veilig Thuis judges a break-glass use justified or unjustified, closing its review."""
+
+    review_id: str = Field(pattern=_ID)
+    outcome: str = Field(pattern="^(justified|unjustified)$")
+    note: str = Field(default="", max_length=5000)
+
+
 COMMAND_TYPES: tuple[type[Command], ...] = (
     OpenCase,
     RecordMember,
@@ -310,5 +341,8 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     SignalMda,
     PlaceLegalHold,
     ReleaseLegalHold,
+    GrantShare,
+    RevokeShare,
+    ReviewBreakGlass,
 )
 """Every command type, in the order the docs list them."""

@@ -15,10 +15,20 @@ from phasedcare.domain.calendar import WorkingDayCalendar, add_months
 from phasedcare.domain.case import CaseState
 from phasedcare.domain.policy import RegionalPolicy
 
-__all__ = ["Deadline", "deadlines", "next_deadline", "overdue"]
+__all__ = [
+    "BREAK_GLASS_REVIEW_WERKDAGEN",
+    "Deadline",
+    "break_glass_review_due",
+    "deadlines",
+    "next_deadline",
+    "overdue",
+]
 
 _ASSESSING = frozenset({"melding", "veiligheidsbeoordeling"})
 _PLAN_REVIEWED_IN = frozenset({"directe_veiligheid", "stabiele_veiligheid"})
+
+BREAK_GLASS_REVIEW_WERKDAGEN = 5
+"""Veilig Thuis reviews every break-glass use within this many werkdagen (not a policy choice)."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -147,6 +157,27 @@ def _huisverbod(case: CaseState, policy: RegionalPolicy) -> list[Deadline]:
     ]
 
 
+def break_glass_review_due(used_on: date, calendar: WorkingDayCalendar) -> date:
+    """The date by which Veilig Thuis reviews a break-glass use of ``used_on``."""
+    return calendar.add_working_days(used_on, BREAK_GLASS_REVIEW_WERKDAGEN)
+
+
+def _break_glass_reviews(
+    case: CaseState, policy: RegionalPolicy, cal: WorkingDayCalendar
+) -> list[Deadline]:
+    return [
+        _deadline(
+            case,
+            break_glass_review_due(use.used_at.date(), cal),
+            "break_glass_review",
+            use.review_id,
+            what=f"review of break-glass use {use.review_id} by {use.organisation}",
+            responsible=policy.veilig_thuis.id,
+        )
+        for use in case.unreviewed_break_glass
+    ]
+
+
 def deadlines(
     case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalendar
 ) -> list[Deadline]:
@@ -158,6 +189,7 @@ def deadlines(
         + _plan_review(case, policy, calendar)
         + _handovers(case)
         + _huisverbod(case, policy)
+        + _break_glass_reviews(case, policy, calendar)
     )
     return sorted(found)
 

@@ -37,6 +37,7 @@ from phasedcare.domain.handover_decisions import (
     withdraw_handover,
 )
 from phasedcare.domain.safety import ConditionStatus, RiskAssessment
+from phasedcare.domain.share_decisions import grant_share, review_break_glass, revoke_share
 from phasedcare.errors import NotFound, Refused
 
 __all__ = ["DECISIONS", "decide", "open_case"]
@@ -280,6 +281,9 @@ DECISIONS: dict[type[cmd.CaseCommand], Decision] = {
     cmd.SignalMda: signal_mda,
     cmd.PlaceLegalHold: place_legal_hold,
     cmd.ReleaseLegalHold: release_legal_hold,
+    cmd.GrantShare: grant_share,
+    cmd.RevokeShare: revoke_share,
+    cmd.ReviewBreakGlass: review_break_glass,
 }
 """The decision for each command about an existing case."""
 

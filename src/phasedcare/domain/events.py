@@ -18,6 +18,8 @@ from phasedcare.domain.safety import ConditionStatus, RiskAssessment
 __all__ = [
     "EVENT_TYPES",
     "AccessRecorded",
+    "BreakGlassReviewed",
+    "BreakGlassUsed",
     "CaseErased",
     "CaseOpened",
     "CasusregisseurAssigned",
@@ -46,6 +48,8 @@ __all__ = [
     "SafetyConditionAdded",
     "SafetyConditionStatusRecorded",
     "SafetyPlanAgreed",
+    "ShareGranted",
+    "ShareRevoked",
     "SpecificGroupFlagged",
     "VtStageTransitioned",
 ]
@@ -317,6 +321,42 @@ class LegalHoldReleased(DomainEvent):
     reason: str
 
 
+class ShareGranted(DomainEvent):
+    """Read access to the case was granted to another organisation, on a legal basis, until a
+    date (inclusive). It gives the right to read, never to change."""
+
+    share_id: str
+    from_organisation: str = Field(description="The organisation that granted it.")
+    to_organisation: str
+    legal_basis: str = Field(description="e.g. art. 5.2.6 Wmo 2015, convenant, or consent.")
+    expires_on: date
+
+
+class ShareRevoked(DomainEvent):
+    """A share was revoked before it expired."""
+
+    share_id: str
+
+
+class BreakGlassUsed(DomainEvent):
+    """A professional without another basis read the case in an emergency (break-glass).
+
+    ``actor`` is who used it; ``reason`` stays sealed with the case's data key. Veilig Thuis
+    reviews every use within five werkdagen.
+    """
+
+    review_id: str
+    reason: str = Field(description="Why the emergency access was needed (sealed).")
+
+
+class BreakGlassReviewed(DomainEvent):
+    """Veilig Thuis reviewed a break-glass use and judged it justified or not."""
+
+    review_id: str
+    outcome: str = Field(pattern="^(justified|unjustified)$")
+    note: str = ""
+
+
 class CaseErased(DomainEvent):
     """The case's data key was destroyed under retention (crypto-shredding).
 
@@ -379,6 +419,10 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         MdaSignalled,
         LegalHoldPlaced,
         LegalHoldReleased,
+        ShareGranted,
+        ShareRevoked,
+        BreakGlassUsed,
+        BreakGlassReviewed,
         CaseErased,
         AccessRecorded,
     )

@@ -282,3 +282,36 @@ class CommandMethods(ABC):
         """Record which MDA++ entry criteria a professional judges met."""
         command = make_command(cmd.AssessMdaCriteria, case_id=case_id, met=met, note=note)
         return self.handle(command, actor=actor)
+
+    def grant_share(
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        to_organisation: str,
+        legal_basis: str,
+        expires_on: date,
+    ) -> CommandResult:
+        """Let another organisation read the case on a legal basis until ``expires_on``."""
+        command = make_command(
+            cmd.GrantShare,
+            case_id=case_id,
+            to_organisation=to_organisation,
+            legal_basis=legal_basis,
+            expires_on=expires_on,
+        )
+        return self.handle(command, actor=actor)
+
+    def revoke_share(self, case_id: str, *, actor: Actor, share_id: str) -> CommandResult:
+        """End a share before it expires."""
+        command = make_command(cmd.RevokeShare, case_id=case_id, share_id=share_id)
+        return self.handle(command, actor=actor)
+
+    def review_break_glass(
+        self, case_id: str, *, actor: Actor, review_id: str, outcome: str, note: str = ""
+    ) -> CommandResult:
+        """Judge a break-glass use justified or unjustified (Veilig Thuis), closing its review."""
+        command = make_command(
+            cmd.ReviewBreakGlass, case_id=case_id, review_id=review_id, outcome=outcome, note=note
+        )
+        return self.handle(command, actor=actor)

@@ -7,6 +7,7 @@ refused command writes nothing. Reads are authorised and logged with ids only.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -26,6 +27,7 @@ from phasedcare.domain.events import DomainEvent
 from phasedcare.domain.mda import CriterionResult, evaluate, signal_due
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
 from phasedcare.domain.retention import RetentionDecision, retention
+from phasedcare.domain.share_decisions import ReviewTask, review_task, use_break_glass
 from phasedcare.errors import (
     Erased,
     InvalidInput,
@@ -39,18 +41,21 @@ from phasedcare.ledger.bundle import case_bundle, ledger_bundle
 from phasedcare.ledger.chain import GENESIS
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.records import StoredEvent
+from phasedcare.ledger.verify import VerifyReport
 from phasedcare.service.access import CASELOAD, AccessLog, refusal_detail
 from phasedcare.service.audit import Auditor
 from phasedcare.service.authorisation import (
+    authorise_break_glass,
     authorise_command,
     authorise_handover_read,
     authorise_lookup,
     authorise_read,
     authorise_retention,
+    authorise_review_tasks,
     known_actor,
 )
 from phasedcare.service.commands_api import CommandMethods
-from phasedcare.service.notifications import Notifier
+from phasedcare.service.notifications import TYPE_PREFIX, Notifier
 from phasedcare.service.ports import (
     CaseFilter,
     CaseProjection,
@@ -94,6 +99,7 @@ _CREATES = {
     ev.MemberRecorded: "member_id",
     ev.SafetyConditionAdded: "condition_id",
     ev.HandoverProposed: "handover_id",
+    ev.ShareGranted: "share_id",
 }
 
 
@@ -308,7 +314,8 @@ class Engine(CommandMethods):
         events = self._events(case_id, up_to=up_to)
         case = fold(case_id, events)
         try:
-            basis = authorise_read(actor, case, self._policy)
+            today = self._clock().astimezone(UTC).date()
+            basis = authorise_read(actor, case, self._policy, today=today)
         except NotAuthorised as exc:
             self._access.record(
                 actor,
@@ -325,6 +332,83 @@ class Engine(CommandMethods):
         self._log.info("read", query=query, case_id=case_id, organisation=actor.organisation)
         return case, events
 
+    def break_glass(self, case_id: str, *, actor: Actor, reason: str) -> CaseView:
+        """An emergency read by a professional without another basis, like :meth:`show`.
+
+        The reason is sealed in a BreakGlassUsed event on the case, which opens a review for
+        Veilig Thuis (due in five werkdagen); the access log marks the read as break-glass.
+        """
+        case, head = self._load_with_head(case_id)
+        ctx = self._context(actor)
+        try:
+            authorise_break_glass(actor, case, self._policy, today=ctx.today, reason=reason)
+        except NotAuthorised as exc:
+            self._access.record(
+                actor,
+                case_id,
+                action="read",
+                query="break_glass",
+                outcome="denied",
+                detail=refusal_detail(exc),
+            )
+            raise
+        self._commit(case, use_break_glass(case, reason, ctx), head)
+        self._access.record(
+            actor,
+            case_id,
+            action="read",
+            query="break_glass",
+            outcome="allowed",
+            basis="break_glass",
+            detail="break_glass",
+        )
+        self._log.info("break glass", case_id=case_id, organisation=actor.organisation)
+        if self._auditor is not None:
+            self._auditor.after_commit()
+        return case_view(case, deadlines(case, self._policy, self._calendar), ctx.today)
+
+    def review_tasks(self, *, actor: Actor) -> list[ReviewTask]:
+        """Unreviewed break-glass uses of the region, earliest due first (ids, who, when).
+
+        Veilig Thuis professionals and auditors only; the search is logged.
+        """
+        try:
+            basis = authorise_review_tasks(actor, self._policy)
+        except NotAuthorised as exc:
+            self._access.record(
+                actor,
+                CASELOAD,
+                action="search",
+                query="review_tasks",
+                outcome="denied",
+                detail=refusal_detail(exc),
+            )
+            raise
+        self._access.record(
+            actor, CASELOAD, action="search", query="review_tasks", outcome="allowed", basis=basis
+        )
+        tasks = []
+        for row in self._store.deadline_rows(DeadlineFilter(kind="break_glass_review")):
+            try:
+                use = self._load(row.case_id).break_glass[row.ref]
+            except Erased:  # the row outlived its case's key: nothing left to review
+                continue
+            tasks.append(review_task(row.case_id, use, due=row.due, escalated=row.escalated))
+        return tasks
+
+    def melder_feedback(self, *, actor: Actor) -> list[dict[str, Any]]:
+        """The feedback sent to the actor's organisation as a melder (ids only), oldest first.
+
+        Logged as a caseload search; it gives no right to read the cases themselves.
+        """
+        self._caseload_scope(actor, "melder_feedback")
+        kind = TYPE_PREFIX + "melder.feedback"
+        return [
+            json.loads(m.body)["data"]
+            for m in self._store.messages()
+            if m.event_type == kind and actor.organisation in m.recipients
+        ]
+
     # -- exports for auditors ---------------------------------------------------------------
 
     def export_case(self, case_id: str, *, actor: Actor) -> dict[str, Any]:
@@ -339,26 +423,29 @@ class Engine(CommandMethods):
 
     def export_ledger(self, *, actor: Actor) -> dict[str, Any]:
         """A bundle of every record and checkpoint (auditors only; the export is logged)."""
-        known_actor(actor, self._policy)
-        if actor.role is not Role.auditor:
-            self._access.record(
-                actor, CASELOAD, action="export", query="export_ledger", outcome="denied"
-            )
-            raise NotAuthorised(
-                f"{actor} is not authorised: only auditors export the ledger", actor=str(actor)
-            )
+        self._auditor_only(actor, action="export", query="export_ledger", what="export the ledger")
         auditor = self._require_auditor()
         auditor.checkpoint()
-        self._access.record(
-            actor,
-            CASELOAD,
-            action="export",
-            query="export_ledger",
-            outcome="allowed",
-            basis="auditor",
-        )
         return ledger_bundle(
             list(self._store.read_all()), notes=auditor.notes(), origin=auditor.origin
+        )
+
+    def verify_ledger(self, *, actor: Actor) -> VerifyReport:
+        """Verify every record, the tree and every checkpoint (auditors only; logged)."""
+        self._auditor_only(actor, action="read", query="verify_ledger", what="verify the ledger")
+        return self._require_auditor().verify()
+
+    def _auditor_only(self, actor: Actor, *, action: str, query: str, what: str) -> None:
+        """Refuse (and log) anyone but an auditor; log the auditor's access."""
+        known_actor(actor, self._policy)
+        if actor.role is not Role.auditor:
+            self._access.record(actor, CASELOAD, action=action, query=query, outcome="denied")
+            raise NotAuthorised(
+                f"{actor} is not authorised: only auditors {what}",
+                actor=str(actor),
+            )
+        self._access.record(
+            actor, CASELOAD, action=action, query=query, outcome="allowed", basis="auditor"
         )
 
     def _require_auditor(self) -> Auditor:

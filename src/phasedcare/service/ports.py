@@ -15,6 +15,8 @@ from phasedcare.ledger.keys import CaseKeyStore
 from phasedcare.ledger.records import StoredEvent
 
 __all__ = [
+    "ApiKey",
+    "ApiKeyStore",
     "CaseFilter",
     "CaseProjection",
     "DeadlineFilter",
@@ -23,6 +25,8 @@ __all__ = [
     "EventStore",
     "HandoverFilter",
     "HandoverRow",
+    "IdempotencyRecord",
+    "IdempotencyStore",
     "NotificationStore",
     "OutboxMessage",
     "Subscription",
@@ -205,7 +209,72 @@ class NotificationStore(Protocol):
         ...
 
 
-class EventStore(CaseKeyStore, NotificationStore, Protocol):
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key: the actor it acts as and the SHA-256 of its token (the token is never kept).
+
+    ``actor`` is ``user@organisation:role``; a key is revoked once ``revoked_at`` is set.
+    """
+
+    key_id: str
+    actor: str
+    label: str
+    token_hash: bytes
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """The stored outcome of a request made with an ``Idempotency-Key``, replayed on a retry.
+
+    One per (actor, key): ``request_hash`` tells a retry from another request reusing the key.
+    """
+
+    key: str
+    actor: str
+    method: str
+    path: str
+    request_hash: str
+    status: int
+    response_body: bytes
+    created_at: datetime
+
+
+class ApiKeyStore(Protocol):
+    """API keys, stored hashed; a key is revoked, never deleted."""
+
+    def add_api_key(self, key: ApiKey) -> None:
+        """Store a new key."""
+        ...
+
+    def api_key(self, key_id: str) -> ApiKey | None:
+        """One key, or None when unknown."""
+        ...
+
+    def api_keys(self) -> list[ApiKey]:
+        """Every key, revoked ones included, by creation time (then id)."""
+        ...
+
+    def revoke_api_key(self, key_id: str, *, revoked_at: datetime) -> ApiKey | None:
+        """Revoke a key (a second revocation keeps the first time); None when unknown."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    """The outcomes of requests made with an idempotency key, one per (actor, key)."""
+
+    def idempotency_get(self, actor: str, key: str) -> IdempotencyRecord | None:
+        """The record stored for this actor's key, or None."""
+        ...
+
+    def idempotency_put(self, record: IdempotencyRecord) -> IdempotencyRecord:
+        """Store the record, or return the one another request stored first for its
+        (actor, key): never an error for a race, the first writer wins."""
+        ...
+
+
+class EventStore(CaseKeyStore, NotificationStore, ApiKeyStore, IdempotencyStore, Protocol):
     """Append-only storage of sealed event records, with projections kept in step.
 
     It also keeps the cases' wrapped data keys (:class:`CaseKeyStore`).

@@ -43,10 +43,11 @@ def _render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write_schemas(folder: Path) -> list[Path]:
-    """Write every schema under ``folder``; returns the files written."""
+def write_schemas(folder: Path, *, extra: dict[str, dict[str, Any]] | None = None) -> list[Path]:
+    """Write every schema (and ``extra`` documents, e.g. the OpenAPI document) under
+    ``folder``; returns the files written."""
     written = []
-    for relative, schema in published_schemas().items():
+    for relative, schema in {**published_schemas(), **(extra or {})}.items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_render(schema), encoding="utf-8")
@@ -54,9 +55,12 @@ def write_schemas(folder: Path) -> list[Path]:
     return written
 
 
-def schema_differences(folder: Path) -> list[str]:
+def schema_differences(
+    folder: Path, *, extra: dict[str, dict[str, Any]] | None = None
+) -> list[str]:
     """Which files under ``folder`` are missing, stale or unexpected (empty: in step)."""
-    expected = {relative: _render(schema) for relative, schema in published_schemas().items()}
+    documents = {**published_schemas(), **(extra or {})}
+    expected = {relative: _render(schema) for relative, schema in documents.items()}
     present = {str(p.relative_to(folder)) for p in folder.rglob("*.json")}
     lines = [f"missing: {r}" for r in sorted(expected.keys() - present)]
     lines += [f"unexpected: {r}" for r in sorted(present - expected.keys())]

@@ -22,6 +22,7 @@ from phasedcare.service.ports import (
     HandoverRow,
     OutboxMessage,
 )
+from phasedcare.store.memory_credentials import InMemoryCredentials
 from phasedcare.store.memory_notifications import InMemoryNotifications
 
 __all__ = [
@@ -76,11 +77,12 @@ def handover_matches(row: HandoverRow, handover_filter: HandoverFilter) -> bool:
     )
 
 
-class InMemoryEventStore(InMemoryNotifications):
+class InMemoryEventStore(InMemoryNotifications, InMemoryCredentials):
     """An EventStore held in dictionaries behind one lock."""
 
     def __init__(self) -> None:
-        super().__init__()
+        InMemoryNotifications.__init__(self)
+        InMemoryCredentials.__init__(self)
         self._lock = threading.Lock()
         self._cases: dict[str, list[StoredEvent]] = {}
         self._log: list[StoredEvent] = []

@@ -41,6 +41,7 @@ from phasedcare.ledger.keys import WrappedKey
 from phasedcare.ledger.records import RecordHeader, StoredEvent
 from phasedcare.service.ports import CaseFilter, CaseProjection, OutboxMessage
 from phasedcare.store.memory import check_numbering
+from phasedcare.store.sql_credentials import SqlCredentials
 from phasedcare.store.sql_errors import translated
 from phasedcare.store.sql_notifications import (
     SqlNotifications,
@@ -185,7 +186,7 @@ _UPSERT_PROJECTION = _insert_or(
 _INSERT_TOKENS = _insert_or(INDEX, "DO NOTHING")
 
 
-class SqlEventStore(SqlNotifications):
+class SqlEventStore(SqlNotifications, SqlCredentials):
     """An EventStore over SQLite or PostgreSQL; the schema comes from ``upgrade_database``.
 
     Opening reads ``alembic_version`` (cheap) and raises StoreError asking for

@@ -1,8 +1,8 @@
 """The SQL schema (SQLModel tables): event records and the case projection.
 
 No column holds personal data: event payloads are opaque bytes, and the projection holds
-ids, phases, dates and organisations. Alembic migrations (``migrations/``) create exactly
-these tables; a test compares the two.
+ids, phases, dates and organisations; API keys are kept as hashes of their tokens. Alembic
+migrations (``migrations/``) create exactly these tables; a test compares the two.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "SCHEMA_REVISION",
+    "ApiKeyRecord",
     "CaseKeyRecord",
     "CaseRecord",
     "CheckpointRecord",
@@ -22,6 +23,7 @@ __all__ = [
     "EventRecord",
     "HandoverRecord",
     "HouseholdIndexRecord",
+    "IdempotencyKeyRecord",
     "OutboxRecord",
     "SubscriptionRecord",
     "metadata",
@@ -29,7 +31,7 @@ __all__ = [
 
 metadata = SQLModel.metadata
 
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 """The Alembic revision these tables match; the store refuses a database at another one."""
 
 _POSITION = BigInteger().with_variant(Integer(), "sqlite")
@@ -186,3 +188,33 @@ class DeliveryRecord(SQLModel, table=True):
     delivered_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+
+
+class ApiKeyRecord(SQLModel, table=True):
+    """An API key of one actor: the SHA-256 of its token, never the token."""
+
+    __tablename__ = "api_keys"
+
+    key_id: str = Field(primary_key=True, max_length=32)
+    actor: str = Field(max_length=200)
+    label: str = Field(max_length=100)
+    token_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class IdempotencyKeyRecord(SQLModel, table=True):
+    """The stored response to a request made with an idempotency key, per (actor, key)."""
+
+    __tablename__ = "idempotency_records"
+
+    actor: str = Field(primary_key=True, max_length=200)
+    key: str = Field(primary_key=True, max_length=255)
+    method: str = Field(max_length=16)
+    path: str = Field(max_length=2000)
+    request_hash: str = Field(max_length=128)
+    status: int
+    response_body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

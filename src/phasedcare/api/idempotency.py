@@ -1,0 +1,73 @@
+"""Idempotency-Key: a retried command returns its first result and writes nothing new.
+
+The first result is stored per (actor, key) with a hash of the request; the same key with
+another request is refused. Two concurrent requests with one key cannot both write: commands
+on a case race on the case's sequence (one gets 409), and an OpenCase takes its case id from
+the key, so the second finds the case taken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from phasedcare.domain import commands as cmd
+from phasedcare.domain.actors import Actor
+from phasedcare.errors import ConcurrencyConflict, InvalidInput, Refused
+from phasedcare.service.engine import Engine
+from phasedcare.service.ports import IdempotencyRecord
+from phasedcare.service.validation import make_command
+from phasedcare.service.views import CommandResult
+
+__all__ = ["request_hash", "run_once"]
+
+
+def request_hash(method: str, path: str, fields: dict[str, Any]) -> str:
+    """A digest of what was asked, to tell a retry from a reuse of the key."""
+    text = f"{method} {path} {sorted((k, repr(v)) for k, v in fields.items())}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _stored(record: IdempotencyRecord, digest: str) -> CommandResult:
+    if record.request_hash != digest:
+        msg = "this Idempotency-Key was used for another request; use a new key"
+        raise InvalidInput(msg, field="Idempotency-Key")
+    return CommandResult.model_validate_json(record.response_body)
+
+
+def run_once(
+    engine: Engine,
+    *,
+    actor: Actor,
+    command_type: type[cmd.Command],
+    fields: dict[str, Any],
+    key: str,
+    path: str,
+) -> CommandResult:
+    """Run the command unless this actor's key already has a result; return that result."""
+    digest = request_hash("POST", path, fields)
+    found = engine.store.idempotency_get(str(actor), key)
+    if found is not None:
+        return _stored(found, digest)
+    if command_type is cmd.OpenCase and "case_id" not in fields:
+        derived = hashlib.sha256(f"{actor}\n{key}".encode()).hexdigest()[:16]
+        fields = {**fields, "case_id": f"c-{derived}"}
+    try:
+        result = engine.handle(make_command(command_type, **fields), actor=actor)
+    except (Refused, ConcurrencyConflict):
+        again = engine.store.idempotency_get(str(actor), key)
+        if again is not None:
+            return _stored(again, digest)
+        raise
+    record = IdempotencyRecord(
+        key=key,
+        actor=str(actor),
+        method="POST",
+        path=path,
+        request_hash=digest,
+        status=200,
+        response_body=result.model_dump_json().encode(),
+        created_at=datetime.now(UTC),
+    )
+    return _stored(engine.store.idempotency_put(record), digest)

@@ -1,0 +1,155 @@
+"""RFC 9457 problem details for every error: the refusal's reason travels unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from phasedcare import errors
+
+__all__ = [
+    "CASE_ERRORS",
+    "COMMAND_ERRORS",
+    "ERRORS",
+    "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_TYPE",
+    "STATUS",
+    "PreconditionFailed",
+    "Problem",
+    "Unauthenticated",
+    "documented",
+    "handle_invalid_request",
+    "problem",
+    "problem_response",
+]
+
+
+class Unauthenticated(errors.NotAuthorised):
+    """No bearer token, or one that identifies nobody (HTTP 401)."""
+
+
+class PreconditionFailed(errors.ConcurrencyConflict):
+    """If-Match named a version of the case that is no longer current (HTTP 412)."""
+
+
+PROBLEM_TYPE = "https://phasedcare.example/problems/"
+"""Problem type URIs: this prefix and the kebab-cased error class."""
+
+STATUS: dict[type[errors.PhasedCareError], int] = {
+    Unauthenticated: 401,
+    PreconditionFailed: 412,
+    errors.SignatureInvalid: 400,
+    errors.PolicyError: 400,
+    errors.InvalidInput: 422,
+    errors.Erased: 410,
+    errors.NotFound: 404,
+    errors.TransitionRefused: 422,
+    errors.Refused: 422,
+    errors.NotAuthorised: 403,
+    errors.ConcurrencyConflict: 409,
+    errors.StoreError: 503,
+}
+"""HTTP status per error class, most specific first."""
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; the members after ``detail`` appear when they apply."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    rule: str | None = None
+    field: str | None = None
+    case_id: str | None = None
+    reasons: list[dict[str, str]] | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    meaning = {
+        400: "The policy or a signature is invalid.",
+        401: "No bearer token.",
+        403: "The token identifies nobody, or the actor may not do this.",
+        404: "No such case, handover or subscription.",
+        409: "Another write to the case came first; read it again and retry.",
+        410: "The case's personal data was erased.",
+        412: "If-Match names a version of the case that is no longer current.",
+        413: "The request body is too large.",
+        422: "The request is invalid, or the rules refuse it (the reasons are given).",
+        503: "The database does not answer.",
+    }
+    schema = Problem.model_json_schema()
+    return {
+        s: {"description": meaning[s], "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}}}
+        for s in statuses
+    }
+
+
+ERRORS = documented(401, 403, 413, 422, 503)
+"""The problem details every route with a token may answer."""
+
+CASE_ERRORS = documented(401, 403, 404, 410, 413, 422, 503)
+"""The problem details of a read of one case."""
+
+COMMAND_ERRORS = documented(400, 401, 403, 404, 409, 410, 412, 413, 422, 503)
+"""The problem details of a command."""
+
+
+def _kebab(name: str) -> str:
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in name).lstrip("-")
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """A problem details object; ``extra`` members carry ids, rules and reasons only."""
+    return {
+        "type": PROBLEM_TYPE + _kebab(title.replace(" ", "")),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **{k: v for k, v in extra.items() if v is not None},
+    }
+
+
+def _members(exc: errors.PhasedCareError) -> dict[str, Any]:
+    names = ("rule", "field", "case_id", "chart", "event", "state", "expected", "actual")
+    found = {n: getattr(exc, n) for n in names if getattr(exc, n, None) is not None}
+    reasons = getattr(exc, "reasons", None)
+    if reasons:
+        found["reasons"] = [{"rule": r, "reason": text} for r, text in reasons]
+    return found
+
+
+def problem_response(exc: errors.PhasedCareError) -> JSONResponse:
+    """The problem details response for one of phasedcare's errors."""
+    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
+    body = problem(status, type(exc).__name__, exc.message, **_members(exc))
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+async def handle_error(_: Request, exc: Exception) -> JSONResponse:
+    """Exception handler: phasedcare's errors become problem details."""
+    assert isinstance(exc, errors.PhasedCareError)  # noqa: S101 - registered for this class
+    return problem_response(exc)
+
+
+async def handle_invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    """Exception handler: a request that fails validation gets 422 problem details too."""
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this class
+    found = [
+        {"loc": [str(p) for p in e["loc"]], "msg": str(e["msg"]), "type": str(e["type"])}
+        for e in exc.errors()
+    ]
+    where = ".".join(found[0]["loc"]) if found else "request"
+    detail = f"{where}: {found[0]['msg']}" if found else "the request is invalid"
+    body = problem(422, "InvalidRequest", detail, errors=found)
+    return JSONResponse(body, status_code=422, media_type=PROBLEM_MEDIA_TYPE)

@@ -1,0 +1,330 @@
+"""The routes: one POST per engine command (its body is the command), and the queries.
+
+Commands on a case accept ``If-Match`` (the case's ETag: a stale one gets 412, a concurrent
+write 409) and ``Idempotency-Key`` (a retry returns the first result and writes nothing).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Body, Header, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from phasedcare.api.context import Ctx, CurrentActor, check_if_match, etag
+from phasedcare.api.idempotency import run_once
+from phasedcare.api.problems import CASE_ERRORS, COMMAND_ERRORS, ERRORS
+from phasedcare.api.routes_webhooks import webhooks
+from phasedcare.domain import commands as cmd
+from phasedcare.domain.share_decisions import ReviewTask
+from phasedcare.errors import InvalidInput
+from phasedcare.service.ports import CaseProjection, DeadlineRow, HandoverRow
+from phasedcare.service.validation import make_command
+from phasedcare.service.views import (
+    AccessView,
+    CaseView,
+    CommandResult,
+    HandoverPayloadView,
+    HistoryEntry,
+    TransitionView,
+)
+
+__all__ = ["ROUTERS"]
+
+health = APIRouter(tags=["health"])
+cases = APIRouter(prefix="/cases", tags=["cases"])
+caseload = APIRouter(tags=["caseload"])
+
+IfMatch = Annotated[str | None, Header(description="The case's ETag; a stale one gets 412.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(max_length=200, description="A retry with the same key returns the first result."),
+]
+MAX_PAGE = 500
+
+
+@health.get("/health")
+def get_health() -> dict[str, str]:
+    """Liveness: the process answers (no token needed)."""
+    return {"status": "ok"}
+
+
+@health.get("/ready", responses=ERRORS)
+def get_ready(ctx: Ctx, actor: CurrentActor) -> dict[str, str]:
+    """Readiness: the database answers."""
+    ctx.engine.store.head("~ready")
+    return {"status": "ready", "actor": str(actor)}
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def _kebab(name: str) -> str:
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in name).lstrip("-")
+
+
+def _body_model(command_type: type[cmd.Command]) -> type[BaseModel]:
+    """The command's fields without ``case_id`` (that comes from the path)."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, info)
+        for name, info in command_type.model_fields.items()
+        if name != "case_id"
+    }
+    model: type[BaseModel] = create_model(f"{command_type.__name__}Body", **fields)
+    model.model_config["extra"] = "forbid"
+    return model
+
+
+def _run(
+    *,
+    ctx: Ctx,
+    actor: CurrentActor,
+    command_type: type[cmd.Command],
+    fields: dict[str, Any],
+    idempotency_key: str | None,
+    path: str,
+) -> CommandResult:
+    """Run a command once per idempotency key of this actor."""
+    if idempotency_key is None:
+        return ctx.engine.handle(make_command(command_type, **fields), actor=actor)
+    return run_once(
+        ctx.engine,
+        actor=actor,
+        command_type=command_type,
+        fields=fields,
+        key=idempotency_key,
+        path=path,
+    )
+
+
+def _case_command_route(command_type: type[cmd.Command]) -> None:
+    body_model = _body_model(command_type)
+    path = f"/{{case_id}}/{_kebab(command_type.__name__)}"
+
+    def run(
+        case_id: str,
+        *,
+        ctx: Ctx,
+        actor: CurrentActor,
+        response: Response,
+        body: BaseModel,  # replaced below by the command's own body model
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> CommandResult:
+        check_if_match(ctx, case_id, if_match)
+        fields = {**body.model_dump(exclude_unset=True), "case_id": case_id}
+        result = _run(
+            ctx=ctx,
+            actor=actor,
+            command_type=command_type,
+            fields=fields,
+            idempotency_key=idempotency_key,
+            path=f"/cases{path}",
+        )
+        response.headers["ETag"] = etag(result.sequence)
+        return result
+
+    run.__annotations__["body"] = Annotated[body_model, Body()]
+    run.__doc__ = command_type.__doc__
+    run.__name__ = f"post_{_kebab(command_type.__name__).replace('-', '_')}"
+    cases.post(
+        path,
+        status_code=200,
+        response_model=CommandResult,
+        name=command_type.__name__,
+        responses=COMMAND_ERRORS,
+    )(run)
+
+
+for _command in cmd.COMMAND_TYPES:
+    if issubclass(_command, cmd.CaseCommand) and _command not in {
+        cmd.ExpireHandover,
+        cmd.EscalateDeadline,
+        cmd.SignalMda,
+    }:
+        _case_command_route(_command)
+
+
+OpenCaseBody = _body_model(cmd.OpenCase)
+
+
+@cases.post("", status_code=201, response_model=CommandResult, responses=COMMAND_ERRORS)
+def open_case(
+    *,
+    ctx: Ctx,
+    actor: CurrentActor,
+    response: Response,
+    body: Annotated[OpenCaseBody, Body()],  # type: ignore[valid-type]
+    idempotency_key: IdempotencyKey = None,
+) -> CommandResult:
+    """Open a household's case from a melding or an advies (Veilig Thuis)."""
+    fields = cast(BaseModel, body).model_dump(exclude_unset=True)
+    result = _run(
+        ctx=ctx,
+        actor=actor,
+        command_type=cmd.OpenCase,
+        fields=fields,
+        idempotency_key=idempotency_key,
+        path="/cases",
+    )
+    response.headers["ETag"] = etag(result.sequence)
+    response.headers["Location"] = f"/cases/{result.case_id}"
+    return result
+
+
+# -- queries -------------------------------------------------------------------------------
+
+
+@cases.get("", response_model=list[CaseProjection], responses=ERRORS)
+def list_cases(
+    *,
+    ctx: Ctx,
+    actor: CurrentActor,
+    response: Response,
+    phase: str | None = None,
+    deadline_before: date | None = None,
+    after: Annotated[str | None, Query(description="Cursor: the last case id seen.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> list[CaseProjection]:
+    """The caseload, ordered by case id, one page after the cursor (names never included)."""
+    rows = ctx.engine.list_cases(actor=actor, phase=phase, deadline_before=deadline_before)
+    page = [r for r in rows if after is None or r.case_id > after][:limit]
+    if len(page) == limit:
+        response.headers["Link"] = f'</cases?after={page[-1].case_id}&limit={limit}>; rel="next"'
+    return page
+
+
+@cases.get("/{case_id}", response_model=CaseView, responses=CASE_ERRORS)
+def show_case(case_id: str, ctx: Ctx, actor: CurrentActor, response: Response) -> CaseView:
+    """The case as it stands, with its deadlines judged today; ETag is its version."""
+    view = ctx.engine.show(case_id, actor=actor)
+    response.headers["ETag"] = etag(view.sequence)
+    return view
+
+
+@cases.get("/{case_id}/history", response_model=list[HistoryEntry], responses=CASE_ERRORS)
+def case_history(case_id: str, ctx: Ctx, actor: CurrentActor) -> list[HistoryEntry]:
+    """Every event: when, who, under which policy version, what."""
+    return ctx.engine.history(case_id, actor=actor)
+
+
+@cases.get("/{case_id}/allowed", response_model=list[TransitionView], responses=CASE_ERRORS)
+def case_allowed(case_id: str, ctx: Ctx, actor: CurrentActor) -> list[TransitionView]:
+    """Every chart event, whether it may fire now, and the reasons it may not."""
+    return ctx.engine.allowed(case_id, actor=actor)
+
+
+@cases.get("/{case_id}/replay", responses=CASE_ERRORS)
+def case_replay(
+    case_id: str,
+    ctx: Ctx,
+    actor: CurrentActor,
+    sequence: Annotated[int | None, Query(ge=1)] = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The case as it was after record ``sequence`` or at time ``at`` (ids and phases)."""
+    if at is not None and at.tzinfo is None:
+        raise InvalidInput("at needs a timezone (e.g. 2026-03-02T09:00:00Z)", field="at")
+    state = ctx.engine.state_at(case_id, actor=actor, sequence=sequence, at=at)
+    return {
+        "case_id": case_id,
+        "sequence": state.sequence,
+        "phase": state.phase,
+        "vt_stage": state.vt_stage,
+        "regie_organisation": state.regie.organisation if state.regie_history else None,
+        "casusregisseur": state.regie.casusregisseur if state.regie_history else None,
+    }
+
+
+@cases.get("/{case_id}/access", response_model=list[AccessView], responses=CASE_ERRORS)
+def case_access(case_id: str, ctx: Ctx, actor: CurrentActor) -> list[AccessView]:
+    """Who looked at the case, on what basis, and who was refused (NEN 7513)."""
+    return ctx.engine.access_history(case_id, actor=actor)
+
+
+@cases.get(
+    "/{case_id}/handovers/{handover_id}", response_model=HandoverPayloadView, responses=CASE_ERRORS
+)
+def case_handover(
+    case_id: str, handover_id: str, ctx: Ctx, actor: CurrentActor
+) -> HandoverPayloadView:
+    """One handover's payload: all its receiver sees of the case."""
+    return ctx.engine.handover(case_id, handover_id, actor=actor)
+
+
+@cases.get("/{case_id}/mda-criteria", responses=CASE_ERRORS)
+def case_mda_criteria(case_id: str, ctx: Ctx, actor: CurrentActor) -> list[dict[str, Any]]:
+    """The policy's MDA++ entry criteria weighed on the case today."""
+    return [
+        {"criterion_id": r.criterion_id, "met": r.met, "ground": r.ground}
+        for r in ctx.engine.mda_criteria(case_id, actor=actor)
+    ]
+
+
+@caseload.get("/handovers", response_model=list[HandoverRow], tags=["caseload"], responses=ERRORS)
+def list_handovers(ctx: Ctx, actor: CurrentActor, status: str | None = None) -> list[HandoverRow]:
+    """Handovers the actor's organisation sends or receives (Veilig Thuis: all)."""
+    return ctx.engine.handovers(actor=actor, status=status)
+
+
+@caseload.get("/deadlines", response_model=list[DeadlineRow], tags=["caseload"], responses=ERRORS)
+def list_deadlines(
+    ctx: Ctx, actor: CurrentActor, overdue: bool = False, kind: str | None = None
+) -> list[DeadlineRow]:
+    """Deadlines earliest first, escalated or not, until resolved."""
+    return ctx.engine.deadlines(actor=actor, overdue=overdue, kind=kind)
+
+
+class BreakGlassRequest(BaseModel):
+    """Why this emergency access is needed (sealed in the case; reviewed by Veilig Thuis)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=10, max_length=2000)
+
+
+@cases.post("/{case_id}/break-glass", response_model=CaseView, responses=COMMAND_ERRORS)
+def break_glass(
+    case_id: str, ctx: Ctx, actor: CurrentActor, body: Annotated[BreakGlassRequest, Body()]
+) -> CaseView:
+    """Emergency access without another basis: flagged in the access log, opens a review."""
+    return ctx.engine.break_glass(case_id, actor=actor, reason=body.reason)
+
+
+@cases.get("/{case_id}/bundle", responses=CASE_ERRORS)
+def case_bundle(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
+    """The case's sealed records with inclusion proofs against a fresh signed checkpoint."""
+    return ctx.engine.export_case(case_id, actor=actor)
+
+
+@caseload.get("/review-tasks", response_model=list[ReviewTask], responses=ERRORS)
+def review_tasks(ctx: Ctx, actor: CurrentActor) -> list[ReviewTask]:
+    """Unreviewed break-glass uses (Veilig Thuis and auditors)."""
+    return ctx.engine.review_tasks(actor=actor)
+
+
+@caseload.get("/feedback", responses=ERRORS)
+def melder_feedback(ctx: Ctx, actor: CurrentActor) -> list[dict[str, Any]]:
+    """The feedback sent to the caller's organisation as a professional melder (ids only)."""
+    return ctx.engine.melder_feedback(actor=actor)
+
+
+ledger = APIRouter(prefix="/ledger", tags=["ledger"])
+
+
+@ledger.get("/verify", responses=ERRORS)
+def verify_ledger(ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
+    """Verify every record, the Merkle tree and every checkpoint (auditors; no decryption)."""
+    report = ctx.engine.verify_ledger(actor=actor)
+    return {
+        "intact": report.intact,
+        "records": report.records,
+        "cases": report.cases,
+        "tree_size": report.tree_size,
+        "checkpoints": len(report.checkpoints),
+        "problems": [str(p) for p in report.problems],
+    }
+
+
+ROUTERS = (health, cases, caseload, webhooks, ledger)

@@ -1,0 +1,88 @@
+"""Webhook subscriptions of the caller's organisation, and their deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from phasedcare.api.context import Ctx, CurrentActor
+from phasedcare.api.problems import ERRORS, documented
+from phasedcare.service.ports import Delivery, Subscription
+
+__all__ = ["webhooks"]
+
+webhooks = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+class SubscriptionView(BaseModel):
+    """A subscription as its organisation sees it: never the secret."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subscription_id: str
+    organisation: str
+    url: str
+    active: bool
+    created_at: datetime
+
+
+class NewSubscription(SubscriptionView):
+    """A new subscription with its signing secret, shown this once."""
+
+    secret: str = Field(description="whsec_...: verify deliveries with it; shown only now.")
+
+
+class SubscriptionRequest(BaseModel):
+    """Where to deliver: an https URL (http only on loopback when configured)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=8, max_length=2000)
+
+
+def _view(sub: Subscription) -> SubscriptionView:
+    return SubscriptionView(
+        subscription_id=sub.subscription_id,
+        organisation=sub.organisation,
+        url=sub.url,
+        active=sub.active,
+        created_at=sub.created_at,
+    )
+
+
+@webhooks.post("/subscriptions", status_code=201, response_model=NewSubscription, responses=ERRORS)
+def subscribe(
+    ctx: Ctx, actor: CurrentActor, response: Response, body: Annotated[SubscriptionRequest, Body()]
+) -> NewSubscription:
+    """Subscribe the caller's organisation; the secret is in this response only."""
+    sub, secret = ctx.engine.webhooks.subscribe(actor=actor, url=body.url)
+    response.headers["Location"] = f"/webhooks/subscriptions/{sub.subscription_id}"
+    return NewSubscription(**_view(sub).model_dump(), secret=secret)
+
+
+@webhooks.get("/subscriptions", response_model=list[SubscriptionView], responses=ERRORS)
+def list_subscriptions(ctx: Ctx, actor: CurrentActor) -> list[SubscriptionView]:
+    """The caller's organisation's subscriptions, active or not."""
+    return [_view(s) for s in ctx.engine.webhooks.list(actor=actor)]
+
+
+@webhooks.delete(
+    "/subscriptions/{subscription_id}",
+    status_code=204,
+    responses=documented(401, 403, 404, 413, 422, 503),
+)
+def unsubscribe(subscription_id: str, ctx: Ctx, actor: CurrentActor) -> Response:
+    """End a subscription; its pending deliveries end."""
+    ctx.engine.webhooks.unsubscribe(actor=actor, subscription_id=subscription_id)
+    return Response(status_code=204)
+
+
+@webhooks.get("/deliveries", response_model=list[Delivery], responses=ERRORS)
+def deliveries(ctx: Ctx, actor: CurrentActor, status: str | None = None) -> list[Delivery]:
+    """Deliveries to the caller's organisation's subscriptions, newest first, with status."""
+    own = {s.subscription_id for s in ctx.engine.webhooks.list(actor=actor)}
+    found = ctx.engine.store.deliveries(status=status)
+    return [d for d in found if d.subscription_id in own]

@@ -1,0 +1,153 @@
+"""Decisions about who else may read a case: shares with a legal basis and an expiry date,
+break-glass uses and their review by Veilig Thuis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from phasedcare.domain import commands as cmd
+from phasedcare.domain import events as ev
+from phasedcare.domain.case import BreakGlassUse, CaseState, Share
+from phasedcare.domain.context import DecisionContext
+from phasedcare.domain.deciding import envelope
+from phasedcare.errors import NotFound, Refused
+
+__all__ = [
+    "BREAK_GLASS_MIN_REASON",
+    "MAX_SHARE_DAYS",
+    "ReviewTask",
+    "grant_share",
+    "review_break_glass",
+    "review_task",
+    "revoke_share",
+    "use_break_glass",
+]
+
+MAX_SHARE_DAYS = 366
+"""A share lasts at most this many days; a longer need is granted again, on its own basis."""
+
+BREAK_GLASS_MIN_REASON = 10
+"""A break-glass reason has at least this many characters: a word is not a reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewTask:
+    """An unreviewed break-glass use: ids, who and when, and when the review is due."""
+
+    case_id: str
+    review_id: str
+    used_by: str
+    used_at: datetime
+    due: date
+    escalated: bool
+
+
+def review_task(case_id: str, use: BreakGlassUse, *, due: date, escalated: bool) -> ReviewTask:
+    """The review task of one break-glass use (never its reason)."""
+    return ReviewTask(case_id, use.review_id, use.used_by, use.used_at, due, escalated)
+
+
+def _refuse(case: CaseState, message: str, rule: str) -> Refused:
+    return Refused(message, case_id=case.case_id, rule=rule)
+
+
+def _share_receiver(case: CaseState, to_organisation: str, ctx: DecisionContext) -> str:
+    receiver = ctx.policy.organisation(to_organisation).id
+    if receiver == ctx.actor.organisation:
+        raise _refuse(case, f"{receiver} cannot share a case with itself", "share_to_self")
+    if receiver == case.regie.organisation:
+        raise _refuse(case, f"{receiver} holds regie and reads the case already", "share_to_self")
+    current = [
+        s for s in case.shares.values() if s.to_organisation == receiver and s.active_on(ctx.today)
+    ]
+    if current:
+        share = current[0]
+        why = f"share {share.share_id} to {receiver} is active until {share.expires_on}"
+        raise _refuse(case, why, "share_exists")
+    return receiver
+
+
+def _check_expiry(case: CaseState, expires_on: date, ctx: DecisionContext) -> None:
+    if expires_on < ctx.today:
+        why = f"the expiry date {expires_on} lies in the past (today is {ctx.today})"
+        raise _refuse(case, why, "share_expiry_in_past")
+    latest = ctx.today + timedelta(days=MAX_SHARE_DAYS)
+    if expires_on > latest:
+        why = f"a share lasts at most {MAX_SHARE_DAYS} days: until {latest}, not {expires_on}"
+        raise _refuse(case, why, "share_too_long")
+
+
+def grant_share(
+    case: CaseState, command: cmd.GrantShare, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Grant another organisation read access on a legal basis until a date (s1, s2, ...)."""
+    receiver = _share_receiver(case, command.to_organisation, ctx)
+    _check_expiry(case, command.expires_on, ctx)
+    return [
+        ev.ShareGranted(
+            **envelope(case, ctx),
+            share_id=f"s{len(case.shares) + 1}",
+            from_organisation=ctx.actor.organisation,
+            to_organisation=receiver,
+            legal_basis=command.legal_basis,
+            expires_on=command.expires_on,
+        )
+    ]
+
+
+def _share(case: CaseState, share_id: str) -> Share:
+    share = case.shares.get(share_id)
+    if share is None:
+        raise NotFound(f"case {case.case_id} has no share {share_id}", kind="share", ident=share_id)
+    return share
+
+
+def revoke_share(
+    case: CaseState, command: cmd.RevokeShare, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Revoke a share that is still active."""
+    share = _share(case, command.share_id)
+    if share.revoked_at is not None:
+        why = f"share {share.share_id} was revoked on {share.revoked_at.date()}"
+        raise _refuse(case, why, "share_revoked")
+    if not share.active_on(ctx.today):
+        raise _refuse(
+            case, f"share {share.share_id} expired on {share.expires_on}", "share_expired"
+        )
+    return [ev.ShareRevoked(**envelope(case, ctx), share_id=share.share_id)]
+
+
+def use_break_glass(case: CaseState, reason: str, ctx: DecisionContext) -> list[ev.DomainEvent]:
+    """Record a break-glass use (bg1, bg2, ...) with its sealed reason; it awaits review."""
+    return [
+        ev.BreakGlassUsed(
+            **envelope(case, ctx),
+            review_id=f"bg{len(case.break_glass) + 1}",
+            reason=reason.strip(),
+        )
+    ]
+
+
+def review_break_glass(
+    case: CaseState, command: cmd.ReviewBreakGlass, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Judge a break-glass use justified or unjustified, once; this closes its review."""
+    use = case.break_glass.get(command.review_id)
+    if use is None:
+        raise NotFound(
+            f"case {case.case_id} has no break-glass use {command.review_id}",
+            kind="break-glass use",
+            ident=command.review_id,
+        )
+    if use.outcome is not None:
+        why = f"break-glass use {use.review_id} was reviewed already ({use.outcome})"
+        raise _refuse(case, why, "already_reviewed")
+    return [
+        ev.BreakGlassReviewed(
+            **envelope(case, ctx),
+            review_id=use.review_id,
+            outcome=command.outcome,
+            note=command.note,
+        )
+    ]

@@ -1,0 +1,65 @@
+"""`phasedcare serve` on a fresh home: seeded with the demo region, an API key printed, the
+API answering on loopback, and a clean stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_for_key(process: subprocess.Popen[str], deadline: float) -> str:
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if "API key for" in line:
+            return line.rsplit(" ", 1)[-1].strip()
+    raise AssertionError("serve printed no API key")
+
+
+def test_serve_seeds_the_demo_and_answers_with_the_printed_key(tmp_path: Path) -> None:
+    """Health without a key, the caseload with it, 401 without; a clean stop on Ctrl-C."""
+    port = _free_port()
+    phasedcare = str(Path(sys.executable).parent / "phasedcare")
+    env = {**os.environ, "PHASEDCARE_HOME": str(tmp_path / "home")}
+    process = subprocess.Popen(
+        [phasedcare, "serve", "--port", str(port), "--no-flows"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        key = _wait_for_key(process, time.monotonic() + 60)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        auth = {"Authorization": f"Bearer {key}"}
+        cases = httpx.get(f"{base}/cases", headers=auth).json()
+        assert len(cases) == 12
+        assert {c["phase"] for c in cases} >= {"aanmelding", "directe_veiligheid", "herstel"}
+        assert httpx.get(f"{base}/cases").status_code == 401
+        handovers = httpx.get(f"{base}/handovers?status=proposed", headers=auth).json()
+        assert len(handovers) == 3
+        assert httpx.get(f"{base}/deadlines?overdue=true", headers=auth).json()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
