@@ -13,6 +13,7 @@ structured attributes, so that the CLI and the HTTP API can pass the reason thro
     │   └── TransitionRefused     a statechart event that is not allowed now
     ├── NotAuthorised             the actor may not do this
     ├── ConcurrencyConflict       another writer appended to the case first
+    │   └── StaleVersion          the caller's version of the case (If-Match) is not current
     └── StoreError                the storage backend failed (driver errors translated)
 
 Messages never contain personal data: they name ids, phases, rules and dates only.
@@ -30,6 +31,7 @@ __all__ = [
     "PolicyError",
     "Refused",
     "SignatureInvalid",
+    "StaleVersion",
     "StoreError",
     "TransitionRefused",
 ]
@@ -150,6 +152,10 @@ class ConcurrencyConflict(PhasedCareError):
         self.case_id = case_id
         self.expected = expected
         self.actual = actual
+
+
+class StaleVersion(ConcurrencyConflict):
+    """The command was made for a version of the case that is no longer current."""
 
 
 class StoreError(PhasedCareError):

@@ -52,7 +52,7 @@ def test_health_needs_no_token_and_everything_else_does(client: TestClient) -> N
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.headers["content-type"] == "application/problem+json"
-    assert client.get("/cases", headers={"Authorization": "Bearer nope"}).status_code == 403
+    assert client.get("/cases", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert client.get("/ready", headers=VT).json()["status"] == "ready"
 
 
@@ -203,6 +203,10 @@ def test_a_handover_over_http_shows_the_receiver_only_the_payload(client: TestCl
         headers=VT,
     )
     assert missing.status_code == 422
+    assert missing.json()["detail"] == (
+        "the request is missing safety_conditions, monitoring_agreement, risk_summary, "
+        "legal_basis, household_informed"
+    )
     proposed = client.post(f"/cases/{case_id}/propose-handover", json=proposal, headers=VT)
     assert proposed.status_code == 200
     assert client.get(f"/cases/{case_id}", headers=WT).status_code == 403
@@ -235,8 +239,36 @@ def test_webhook_subscriptions_show_the_secret_once_and_only_to_their_organisati
     assert secret not in client.get("/webhooks/subscriptions", headers=WT).text
     assert client.get("/webhooks/subscriptions", headers=VT).json() == []
     sub_id = made.json()["subscription_id"]
+    rotated = client.post(f"/webhooks/subscriptions/{sub_id}/rotate-secret", headers=WT)
+    assert rotated.status_code == 200
+    assert rotated.json()["secret"] not in {secret, None}
+    assert (
+        client.post(f"/webhooks/subscriptions/{sub_id}/rotate-secret", headers=VT).status_code
+        == 404
+    )
     assert client.delete(f"/webhooks/subscriptions/{sub_id}", headers=VT).status_code == 404
     assert client.delete(f"/webhooks/subscriptions/{sub_id}", headers=WT).status_code == 204
     assert client.get("/webhooks/subscriptions", headers=WT).json()[0]["active"] is False
     bad = client.post("/webhooks/subscriptions", json={"url": "ftp://x.example/h"}, headers=WT)
     assert bad.status_code == 422
+
+
+def test_if_match_is_judged_only_after_authorisation_and_unknown_fields_are_refused(
+    client: TestClient,
+) -> None:
+    """An outsider learns nothing from If-Match (403, not 412); a mistyped field is a 422."""
+    case_id = _open(client)
+    body = {"role": "kind", "name": "Iris Fictief"}
+    outsider = client.post(
+        f"/cases/{case_id}/record-member", json=body, headers={**WT, "If-Match": '"7"'}
+    )
+    assert outsider.status_code == 403
+    assert "actual" not in outsider.json()
+    typo = client.post(
+        f"/cases/{case_id}/record-member", json={**body, "born": "2019-01-01"}, headers=VT
+    )
+    assert typo.status_code == 422
+    malformed = client.post(
+        f"/cases/{case_id}/record-member", json=body, headers={**VT, "If-Match": "yesterday"}
+    )
+    assert malformed.status_code == 422

@@ -224,6 +224,21 @@ def open_cases(store: EventStore, *cases: tuple[str, dict[str, Any]]) -> None:
 class NotificationStoreContract:
     """What every store does with subscriptions, the outbox, deliveries and read models."""
 
+    def test_rotating_a_secret_keeps_the_old_one_beside_the_new_until_a_time(
+        self, store: EventStore
+    ) -> None:
+        """The current secret moves to previous (with its KEK) and the new one is current."""
+        store.add_subscription(subscription("s-a1", "org-a"))
+        until = T0 + timedelta(hours=24)
+        store.rotate_subscription_secret(
+            "s-a1", kek_id="kek-2", wrapped_secret=b"new\x00secret", previous_until=until
+        )
+        [rotated] = store.subscriptions()
+        assert (rotated.kek_id, rotated.wrapped_secret) == ("kek-2", b"new\x00secret")
+        assert (rotated.previous_kek_id, rotated.wrapped_previous_secret) == ("kek-1", EVERY_BYTE)
+        assert rotated.previous_until == until
+        assert rotated.previous_until.tzinfo is not None
+
     def test_a_message_fans_out_to_the_active_subscriptions_of_its_recipients_only(
         self, store: EventStore
     ) -> None:

@@ -259,8 +259,8 @@ def test_a_valid_token_names_its_actor(
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"exp": datetime.now(UTC) - timedelta(minutes=5)}, "it has expired"),
-        ({"nbf": datetime.now(UTC) + timedelta(minutes=5)}, "it is not valid yet"),
+        ({"exp": timedelta(minutes=-5)}, "it has expired"),
+        ({"nbf": timedelta(minutes=5)}, "it is not valid yet"),
         ({"iss": "https://idp.example.test/realms/other"}, "issued by another issuer"),
         ({"aud": "another-service"}, "meant for another audience"),
         ({"exp": None}, "lacks a required claim"),
@@ -276,8 +276,13 @@ def test_a_token_with_wrong_claims_is_refused(
     changes: dict[str, Any],
     reason: str,
 ) -> None:
-    """Expired, premature, foreign, missing or unusable claims are refused, saying which."""
-    token = sign(signing_keys, **changes)
+    """Expired, premature, foreign, missing or unusable claims are refused, saying which.
+
+    Times are offsets from the moment the test runs (not from collection, which may be
+    minutes earlier in a long run)."""
+    now = datetime.now(UTC)
+    timed = {k: now + v if isinstance(v, timedelta) else v for k, v in changes.items()}
+    token = sign(signing_keys, **timed)
     assert reason in refused_without(token, lambda: verifier.verify(token))
 
 

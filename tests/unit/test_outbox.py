@@ -199,7 +199,7 @@ def test_subscriptions_are_validated_owned_and_their_secret_is_never_stored_in_c
     sub, secret = strict.subscribe(actor=wijkteam, url="https://hooks.example.org/in")
     assert secret.startswith("whsec_")
     assert secret.encode() not in sub.wrapped_secret
-    assert strict.secret(sub) == secret
+    assert strict.secrets(sub) == [secret]
     with pytest.raises(NotFound):
         strict.unsubscribe(actor=actor_of("wijkteam-deventer"), subscription_id=sub.subscription_id)
 
@@ -215,3 +215,32 @@ def test_the_lease_keeps_two_drainers_from_sending_one_delivery_twice(
     assert (len(first), len(second)) == (1, 0)
     later = now + timedelta(minutes=3)
     assert len(engine.store.claim_due(now=later, lease_until=later, limit=10)) == 1
+
+
+def test_a_rotated_secret_signs_alongside_the_old_one_for_a_day(
+    journey: Journey,
+    engine: Engine,
+    vt: Actor,
+    wijkteam: Actor,
+    clock: ManualClock,
+    jobs: Jobs,
+    rx: WebhookReceiver,
+) -> None:
+    """Rotation: deliveries verify with the old and the new secret during the grace period,
+    and only with the new one after it."""
+    old = rx.secret
+    [sub] = engine.webhooks.list(actor=wijkteam)
+    rotated, new = engine.webhooks.rotate(actor=wijkteam, subscription_id=sub.subscription_id)
+    assert new != old
+    assert engine.webhooks.secrets(rotated) == [new, old]
+    _proposed(journey, engine, vt)
+    jobs.drain_outbox()
+    [first] = rx.wait_for(1)
+    assert len(first.headers["webhook-signature"].split()) == 2
+    clock.advance(hours=25)
+    assert engine.webhooks.secrets(engine.webhooks.list(actor=wijkteam)[0]) == [new]
+    rx.secret = new
+    engine.withdraw_handover(journey.case_id, actor=vt, handover_id="h1")
+    jobs.drain_outbox()
+    assert len(rx.wait_for(2)) == 2
+    assert rx.rejected == []

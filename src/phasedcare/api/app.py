@@ -6,12 +6,18 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from phasedcare import errors
 from phasedcare.api import routes
 from phasedcare.api.context import ApiContext
-from phasedcare.api.problems import handle_error, handle_invalid_request, problem
+from phasedcare.api.problems import (
+    handle_error,
+    handle_http_error,
+    handle_invalid_request,
+    problem,
+)
 from phasedcare.domain.actors import Actor
 from phasedcare.service.engine import Engine
 
@@ -86,6 +92,7 @@ def create_app(
     app.state.ctx = ApiContext(engine=engine, authenticate=authenticate)
     app.add_exception_handler(errors.PhasedCareError, handle_error)
     app.add_exception_handler(RequestValidationError, handle_invalid_request)
+    app.add_exception_handler(HTTPException, handle_http_error)
     for router in routes.ROUTERS:
         app.include_router(router)
     app.add_middleware(_BodyLimit, limit=max_body_bytes)

@@ -8,12 +8,12 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from phasedcare.api.problems import PreconditionFailed, Unauthenticated
+from phasedcare.api.problems import Unauthenticated
 from phasedcare.domain.actors import Actor
-from phasedcare.errors import NotFound
+from phasedcare.errors import InvalidInput, NotAuthorised
 from phasedcare.service.engine import Engine
 
-__all__ = ["ApiContext", "Ctx", "CurrentActor", "check_if_match", "etag"]
+__all__ = ["ApiContext", "Ctx", "CurrentActor", "etag", "expected_version"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,10 @@ def _actor(ctx: Ctx, authorization: Annotated[str | None, Header()] = None) -> A
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("a bearer token is required (an API key or an OIDC token)", actor="-")
-    return ctx.authenticate(token.strip())
+    try:
+        return ctx.authenticate(token.strip())
+    except NotAuthorised as exc:  # RFC 6750: an invalid token is 401, like a missing one
+        raise Unauthenticated(exc.message, actor="-") from None
 
 
 CurrentActor = Annotated[Actor, Depends(_actor)]
@@ -47,17 +50,11 @@ def etag(sequence: int) -> str:
     return f'"{sequence}"'
 
 
-def check_if_match(ctx: ApiContext, case_id: str, if_match: str | None) -> None:
-    """412 when If-Match names another version of the case than the current one."""
+def expected_version(if_match: str | None) -> int | None:
+    """The case version an If-Match header names (None: any); a malformed one is bad input."""
     if if_match is None or if_match.strip() == "*":
-        return
-    row = ctx.engine.store.projection(case_id)
-    if row is None:
-        raise NotFound(f"case {case_id} does not exist", kind="case", ident=case_id)
-    if if_match.strip() != etag(row.sequence):
-        raise PreconditionFailed(case_id=case_id, expected=_version(if_match), actual=row.sequence)
-
-
-def _version(tag: str) -> int:
-    digits = tag.strip().removeprefix("W/").strip('"')
-    return int(digits) if digits.isdigit() else -1
+        return None
+    digits = if_match.strip().removeprefix("W/").strip('"')
+    if not digits.isdigit():
+        raise InvalidInput(f"If-Match {if_match!r} is not an ETag of a case", field="If-Match")
+    return int(digits)

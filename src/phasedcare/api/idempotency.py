@@ -44,6 +44,7 @@ def run_once(
     fields: dict[str, Any],
     key: str,
     path: str,
+    expected: int | None = None,
 ) -> CommandResult:
     """Run the command unless this actor's key already has a result; return that result."""
     digest = request_hash("POST", path, fields)
@@ -54,7 +55,8 @@ def run_once(
         derived = hashlib.sha256(f"{actor}\n{key}".encode()).hexdigest()[:16]
         fields = {**fields, "case_id": f"c-{derived}"}
     try:
-        result = engine.handle(make_command(command_type, **fields), actor=actor)
+        command = make_command(command_type, **fields)
+        result = engine.handle(command, actor=actor, expected_sequence=expected)
     except (Refused, ConcurrencyConflict):
         again = engine.store.idempotency_get(str(actor), key)
         if again is not None:

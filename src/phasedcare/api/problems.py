@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException
 
 from phasedcare import errors
 
@@ -18,10 +20,10 @@ __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "PROBLEM_TYPE",
     "STATUS",
-    "PreconditionFailed",
     "Problem",
     "Unauthenticated",
     "documented",
+    "handle_http_error",
     "handle_invalid_request",
     "problem",
     "problem_response",
@@ -32,16 +34,12 @@ class Unauthenticated(errors.NotAuthorised):
     """No bearer token, or one that identifies nobody (HTTP 401)."""
 
 
-class PreconditionFailed(errors.ConcurrencyConflict):
-    """If-Match named a version of the case that is no longer current (HTTP 412)."""
-
-
 PROBLEM_TYPE = "https://phasedcare.example/problems/"
 """Problem type URIs: this prefix and the kebab-cased error class."""
 
 STATUS: dict[type[errors.PhasedCareError], int] = {
     Unauthenticated: 401,
-    PreconditionFailed: 412,
+    errors.StaleVersion: 412,
     errors.SignatureInvalid: 400,
     errors.PolicyError: 400,
     errors.InvalidInput: 422,
@@ -76,7 +74,7 @@ class Problem(BaseModel):
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     meaning = {
-        400: "The policy or a signature is invalid.",
+        400: "The body cannot be parsed, or a policy or a signature is invalid.",
         401: "No bearer token.",
         403: "The token identifies nobody, or the actor may not do this.",
         404: "No such case, handover or subscription.",
@@ -94,10 +92,10 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-ERRORS = documented(401, 403, 413, 422, 503)
+ERRORS = documented(400, 401, 403, 413, 422, 503)
 """The problem details every route with a token may answer."""
 
-CASE_ERRORS = documented(401, 403, 404, 410, 413, 422, 503)
+CASE_ERRORS = documented(400, 401, 403, 404, 410, 413, 422, 503)
 """The problem details of a read of one case."""
 
 COMMAND_ERRORS = documented(400, 401, 403, 404, 409, 410, 412, 413, 422, 503)
@@ -149,7 +147,21 @@ async def handle_invalid_request(_: Request, exc: Exception) -> JSONResponse:
         {"loc": [str(p) for p in e["loc"]], "msg": str(e["msg"]), "type": str(e["type"])}
         for e in exc.errors()
     ]
+    missing = [".".join(e["loc"][1:]) for e in found if e["type"] == "missing"]
     where = ".".join(found[0]["loc"]) if found else "request"
     detail = f"{where}: {found[0]['msg']}" if found else "the request is invalid"
+    if missing:  # every missing part at once, e.g. a handover proposal's payload
+        detail = f"the request is missing {', '.join(missing)}"
     body = problem(422, "InvalidRequest", detail, errors=found)
     return JSONResponse(body, status_code=422, media_type=PROBLEM_MEDIA_TYPE)
+
+
+async def handle_http_error(_: Request, exc: Exception) -> JSONResponse:
+    """Exception handler: the framework's own refusals (an unparsable body, an unknown path, a
+    method not allowed) get problem details too, with their headers (``Allow``)."""
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for this class
+    title = HTTPStatus(exc.status_code).phrase
+    body = problem(exc.status_code, title, str(exc.detail))
+    return JSONResponse(
+        body, status_code=exc.status_code, media_type=PROBLEM_MEDIA_TYPE, headers=exc.headers
+    )

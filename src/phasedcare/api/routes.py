@@ -12,7 +12,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Body, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from phasedcare.api.context import Ctx, CurrentActor, check_if_match, etag
+from phasedcare.api.context import Ctx, CurrentActor, etag, expected_version
 from phasedcare.api.idempotency import run_once
 from phasedcare.api.problems import CASE_ERRORS, COMMAND_ERRORS, ERRORS
 from phasedcare.api.routes_webhooks import webhooks
@@ -71,8 +71,9 @@ def _body_model(command_type: type[cmd.Command]) -> type[BaseModel]:
         for name, info in command_type.model_fields.items()
         if name != "case_id"
     }
-    model: type[BaseModel] = create_model(f"{command_type.__name__}Body", **fields)
-    model.model_config["extra"] = "forbid"
+    model: type[BaseModel] = create_model(
+        f"{command_type.__name__}Body", __config__=ConfigDict(extra="forbid"), **fields
+    )
     return model
 
 
@@ -84,10 +85,12 @@ def _run(
     fields: dict[str, Any],
     idempotency_key: str | None,
     path: str,
+    expected: int | None = None,
 ) -> CommandResult:
-    """Run a command once per idempotency key of this actor."""
+    """Run a command once per idempotency key of this actor, on the expected version."""
     if idempotency_key is None:
-        return ctx.engine.handle(make_command(command_type, **fields), actor=actor)
+        command = make_command(command_type, **fields)
+        return ctx.engine.handle(command, actor=actor, expected_sequence=expected)
     return run_once(
         ctx.engine,
         actor=actor,
@@ -95,6 +98,7 @@ def _run(
         fields=fields,
         key=idempotency_key,
         path=path,
+        expected=expected,
     )
 
 
@@ -112,7 +116,6 @@ def _case_command_route(command_type: type[cmd.Command]) -> None:
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> CommandResult:
-        check_if_match(ctx, case_id, if_match)
         fields = {**body.model_dump(exclude_unset=True), "case_id": case_id}
         result = _run(
             ctx=ctx,
@@ -121,6 +124,7 @@ def _case_command_route(command_type: type[cmd.Command]) -> None:
             fields=fields,
             idempotency_key=idempotency_key,
             path=f"/cases{path}",
+            expected=expected_version(if_match),
         )
         response.headers["ETag"] = etag(result.sequence)
         return result

@@ -16,6 +16,9 @@ __all__ = ["webhooks"]
 
 webhooks = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
+SUBSCRIPTION_ERRORS = documented(400, 401, 403, 404, 413, 422, 503)
+"""The problem details of a request about one subscription (404: not the caller's)."""
+
 
 class SubscriptionView(BaseModel):
     """A subscription as its organisation sees it: never the secret."""
@@ -69,10 +72,22 @@ def list_subscriptions(ctx: Ctx, actor: CurrentActor) -> list[SubscriptionView]:
     return [_view(s) for s in ctx.engine.webhooks.list(actor=actor)]
 
 
+@webhooks.post(
+    "/subscriptions/{subscription_id}/rotate-secret",
+    response_model=NewSubscription,
+    responses=SUBSCRIPTION_ERRORS,
+)
+def rotate_secret(subscription_id: str, ctx: Ctx, actor: CurrentActor) -> NewSubscription:
+    """A new signing secret, in this response only; for a day deliveries carry signatures
+    with the old and the new secret, so the receiver can switch without missing one."""
+    sub, secret = ctx.engine.webhooks.rotate(actor=actor, subscription_id=subscription_id)
+    return NewSubscription(**_view(sub).model_dump(), secret=secret)
+
+
 @webhooks.delete(
     "/subscriptions/{subscription_id}",
     status_code=204,
-    responses=documented(401, 403, 404, 413, 422, 503),
+    responses=SUBSCRIPTION_ERRORS,
 )
 def unsubscribe(subscription_id: str, ctx: Ctx, actor: CurrentActor) -> Response:
     """End a subscription; its pending deliveries end."""

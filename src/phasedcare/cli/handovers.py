@@ -443,17 +443,7 @@ def _public(subscription: Subscription) -> dict[str, Any]:
     }
 
 
-@webhooks_app.command("subscribe")
-def webhooks_subscribe(
-    url: Annotated[str, typer.Option(help="The https URL that receives the events.")],
-    actor: ActorOption = "",
-    home: HomeOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Subscribe your organisation's endpoint; its signing secret is shown once, now."""
-    who = parse_actor(actor)
-    with open_engine(home) as engine, reporting_errors():
-        subscription, secret = engine.webhooks.subscribe(actor=who, url=url)
+def _print_secret(subscription: Subscription, secret: str, *, as_json: bool) -> None:
     if as_json:
         emit_json({**_public(subscription), "secret": secret})
     else:
@@ -465,6 +455,34 @@ def webhooks_subscribe(
             soft_wrap=True,
         )
     typer.echo(f"warning: {_SHOWN_ONCE}", err=True)
+
+
+@webhooks_app.command("subscribe")
+def webhooks_subscribe(
+    url: Annotated[str, typer.Option(help="The https URL that receives the events.")],
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Subscribe your organisation's endpoint; its signing secret is shown once, now."""
+    who = parse_actor(actor)
+    with open_engine(home) as engine, reporting_errors():
+        subscription, secret = engine.webhooks.subscribe(actor=who, url=url)
+    _print_secret(subscription, secret, as_json=as_json)
+
+
+@webhooks_app.command("rotate")
+def webhooks_rotate(
+    subscription_id: Annotated[str, typer.Argument(help="The subscription, e.g. sub_1a2b...")],
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A new signing secret, shown once; for a day deliveries are signed with both."""
+    who = parse_actor(actor)
+    with open_engine(home) as engine, reporting_errors():
+        subscription, secret = engine.webhooks.rotate(actor=who, subscription_id=subscription_id)
+    _print_secret(subscription, secret, as_json=as_json)
 
 
 @webhooks_app.command("list")

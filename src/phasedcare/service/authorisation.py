@@ -200,6 +200,15 @@ def authorise_break_glass(
     if basis:
         why = f"{actor.organisation} reads this case on the basis {basis}: no break-glass needed"
         raise _deny(actor, case.case_id, why)
+    receiving = [
+        h.handover_id for h in case.open_handovers if h.to_organisation == actor.organisation
+    ]
+    if receiving:
+        why = (
+            f"{actor.organisation} receives handover {receiving[0]}: it sees that handover's "
+            "payload, and the case once it accepts"
+        )
+        raise _deny(actor, case.case_id, why)
     if len(reason.strip()) < BREAK_GLASS_MIN_REASON:
         why = f"break-glass needs a reason of at least {BREAK_GLASS_MIN_REASON} characters"
         raise _deny(actor, case.case_id, why)
@@ -226,6 +235,8 @@ def authorise_handover_read(
         raise NotFound(
             f"case {case.case_id} has no handover {handover_id}", kind="handover", ident=handover_id
         )
+    if actor.role is Role.system:
+        raise _deny(actor, case.case_id, "the system reads no cases through the read API")
     if actor.role is Role.auditor:
         return "auditor"
     if actor.organisation in (handover.from_organisation, handover.to_organisation):

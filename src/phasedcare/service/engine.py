@@ -35,6 +35,7 @@ from phasedcare.errors import (
     NotFound,
     PhasedCareError,
     Refused,
+    StaleVersion,
 )
 from phasedcare.ledger.blind_index import BlindIndex
 from phasedcare.ledger.bundle import case_bundle, ledger_bundle
@@ -81,6 +82,8 @@ from phasedcare.service.views import (
 )
 
 __all__ = ["DEFAULT_BASE_URL", "Engine", "utc_now"]
+
+_SYSTEM_SEARCHES = frozenset({"deadlines", "mda_candidates"})
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 """Where webhook links point by default: ``phasedcare serve`` on this machine."""
@@ -180,12 +183,18 @@ class Engine(CommandMethods):
 
     # -- commands ---------------------------------------------------------------------------
 
-    def handle(self, command: cmd.Command, *, actor: Actor) -> CommandResult:
-        """Authorise, decide and append one command; a refusal raises and writes nothing."""
+    def handle(
+        self, command: cmd.Command, *, actor: Actor, expected_sequence: int | None = None
+    ) -> CommandResult:
+        """Authorise, decide and append one command; a refusal raises and writes nothing.
+
+        ``expected_sequence`` (HTTP If-Match): refuse with StaleVersion, after authorisation,
+        unless the case is at exactly that version.
+        """
         name = type(command).__name__
         case_id = getattr(command, "case_id", None)
         try:
-            result = self._handle(command, actor)
+            result = self._handle(command, actor, expected_sequence)
         except PhasedCareError as exc:
             self._access.refusal(actor, case_id, name, exc)
             self._log.info(
@@ -209,7 +218,9 @@ class Engine(CommandMethods):
             self._auditor.after_commit()
         return result
 
-    def _handle(self, command: cmd.Command, actor: Actor) -> CommandResult:
+    def _handle(
+        self, command: cmd.Command, actor: Actor, expected_sequence: int | None
+    ) -> CommandResult:
         ctx = self._context(actor)
         if isinstance(command, cmd.OpenCase):
             return self._open(command, ctx)
@@ -217,6 +228,10 @@ class Engine(CommandMethods):
             raise InvalidInput(f"{type(command).__name__} is not a command", field="command")
         case, head = self._load_with_head(command.case_id)
         authorise_command(actor, command, case, self._policy)
+        if expected_sequence is not None and expected_sequence != case.sequence:
+            raise StaleVersion(
+                case_id=case.case_id, expected=expected_sequence, actual=case.sequence
+            )
         return self._commit(case, decide(case, command, ctx), head)
 
     def _open(self, command: cmd.OpenCase, ctx: DecisionContext) -> CommandResult:
@@ -511,12 +526,21 @@ class Engine(CommandMethods):
         kind = self._policy.organisation(actor.organisation).kind
         limited = actor.role is Role.professional and kind is not OrganisationKind.veilig_thuis
         if actor.role is Role.system:
+            self._system_search(actor, query)
             limited = False
         self._access.record(
             actor, CASELOAD, action="search", query=query, outcome="allowed", basis=str(kind)
         )
         self._log.info("read", query=query, organisation=actor.organisation)
         return actor.organisation if limited else None
+
+    def _system_search(self, actor: Actor, query: str) -> None:
+        """The sweeps search deadlines and MDA++ candidates, as the region's Veilig Thuis."""
+        if query in _SYSTEM_SEARCHES and actor.organisation == self._policy.veilig_thuis.id:
+            return
+        self._access.record(actor, CASELOAD, action="search", query=query, outcome="denied")
+        msg = f"{actor} is not authorised: the system searches only deadlines and MDA++ candidates"
+        raise NotAuthorised(msg, actor=str(actor))
 
     def mda_candidates(self, *, actor: Actor) -> list[str]:
         """Open cases not at MDA++, never signalled, whose entry criteria are met today.

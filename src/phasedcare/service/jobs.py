@@ -155,12 +155,12 @@ class Jobs:
     def _deliver(self, delivery: Delivery, message: OutboxMessage, sub: Subscription) -> str:
         now = self._clock().astimezone(UTC)
         try:
-            secret = self._engine.webhooks.secret(sub)
+            secrets = self._engine.webhooks.secrets(sub)
         except PhasedCareError as exc:
             return self._record(delivery, "dead", now, None, None, type(exc).__name__)
         attempt = self._sender.send(
             url=sub.url,
-            secrets=[secret],
+            secrets=secrets,
             msg_id=message.message_id,
             event=_event(message),
             timestamp=int(time.time()),  # the moment of sending, whatever the domain clock says

@@ -140,6 +140,9 @@ class Subscription:
     wrapped_secret: bytes
     active: bool
     created_at: datetime
+    previous_kek_id: str | None = None
+    wrapped_previous_secret: bytes | None = None
+    previous_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,18 @@ class NotificationStore(Protocol):
 
     def subscriptions(self, *, organisation: str | None = None) -> list[Subscription]:
         """Subscriptions, active or not, by creation time."""
+        ...
+
+    def rotate_subscription_secret(
+        self,
+        subscription_id: str,
+        *,
+        kek_id: str,
+        wrapped_secret: bytes,
+        previous_until: datetime,
+    ) -> None:
+        """Make a new secret current; the old one stays valid (signed too) until
+        ``previous_until``, so receivers can switch without missing a delivery."""
         ...
 
     def deactivate_subscription(self, subscription_id: str) -> bool:

@@ -6,9 +6,10 @@ wrapped by a key-encryption key from the key provider, which lives outside the d
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.policy import RegionalPolicy
@@ -18,7 +19,10 @@ from phasedcare.service.authorisation import known_actor
 from phasedcare.service.ports import NotificationStore, Subscription
 from phasedcare.service.webhooks import new_secret, validate_url
 
-__all__ = ["WebhookSubscriptions"]
+__all__ = ["ROTATION_GRACE", "WebhookSubscriptions"]
+
+ROTATION_GRACE = timedelta(hours=24)
+"""How long a rotated-out secret still signs deliveries (receivers switch in that time)."""
 
 
 def _context(subscription_id: str) -> bytes:
@@ -74,6 +78,25 @@ class WebhookSubscriptions:
         self._authorise(actor)
         return self._store.subscriptions(organisation=actor.organisation)
 
+    def rotate(self, *, actor: Actor, subscription_id: str) -> tuple[Subscription, str]:
+        """A new signing secret (shown once); deliveries carry both signatures for a day."""
+        self._owned(actor, subscription_id)
+        secret = new_secret()
+        kek_id = self._keys.current_kek_id()
+        wrapped = self._keys.wrap(kek_id, secret.encode("ascii"), _context(subscription_id))
+        until = self._clock().astimezone(UTC) + ROTATION_GRACE
+        self._store.rotate_subscription_secret(
+            subscription_id, kek_id=kek_id, wrapped_secret=wrapped, previous_until=until
+        )
+        return self._owned(actor, subscription_id), secret
+
+    def _owned(self, actor: Actor, subscription_id: str) -> Subscription:
+        found = [s for s in self.list(actor=actor) if s.subscription_id == subscription_id]
+        if not found or not found[0].active:
+            msg = f"{actor.organisation} has no active webhook subscription {subscription_id}"
+            raise NotFound(msg, kind="subscription", ident=subscription_id)
+        return found[0]
+
     def unsubscribe(self, *, actor: Actor, subscription_id: str) -> None:
         """End a subscription of the actor's organisation; its pending deliveries end."""
         self._authorise(actor)
@@ -83,9 +106,13 @@ class WebhookSubscriptions:
             raise NotFound(msg, kind="subscription", ident=subscription_id)
         self._store.deactivate_subscription(subscription_id)
 
-    def secret(self, subscription: Subscription) -> str:
-        """The subscription's signing secret, unwrapped in memory to sign one delivery."""
-        plain = self._keys.unwrap(
-            subscription.kek_id, subscription.wrapped_secret, _context(subscription.subscription_id)
-        )
-        return plain.decode("ascii")
+    def secrets(self, subscription: Subscription) -> builtins.list[str]:
+        """The secrets to sign one delivery with, unwrapped in memory: the current one, and
+        the previous one while its grace period after a rotation lasts."""
+        context = _context(subscription.subscription_id)
+        found = [self._keys.unwrap(subscription.kek_id, subscription.wrapped_secret, context)]
+        previous = subscription.wrapped_previous_secret
+        until = subscription.previous_until
+        if previous and subscription.previous_kek_id and until and self._clock() < until:
+            found.append(self._keys.unwrap(subscription.previous_kek_id, previous, context))
+        return [plain.decode("ascii") for plain in found]

@@ -67,6 +67,26 @@ class InMemoryNotifications:
             found = sorted(self._subscriptions.values(), key=_created)
         return [s for s in found if organisation is None or s.organisation == organisation]
 
+    def rotate_subscription_secret(
+        self,
+        subscription_id: str,
+        *,
+        kek_id: str,
+        wrapped_secret: bytes,
+        previous_until: datetime,
+    ) -> None:
+        """The new secret becomes current; the current one is kept until ``previous_until``."""
+        with self._lock:
+            sub = self._subscriptions[subscription_id]
+            self._subscriptions[subscription_id] = replace(
+                sub,
+                previous_kek_id=sub.kek_id,
+                wrapped_previous_secret=sub.wrapped_secret,
+                previous_until=previous_until,
+                kek_id=kek_id,
+                wrapped_secret=wrapped_secret,
+            )
+
     def deactivate_subscription(self, subscription_id: str) -> bool:
         """Stop deliveries to a subscription; its pending deliveries end dead."""
         with self._lock:

@@ -194,7 +194,10 @@ def _message(row: Any) -> OutboxMessage:
 def _subscription(row: Any) -> Subscription:
     values = {f: row[f] for f in _SUBSCRIPTION_FIELDS}
     values["wrapped_secret"] = bytes(values["wrapped_secret"])
+    previous = values["wrapped_previous_secret"]
+    values["wrapped_previous_secret"] = None if previous is None else bytes(previous)
     values["created_at"] = _aware(values["created_at"])
+    values["previous_until"] = _aware(values["previous_until"])
     return Subscription(**values)
 
 
@@ -270,6 +273,7 @@ class SqlNotifications:
         row = {
             **_values(subscription, _SUBSCRIPTION_FIELDS),
             "created_at": _utc(subscription.created_at),
+            "previous_until": _utc(subscription.previous_until),
         }
         with translated("writing notifications failed"), self._write() as conn, conn.begin():
             conn.execute(SUBSCRIPTIONS.insert(), row)
@@ -283,6 +287,28 @@ class SqlNotifications:
             query = query.where(SUBSCRIPTIONS.c.organisation == organisation)
         with translated("reading notifications failed"), self._engine.connect() as conn:
             return [_subscription(r) for r in conn.execute(query).mappings()]
+
+    def rotate_subscription_secret(
+        self,
+        subscription_id: str,
+        *,
+        kek_id: str,
+        wrapped_secret: bytes,
+        previous_until: datetime,
+    ) -> None:
+        """The new secret becomes current; the current one is kept until ``previous_until``."""
+        with translated("writing notifications failed"), self._write() as conn, conn.begin():
+            conn.execute(
+                update(SUBSCRIPTIONS)
+                .where(SUBSCRIPTIONS.c.subscription_id == subscription_id)
+                .values(
+                    previous_kek_id=SUBSCRIPTIONS.c.kek_id,
+                    wrapped_previous_secret=SUBSCRIPTIONS.c.wrapped_secret,
+                    previous_until=_utc(previous_until),
+                    kek_id=kek_id,
+                    wrapped_secret=wrapped_secret,
+                )
+            )
 
     def deactivate_subscription(self, subscription_id: str) -> bool:
         """Stop deliveries to a subscription; its pending deliveries end dead."""

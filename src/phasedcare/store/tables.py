@@ -31,7 +31,7 @@ __all__ = [
 
 metadata = SQLModel.metadata
 
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 """The Alembic revision these tables match; the store refuses a database at another one."""
 
 _POSITION = BigInteger().with_variant(Integer(), "sqlite")
@@ -166,6 +166,13 @@ class SubscriptionRecord(SQLModel, table=True):
     wrapped_secret: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     active: bool
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    previous_kek_id: str | None = Field(default=None, max_length=64)
+    wrapped_previous_secret: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary, nullable=True)
+    )
+    previous_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 class DeliveryRecord(SQLModel, table=True):
