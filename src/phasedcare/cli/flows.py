@@ -91,17 +91,22 @@ def _show(outcome: Outcome, *, as_json: bool) -> None:
 
 
 @contextmanager
-def _stopped_by_sigterm(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM (a service manager stopping us) ends the loop after the current run."""
+def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM (a service manager) end the loop after the current run.
+
+    A KeyboardInterrupt raised inside a running flow would leave Prefect's client threads
+    behind (the process then does not exit); setting the event lets the run finish first.
+    """
 
     def handle(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, handle)
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_each_once(home: Path | None, *, as_json: bool = False) -> list[Outcome]:
@@ -145,7 +150,7 @@ def flows_run(
         flows, on_outcome=lambda o: _show(o, as_json=as_json) if _worth_showing(o) else None
     )
     stop = threading.Event()
-    with _stopped_by_sigterm(stop), suppress(KeyboardInterrupt):  # Ctrl-C: a clean stop
+    with _stopped_by_signals(stop), suppress(KeyboardInterrupt):
         runner.run(stop)
     if not as_json:
         console.print("stopped")
