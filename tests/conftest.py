@@ -20,7 +20,7 @@ from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock, actor_of, memory_engine
 from support import Journey
 
-pytest_plugins = ["databases"]
+pytest_plugins = ["databases", "harness"]
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
