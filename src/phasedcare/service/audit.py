@@ -8,6 +8,7 @@ in the database and published to the witness folder.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -55,7 +56,7 @@ class Auditor:
         self._witness = witness
         self._clock = clock
         self._interval = interval
-        self._last: datetime | None = None
+        self._last: float | None = None  # time.monotonic() of the last checkpoint
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
         self._log = structlog.get_logger("phasedcare.audit")
@@ -91,7 +92,7 @@ class Auditor:
         self._store.add_checkpoint(size=size, note=note)
         if self._witness is not None:
             self._witness.publish(size=size, note=note)
-        self._last = self._clock()
+        self._last = time.monotonic()
         self._log.info("checkpoint", tree_size=size)
         return parse_checkpoint(note, public=self._key.public, origin=self._origin)
 
@@ -101,8 +102,9 @@ class Auditor:
         Either way a commit is covered by a signed checkpoint at most ``interval`` later
         (while the process lives); it never raises into the command that committed.
         """
-        now = self._clock()
-        if self._last is None or now - self._last >= self._interval:
+        # Real seconds, like the timer: the engine's clock may be simulated (demo, simulate).
+        now = time.monotonic()
+        if self._last is None or now - self._last >= self._interval.total_seconds():
             self._checkpoint_quietly()
             return
         with self._lock:
