@@ -16,6 +16,7 @@ holding the case's stored state value. Their validators run the named rules of
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -52,6 +53,12 @@ class _CaseChart(StateMachine):
         self._ctx = ctx
         self.scratch = SimpleNamespace(**{self.chart_field: value})
         super().__init__(model=self.scratch, state_field=self.chart_field)
+
+    def bind(self, *, case: CaseState, ctx: DecisionContext, value: str) -> None:
+        """Point this machine at another case and state (the machine reads the model's value)."""
+        self._case = case
+        self._ctx = ctx
+        setattr(self.scratch, self.chart_field, value)
 
     def check_rules(self, event: Any, **_: Any) -> None:
         """Validator: raise TransitionRefused naming every rule that fails for ``event``."""
@@ -197,12 +204,29 @@ def fire(
     targets = _transitions_from(chart, source)
     if event not in targets:
         raise _not_from_state(chart_name, case, event, source)
-    machine = chart(case=case, ctx=ctx, value=source)
+    machine = _machine(chart, case=case, ctx=ctx, value=source)
     try:
         machine.send(event, reason=reason)
     except TransitionNotAllowed as exc:  # pragma: no cover - excluded by the check above
         raise _not_from_state(chart_name, case, event, source) from exc
     return source, str(getattr(machine.scratch, chart.chart_field))
+
+
+_MACHINES = threading.local()
+"""One machine per chart and thread, rebound for each event: building a python-statemachine
+machine costs more than sending it an event, and a command fires on a scratch value anyway."""
+
+
+def _machine(
+    chart: type[_CaseChart], *, case: CaseState, ctx: DecisionContext, value: str
+) -> _CaseChart:
+    machines: dict[type[_CaseChart], _CaseChart] = _MACHINES.__dict__.setdefault("by_chart", {})
+    machine = machines.get(chart)
+    if machine is None:
+        machine = machines[chart] = chart(case=case, ctx=ctx, value=value)
+    else:
+        machine.bind(case=case, ctx=ctx, value=value)
+    return machine
 
 
 def _not_from_state(chart_name: str, case: CaseState, event: str, source: str) -> TransitionRefused:

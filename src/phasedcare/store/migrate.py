@@ -6,6 +6,7 @@ from importlib import resources
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError
 
 from phasedcare.errors import StoreError
@@ -19,7 +20,11 @@ def alembic_config(url: str) -> Config:
     config.set_main_option(
         "script_location", str(resources.files("phasedcare.store") / "migrations")
     )
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    # ?synchronous= is the store's own SQLite option (see store.sql); the driver knows none.
+    plain = make_url(url).difference_update_query(["synchronous"])
+    config.set_main_option(
+        "sqlalchemy.url", plain.render_as_string(hide_password=False).replace("%", "%%")
+    )
     return config
 
 
