@@ -62,7 +62,7 @@ def read_policy(settings: Settings) -> RegionalPolicy:
         if settings.policy_file is not None:
             raise InvalidInput(f"policy file {path} does not exist", field="policy_file")
         return parse_policy(default_policy_text(), source="default policy")
-    return parse_policy(path.read_text(encoding="utf-8"), source=str(path))
+    return parse_policy(path.read_bytes(), source=str(path))
 
 
 def open_store(url: str) -> EventStore:

@@ -126,6 +126,9 @@ def _config_file_values(home: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput(f"{path}: {exc}", field="config") from None
+    except UnicodeDecodeError as exc:
+        msg = f"{path}: not UTF-8 text (byte #x{exc.object[exc.start]:02x} at {exc.start})"
+        raise InvalidInput(msg, field="config") from None
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -153,7 +153,7 @@ def test_a_refusal_is_one_line_with_the_rule_and_writes_nothing(home: Path) -> N
         (
             ["case", "fire", "CASE", "naar_hersel"],
             2,
-            "error: unknown event 'naar_hersel'; known events:",
+            "error: unknown event of the phase chart; known events:",
         ),
         (
             ["case", "member", "CASE", "--role", "buurman", "--name", "X"],

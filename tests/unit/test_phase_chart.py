@@ -219,10 +219,11 @@ def test_only_the_regiehouder_moves_the_phase(
 
 
 def test_an_unknown_event_names_the_known_ones(journey: Journey, engine: Engine, vt: Actor) -> None:
-    """A typo in an event name is bad input listing the events that exist."""
+    """A typo in an event name is bad input listing the events that exist (not the typo: it is
+    the client's text)."""
     journey.opened()
     with pytest.raises(
-        InvalidInput, match="unknown event 'naar_hersel'; known events: start_directe_veiligheid"
+        InvalidInput, match="unknown event of the phase chart; known events: start_directe_veiligheid"
     ):
         engine.fire(journey.case_id, "naar_hersel", actor=vt)
 

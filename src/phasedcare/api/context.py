@@ -50,11 +50,17 @@ def etag(sequence: int) -> str:
     return f'"{sequence}"'
 
 
+_MAX_VERSION_DIGITS = 18  # a case version fits in a 64-bit integer
+
+
 def expected_version(if_match: str | None) -> int | None:
     """The case version an If-Match header names (None: any); a malformed one is bad input."""
     if if_match is None or if_match.strip() == "*":
         return None
     digits = if_match.strip().removeprefix("W/").strip('"')
-    if not digits.isdigit():
-        raise InvalidInput(f"If-Match {if_match!r} is not an ETag of a case", field="If-Match")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_VERSION_DIGITS:
+        raise InvalidInput(
+            'If-Match is not an ETag of a case (a quoted version number such as "7")',
+            field="If-Match",
+        )
     return int(digits)

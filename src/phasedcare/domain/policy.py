@@ -551,13 +551,26 @@ def _validation_error(exc: ValidationError, source: str, lines: dict[_Path, int]
     return _error(source, _line_of(path, lines), message, _dotted(path) or None)
 
 
-def parse_policy(text: str, *, source: str) -> RegionalPolicy:
-    """Validate policy YAML ``text`` read from ``source`` (a file name, for messages).
+def _decoded(data: bytes, source: str) -> str:
+    """The text of a policy file's bytes; a byte that is not UTF-8 is refused at its line."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = data[exc.start]
+        raise _error(source, line, f"not UTF-8 text: byte #x{bad:02x} cannot be read") from None
+
+
+def parse_policy(text: str | bytes, *, source: str) -> RegionalPolicy:
+    """Validate policy YAML ``text`` (or the file's bytes) read from ``source`` (a file name,
+    for messages).
 
     Raises:
-        PolicyError: the text is not valid YAML, or not a valid policy; the one-line message
-            names ``source``, the line and the dotted field.
+        PolicyError: the text is not UTF-8 or not valid YAML, or not a valid policy; the
+            one-line message names ``source``, the line and the dotted field.
     """
+    if isinstance(text, bytes):
+        text = _decoded(text, source)
     data, lines = _load(text, source)
     try:
         return RegionalPolicy.model_validate(data)

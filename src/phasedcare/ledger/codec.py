@@ -4,10 +4,17 @@ Encoding maps each event to a header and payload (:class:`EventMapper`), seals t
 with the case's data key bound to the header, and chains the record to the case's previous
 leaf. Decoding opens and maps back. With no keys the payload stays clear (used only to
 measure what sealing costs).
+
+Opened events are kept in memory by case and leaf hash (a bounded cache, most recently used
+cases first): the next command on a case opens only the records it has not seen. A leaf hash
+is the SHA-256 of the header, the sealed payload and the chain, so a cached event is exactly
+the record's. ``forget`` (crypto-shredding) drops a case's events with its key.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -21,13 +28,56 @@ from phasedcare.ledger.sealing import SealBroken, open_sealed, seal
 
 __all__ = ["RecordCodec"]
 
+CACHED_EVENTS = 20_000
+"""How many opened events a codec keeps (about 1-2 KB each)."""
+
+
+class _OpenedEvents:
+    """Opened events by case and leaf hash; whole cases leave, least recently used first."""
+
+    def __init__(self, limit: int) -> None:
+        self._cases: OrderedDict[str, dict[bytes, DomainEvent]] = OrderedDict()
+        self._size = 0
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def get(self, case_id: str, leaf: bytes) -> DomainEvent | None:
+        with self._lock:
+            events = self._cases.get(case_id)
+            if events is None:
+                return None
+            self._cases.move_to_end(case_id)
+            return events.get(leaf)
+
+    def put(self, case_id: str, leaf: bytes, event: DomainEvent) -> None:
+        with self._lock:
+            events = self._cases.setdefault(case_id, {})
+            self._cases.move_to_end(case_id)
+            if leaf not in events:
+                events[leaf] = event
+                self._size += 1
+            while self._size > self._limit and len(self._cases) > 1:
+                _, dropped = self._cases.popitem(last=False)
+                self._size -= len(dropped)
+
+    def forget(self, case_id: str) -> None:
+        with self._lock:
+            self._size -= len(self._cases.pop(case_id, {}))
+
 
 class RecordCodec:
     """Seal, chain and map events; open and map records back."""
 
-    def __init__(self, *, keys: CaseKeys | None, mapper: EventMapper | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        keys: CaseKeys | None,
+        mapper: EventMapper | None = None,
+        cached_events: int = CACHED_EVENTS,
+    ) -> None:
         self._keys = keys
         self._mapper = mapper or EventMapper()
+        self._opened = _OpenedEvents(cached_events)
 
     @property
     def sealing(self) -> bool:
@@ -57,16 +107,26 @@ class RecordCodec:
                 payload = seal(key, payload, canonical_header(header))
             previous = leaf_hash(header, payload, previous)
             records.append(StoredEvent(header=header, payload=payload, leaf_hash=previous))
+            self._opened.put(header.case_id, previous, event)
         return records
 
     def forget(self, case_id: str) -> None:
-        """Drop a destroyed case key from the cache."""
+        """Drop a destroyed case key, and the case's opened events, from the caches."""
+        self._opened.forget(case_id)
         if self._keys is not None:
             self._keys.forget(case_id)
 
     def decode(self, records: Sequence[StoredEvent]) -> list[DomainEvent]:
-        """The events the records hold, opened with their case's key."""
-        return [self._mapper.event_from(r.header, self._open(r)) for r in records]
+        """The events the records hold, opened with their case's key (or from the cache)."""
+        return [self._decoded(r) for r in records]
+
+    def _decoded(self, record: StoredEvent) -> DomainEvent:
+        case_id = record.header.case_id
+        event = self._opened.get(case_id, record.leaf_hash)
+        if event is None:
+            event = self._mapper.event_from(record.header, self._open(record))
+            self._opened.put(case_id, record.leaf_hash, event)
+        return event
 
     def _open(self, record: StoredEvent) -> bytes:
         """The record's clear payload."""

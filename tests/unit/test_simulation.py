@@ -1,0 +1,94 @@
+"""``simulate``: synthetic households through the engine's commands, in the domain's shapes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from phasedcare.domain.actors import Role
+from phasedcare.service.engine import Engine
+from phasedcare.simulation import SimulationReport, simulate
+from phasedcare.testing import ManualClock, actor_of, memory_engine
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def _simulated(households: int, *, seed: int = 5) -> tuple[Engine, SimulationReport]:
+    clock = ManualClock(NOW)
+    engine = memory_engine(clock=clock)
+    report = simulate(engine, clock, households=households, years=2, seed=seed)
+    return engine, report
+
+
+@pytest.fixture(scope="module")
+def region() -> tuple[Engine, SimulationReport]:
+    """150 households over two years (about 3,000 records), shared by the tests below."""
+    return _simulated(150)
+
+
+def test_every_step_is_accepted_by_the_engine(region: tuple[Engine, SimulationReport]) -> None:
+    _, report = region
+    assert report.refused == {}
+    assert report.households == 150
+    assert report.commands > 150 * 8
+    assert report.reads > 0
+    assert report.sweeps == 730
+
+
+def test_the_paths_follow_the_domain_shares(region: tuple[Engine, SimulationReport]) -> None:
+    _, report = region
+    paths = report.paths
+    assert 0.35 < paths["advies"] / report.households < 0.65
+    meldingen = paths["in_time"] + paths["late"]
+    assert 0.1 < paths["late"] / meldingen < 0.5
+    assert paths["onderzoek"] == 0  # an onderzoek ends in one of the other outcomes
+    assert paths["overdracht"] > paths["voorwaarden_en_vervolg"] > 0
+    assert paths["handover_accept"] > paths["handover_unanswered"] > 0
+    assert paths["terugval"] > 0
+    assert paths["known_household"] > 0
+    assert paths["closed"] > 0
+
+
+def test_missed_deadlines_are_escalated_and_unanswered_handovers_expired(
+    region: tuple[Engine, SimulationReport],
+) -> None:
+    _, report = region
+    assert report.escalated > 0
+    assert report.expired > 0
+
+
+def test_the_simulated_ledger_verifies_and_its_projections_rebuild(
+    region: tuple[Engine, SimulationReport],
+) -> None:
+    engine, _ = region
+    assert engine.auditor is not None
+    engine.auditor.checkpoint()
+    verified = engine.verify_ledger(actor=actor_of("vt-ijsselland", role=Role.auditor))
+    assert verified.intact
+    assert verified.tree_size > 2500
+    assert engine.projection_differences() == []
+
+
+def test_the_caseload_ends_in_every_phase(region: tuple[Engine, SimulationReport]) -> None:
+    engine, _ = region
+    phases = {p.phase for p in engine.list_cases(actor=actor_of("vt-ijsselland"))}
+    assert {"aanmelding", "directe_veiligheid", "stabiele_veiligheid", "afgesloten"} <= phases
+
+
+def test_a_seed_gives_the_same_region_again() -> None:
+    _, first = _simulated(12, seed=9)
+    _, second = _simulated(12, seed=9)
+    assert (first.commands, first.reads, first.paths) == (
+        second.commands,
+        second.reads,
+        second.paths,
+    )
+
+
+def test_simulating_the_same_seed_twice_into_one_database_is_refused() -> None:
+    clock = ManualClock(NOW)
+    engine = memory_engine(clock=clock)
+    simulate(engine, clock, households=2, years=1, seed=3)
+    with pytest.raises(ValueError, match="seed 3 already"):
+        simulate(engine, clock, households=2, years=1, seed=3)
