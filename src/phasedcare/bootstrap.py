@@ -19,6 +19,7 @@ from phasedcare.domain.policy import RegionalPolicy, default_policy_text, parse_
 from phasedcare.errors import InvalidInput, NotAuthorised, StoreError
 from phasedcare.ledger.blind_index import BlindIndex
 from phasedcare.ledger.codec import RecordCodec
+from phasedcare.ledger.files import write_new_file
 from phasedcare.ledger.keys import (
     CaseKeys,
     CheckpointKey,
@@ -206,9 +207,7 @@ class InitReport:
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    write_new_file(path, text.encode("utf-8"))
 
 
 def initialise(settings: Settings) -> InitReport:

@@ -1,8 +1,11 @@
-"""Writer processes for the multi-writer ledger test (spawned, so importable)."""
+"""Writer processes for the multi-writer ledger test (spawned, so importable), and the helper
+that runs processes side by side (the reliability harnesses use it too)."""
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.context
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +30,25 @@ def write_cases(home: str, url: str, cases: int, results: Any) -> None:
     results.put(written)
 
 
-def run_writers(home: Path, url: str, processes: int, cases: int) -> int:
-    """Run the writers side by side; the number of records they wrote in all."""
-    context = multiprocessing.get_context("spawn")
+def run_processes(
+    target: Callable[..., None],
+    arguments: list[tuple[Any, ...]],
+    *,
+    context: multiprocessing.context.BaseContext | None = None,
+) -> list[Any]:
+    """Run ``target(*args, results)`` in one process per argument tuple (spawned unless a
+    context is given), side by side; what each put on ``results``, in the order they put it."""
+    context = context or multiprocessing.get_context("spawn")
     results = context.Queue()
-    workers = [
-        context.Process(target=write_cases, args=(str(home), url, cases, results))
-        for _ in range(processes)
-    ]
+    workers = [context.Process(target=target, args=(*args, results)) for args in arguments]
     for worker in workers:
         worker.start()
-    total = sum(results.get(timeout=300) for _ in workers)
+    found = [results.get(timeout=300) for _ in workers]
     for worker in workers:
         worker.join(timeout=60)
-    return int(total)
+    return found
+
+
+def run_writers(home: Path, url: str, processes: int, cases: int) -> int:
+    """Run the writers side by side; the number of records they wrote in all."""
+    return sum(run_processes(write_cases, [(str(home), url, cases)] * processes))

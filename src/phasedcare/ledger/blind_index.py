@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from phasedcare.errors import StoreError
+from phasedcare.ledger.files import write_new_file
 
 __all__ = ["BlindIndex", "normalise_name"]
 
@@ -47,9 +48,7 @@ class BlindIndex:
         if not path.exists():
             if not create:
                 raise StoreError(f"no blind-index key in {folder}: run phasedcare init")
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(os.urandom(32))
+            write_new_file(path, os.urandom(32))
         return cls(path.read_bytes())
 
     def _token(self, kind: str, value: str) -> bytes:

@@ -8,7 +8,6 @@ protocol admits Vault transit, a cloud KMS or PKCS#11: anything that can wrap an
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import threading
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from phasedcare.errors import InvalidInput, StoreError
+from phasedcare.ledger.files import write_new_file
 from phasedcare.ledger.sealing import (
     KEY_BYTES,
     SealBroken,
@@ -152,11 +152,8 @@ class FileKeyProvider(_AesKeyWrap):
         """
         kek_id = f"{time.time_ns():016x}"[-16:]
         path = self._folder / f"kek-{kek_id}.key"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(new_key())
-            handle.flush()
-            os.fsync(handle.fileno())
+        if not write_new_file(path, new_key()):  # whole or not at all: an empty KEK would rule
+            raise StoreError(f"key-encryption key {path} exists already")
         return kek_id
 
     def current_kek_id(self) -> str:
@@ -277,14 +274,11 @@ class CheckpointKey:
         if not path.exists():
             if not create:
                 raise StoreError(f"no checkpoint signing key in {folder}: run phasedcare init")
-            key = cls.generate()
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(key.private)
-            (folder / "checkpoint.pub").write_text(key.public.hex() + "\n", encoding="ascii")
-            return key
+            write_new_file(path, cls.generate().private)
         private = path.read_bytes()
-        return cls(private=private, public=ed25519_public(private))
+        key = cls(private=private, public=ed25519_public(private))
+        write_new_file(folder / "checkpoint.pub", (key.public.hex() + "\n").encode(), mode=0o644)
+        return key
 
 
 def rotate_kek(store: CaseKeyStore, provider: RotatingKeyProvider) -> tuple[str, int]:

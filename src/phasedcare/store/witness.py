@@ -6,8 +6,9 @@ another organisation's share): that copy is what makes truncation and rollback d
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from phasedcare.ledger.files import write_new_file
 
 __all__ = ["FolderWitness"]
 
@@ -19,17 +20,15 @@ class FolderWitness:
         self._folder = folder
 
     def publish(self, *, size: int, note: str) -> None:
-        """Write the note for ``size`` unless one exists (first write wins)."""
+        """Write the note for ``size`` unless one exists (first write wins).
+
+        The note is written whole or not at all (:func:`write_new_file`): a process killed
+        halfway leaves no partial note, which would fail verification and, the first write
+        winning, block the whole one for good.
+        """
         self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self._folder / f"checkpoint-{size:012d}.note"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(note)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write_new_file(path, note.encode("utf-8"), mode=0o644)
 
     def notes(self) -> list[str]:
         """Every note in the folder, by size."""
