@@ -96,6 +96,11 @@ class SimulationReport:
     first_day: date | None = None
     last_day: date | None = None
 
+    @property
+    def steps(self) -> int:
+        """Commands, reads, searches and sweeps carried out."""
+        return self.commands + self.reads + self.searches + self.sweeps
+
 
 @dataclass(frozen=True, slots=True)
 class _Region:
@@ -127,9 +132,7 @@ class _Region:
 class _Household:
     """One synthetic household's history, produced step by step in time order."""
 
-    def __init__(
-        self, case_id: str, start: datetime, region: _Region, rng: random.Random
-    ) -> None:
+    def __init__(self, case_id: str, start: datetime, region: _Region, rng: random.Random) -> None:
         self.case_id = case_id
         self.t = start
         self.region = region
@@ -150,13 +153,19 @@ class _Household:
     def step(self, actor: Actor, command: cmd.Command) -> Iterator[Step]:
         if self.rng.random() < READ_BEFORE_ACTING and not isinstance(command, cmd.OpenCase):
             # A receiver reads what is handed over; it may not read the case before accepting.
-            handover = getattr(command, "handover_id", "") if actor.organisation != self.vt.organisation else ""
+            handover = (
+                getattr(command, "handover_id", "")
+                if actor.organisation != self.vt.organisation
+                else ""
+            )
             yield Step(self.t, actor, None, self.case_id, handover=handover)
             self.t += timedelta(minutes=5)
         yield Step(self.t, actor, command, self.case_id)
         self.t += timedelta(minutes=2)
 
-    def fire(self, actor: Actor, event: str, chart: str = "phase", reason: str = "") -> Iterator[Step]:
+    def fire(
+        self, actor: Actor, event: str, chart: str = "phase", reason: str = ""
+    ) -> Iterator[Step]:
         yield from self.step(
             actor, cmd.FireEvent(case_id=self.case_id, chart=chart, event=event, reason=reason)
         )
@@ -207,7 +216,9 @@ class _Household:
         last = self.rng.choice(_LAST)
         roles = ["slachtoffer", "pleger"] + ["kind"] * self.rng.choice([0, 1, 1, 2, 3])
         for role in roles:
-            year = 2008 + self.rng.randrange(16) if role == "kind" else 1960 + self.rng.randrange(40)
+            year = (
+                2008 + self.rng.randrange(16) if role == "kind" else 1960 + self.rng.randrange(40)
+            )
             born = date(year, 1 + self.rng.randrange(12), 1 + self.rng.randrange(28))
             name = f"{self.rng.choice(_FIRST)} {last}"
             self.members.append((name, born))
@@ -225,7 +236,9 @@ class _Household:
         level = self.rng.choices(["laag", "verhoogd", "hoog"], [0.3, 0.45, 0.25])[0]
         yield from self.risk_assessment(level)
         late = self.rng.random() < LATE_ASSESSMENT
-        self.t = received + timedelta(days=self.rng.uniform(8, 25) if late else self.rng.uniform(1, 6))
+        self.t = received + timedelta(
+            days=self.rng.uniform(8, 25) if late else self.rng.uniform(1, 6)
+        )
         if first:
             self.path.append("late" if late else "in_time")
         outcome = self.rng.choices(list(OUTCOMES), list(OUTCOMES.values()))[0]
@@ -510,10 +523,11 @@ def simulate(
     report.households = households
     sender = WebhookSender()  # the sweep sends nothing: no webhook is subscribed here
     jobs = Jobs(engine=engine, sender=sender, clock=clock)
+    own = [household.case_id for household in walks.values()]
     try:
         for done, (number, step) in enumerate(queue.until(end), start=1):
             clock.now = step.at
-            if not _run(engine, jobs, step, report):
+            if not _run(engine, jobs, step, report, own):
                 queue.drop(number)
             if progress is not None:
                 progress(done)
@@ -526,14 +540,18 @@ def simulate(
 
 
 def _sweeps(start: datetime, end: datetime, actor: Actor) -> Iterator[Step]:
-    """The daily deadline sweep, as the flows run it (a step without command or case)."""
+    """The daily deadline sweep, as the flows run it (a step without command or case).
+
+    It sweeps this run's households only: other runs may share the database, each on a
+    simulated timeline of its own, and must not have their deadlines judged on this one's.
+    """
     day = start.replace(hour=_SWEEP_HOUR, minute=0, second=0, microsecond=0) + timedelta(days=1)
     while day < end:
         yield Step(day, actor)
         day += timedelta(days=1)
 
 
-def _run(engine: Engine, jobs: Jobs, step: Step, report: SimulationReport) -> bool:
+def _run(engine: Engine, jobs: Jobs, step: Step, report: SimulationReport, own: list[str]) -> bool:
     """Carry out one step; False when it was refused (the household's walk ends)."""
     try:
         if step.search is not None:
@@ -541,7 +559,7 @@ def _run(engine: Engine, jobs: Jobs, step: Step, report: SimulationReport) -> bo
             engine.find_known_household(actor=step.actor, name=name, date_of_birth=born)
             report.searches += 1
         elif not step.case_id:
-            swept = jobs.sweep_deadlines()
+            swept = jobs.escalate(own)
             report.sweeps += 1
             report.escalated += len(swept.escalated)
             report.expired += len(swept.expired)
