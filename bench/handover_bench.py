@@ -26,22 +26,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _common import summary, timed
+
 from phasedcare.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the loopback receiver the tests use
-
-
-def timed(run: Callable[[], Any]) -> float:
-    """Seconds one call of ``run`` takes."""
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
-
-
-def summary(seconds: list[float]) -> str:
-    """``median [fastest]`` in milliseconds."""
-    return f"{statistics.median(seconds) * 1e3:9.1f} ms [{min(seconds) * 1e3:7.1f}]"
 
 
 def first_flow_run(prefect_home: Path) -> float:

@@ -5,11 +5,15 @@ Every figure is a ratio against a baseline measured in the same run (machines ar
 1. per event: our record encoding (map + seal + chain) against the same encoding with sealing
    off, against raw AES-256-GCM of the same bytes, and against raw SHA-256 of them;
 2. per command: an in-memory engine with sealing on against the same engine with it off;
-3. replay of a 1,000-event case from SQLite (load + open + fold), against the ``eventsourcing``
-   library loading an aggregate of 1,000 comparable events with its AES cipher on, from SQLite
-   too, and against raw AES-GCM decryption of the same payloads.
+3. replay of a 1,000-event case (load + open + fold) from SQLite and, when
+   ``PHASEDCARE_TEST_POSTGRES_URL`` is set, from a fresh PostgreSQL schema: cold (a new codec
+   opens every record, as an auditor's replay) and cached (the engine's codec keeps opened
+   events, as the next command's load), against the ``eventsourcing`` library loading an
+   aggregate of 1,000 comparable events with its AES cipher on from the same database, and
+   against raw AES-GCM decryption of the same payloads.
 
-Run: ``.venv/bin/python bench/ledger_bench.py`` (add ``--events N`` to change the case size).
+Run: ``.venv/bin/python bench/ledger_bench.py`` (``--events N`` changes the case size,
+``--databases sqlite postgresql`` the databases).
 """
 
 from __future__ import annotations
@@ -18,22 +22,34 @@ import argparse
 import hashlib
 import os
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
+from _common import (
+    CHECK,
+    CONDITION,
+    EVIDENCE,
+    best,
+    eventsourcing_app,
+    eventsourcing_postgres_env,
+    eventsourcing_sqlite_env,
+    fresh_postgres_schema,
+    household_type,
+    phasedcare_engine,
+    postgres_base_url,
+    print_table,
+    ratio,
+)
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from phasedcare.bootstrap import build, initialise
-from phasedcare.config import Settings
 from phasedcare.domain import events as ev
 from phasedcare.domain.case import fold
 from phasedcare.domain.policy import default_policy
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.keys import CaseKeys, InMemoryKeyProvider
+from phasedcare.logs import configure_logging
 from phasedcare.service.engine import Engine
 from phasedcare.store import InMemoryEventStore
 from phasedcare.testing import ManualClock, actor_of
@@ -41,20 +57,10 @@ from phasedcare.testing import ManualClock, actor_of
 VT = actor_of("vt-ijsselland", user="u-vt-bench")
 
 
-def best(run: Callable[[], Any], *, repeat: int = 5) -> float:
-    """The fastest of ``repeat`` timings, in seconds (the least disturbed by noise)."""
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        timings.append(time.perf_counter() - start)
-    return min(timings)
-
-
-def sample_events(count: int) -> list[ev.DomainEvent]:
+def sample_events(count: int, *, case_id: str = "c-bench") -> list[ev.DomainEvent]:
     """``count`` condition checks of one case, like a long monitoring history."""
     clock = ManualClock.starting("2026-03-02T09:00:00+00:00")
-    envelope = {"case_id": "c-bench", "actor": VT, "policy_version": "2026.1"}
+    envelope = {"case_id": case_id, "actor": VT, "policy_version": "2026.1"}
     return [
         ev.SafetyConditionStatusRecorded(
             **envelope,
@@ -62,7 +68,7 @@ def sample_events(count: int) -> list[ev.DomainEvent]:
             condition_id="c1",
             status="met",
             observed_on=date(2026, 3, 2),
-            evidence="Checked at a home visit (synthetic).",
+            evidence=EVIDENCE,
         )
         for _ in range(count)
     ]
@@ -104,37 +110,44 @@ def per_command(count: int) -> dict[str, float]:
     }
 
 
-def our_replay(count: int, folder: Path) -> tuple[float, float]:
-    """Seconds to load, open and fold a case of ``count`` events from SQLite; and raw decryption."""
-    settings = Settings(home=folder / "phasedcare")
-    initialise(settings)
+Replay = dict[str, float]
+"""Seconds for phasedcare, eventsourcing and raw AES-GCM to replay the case."""
+
+
+def our_replay(count: int, home: Path, *, database_url: str | None) -> Replay:
+    """Seconds to load, open and fold a case of ``count`` events, cold and cached; raw decryption.
+
+    Cold: a new codec opens every record, as an auditor's replay does. Cached: the engine's
+    codec, which keeps opened events, as the next command on the case loads it.
+    """
     clock = ManualClock.starting("2026-03-02T09:00:00+00:00")
-    engine = build(settings, clock=clock)
+    engine = phasedcare_engine(home, database_url=database_url, clock=clock)
     case_id = engine.open_case(actor=VT, via="melding").case_id
-    engine.add_safety_condition(
-        case_id,
-        actor=VT,
-        statement="No violence (synthetic)",
-        owner="wijkteam-zwolle",
-        check_every_days=7,
-    )
-    for _ in range(count - 2):
-        engine.record_condition_status(
-            case_id,
-            actor=VT,
-            condition_id="c1",
-            status="met",
-            observed_on=clock.today,
-            evidence="Checked at a home visit (synthetic).",
-        )
-    store, codec = engine.store, engine._codec
-    replay = best(lambda: fold(case_id, codec.decode(store.load(case_id))))
-    _, key = codec._keys.key(case_id)  # type: ignore[union-attr]
-    sealed = [r.payload for r in store.load(case_id)]
+    engine.add_safety_condition(case_id, actor=VT, **CONDITION)
+    store, codec, keys = engine.store, engine._codec, engine._codec._keys
+    append_checks(store, codec, case_id, count - 2)
+    cold = best(lambda: fold(case_id, RecordCodec(keys=keys).decode(store.load(case_id))))
+    cached = best(lambda: fold(case_id, codec.decode(store.load(case_id))))
+    _, key = keys.key(case_id)  # type: ignore[union-attr]
     aes = AESGCM(key)
+    sealed = [r.payload for r in store.load(case_id)]
     raw = best(lambda: [_try_open(aes, p) for p in sealed])
     engine.close()
-    return replay, raw
+    return {"phasedcare": cold, "phasedcare, cached": cached, "raw": raw}
+
+
+def append_checks(store: Any, codec: RecordCodec, case_id: str, count: int) -> None:
+    """Seal, chain and append ``count`` condition checks, 100 per transaction (untimed).
+
+    The records are the ones the engine's command would write; appending them in batches
+    only saves the minutes a command per event (each folding the growing case) would take.
+    """
+    events = sample_events(count, case_id=case_id)
+    for start in range(0, count, 100):
+        sequence, head = store.head(case_id)
+        batch = codec.encode(events[start : start + 100], after_sequence=sequence, previous=head)
+        store.append(case_id=case_id, expected_sequence=sequence, records=batch, projection=None)
+    assert len(store.load(case_id)) == count + 2
 
 
 def _try_open(aes: AESGCM, sealed: bytes) -> bytes:
@@ -145,45 +158,70 @@ def _try_open(aes: AESGCM, sealed: bytes) -> bytes:
         return b""
 
 
-def eventsourcing_replay(count: int, folder: Path) -> float:
-    """Seconds for ``eventsourcing`` to load an aggregate of ``count`` events (AES cipher on, SQLite)."""
-    from eventsourcing.application import Application  # noqa: PLC0415 - optional, bench only
-    from eventsourcing.cryptography import AESCipher  # noqa: PLC0415
-    from eventsourcing.domain import Aggregate, event  # noqa: PLC0415
-
-    class Household(Aggregate):
-        @event("ConditionChecked")
-        def check(self, condition_id: str, status: str, observed_on: str, evidence: str) -> None:
-            self.last = (condition_id, status, observed_on, evidence)
-
-    class Households(Application):
-        pass
-
-    env = {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(folder / "eventsourcing.db"),
-        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
-        "CIPHER_KEY": AESCipher.create_key(num_bytes=32),
-    }
-    app = Households(env=env)
-    household = Household()
+def eventsourcing_replay(count: int, env: dict[str, str]) -> float:
+    """Seconds for ``eventsourcing`` to load an aggregate of ``count`` events (AES cipher on)."""
+    app = eventsourcing_app(env)
+    household = household_type()()
     for _ in range(count - 1):
-        household.check("c1", "met", "2026-03-02", "Checked at a home visit (synthetic).")
+        household.check(*CHECK)
     app.save(household)
-    household_id: UUID = household.id
-    return best(lambda: app.repository.get(household_id))
+    household_id = household.id
+    seconds = best(lambda: app.repository.get(household_id))
+    app.close()
+    return seconds
+
+
+def replays(count: int, folder: Path, databases: list[str]) -> dict[str, Replay]:
+    """The replay figures on each chosen database that is available."""
+    figures: dict[str, Replay] = {}
+    if "sqlite" in databases:
+        figures["SQLite"] = our_replay(count, folder / "sqlite", database_url=None)
+        env = eventsourcing_sqlite_env(folder / "sqlite" / "phasedcare.db")
+        figures["SQLite"]["eventsourcing"] = eventsourcing_replay(count, env)
+    base_url = postgres_base_url()
+    if "postgresql" in databases and base_url is not None:
+        with fresh_postgres_schema(base_url, prefix="ledger_bench") as schema:
+            figures["PostgreSQL"] = our_replay(
+                count, folder / "postgresql", database_url=schema.url
+            )
+            env = eventsourcing_postgres_env(schema)
+            figures["PostgreSQL"]["eventsourcing"] = eventsourcing_replay(count, env)
+    return figures
+
+
+def print_replays(count: int, figures: dict[str, Replay]) -> None:
+    """The replay table: milliseconds per case and the ratios."""
+    print(
+        f"replay of a {count}-event case, ms (phasedcare: load, open, fold; cold = a new codec, "
+        "cached = the engine's; eventsourcing: cipher on, no snapshots):"
+    )
+    rows = [
+        [
+            database,
+            ms["phasedcare"] * 1e3,
+            ms["phasedcare, cached"] * 1e3,
+            ms["eventsourcing"] * 1e3,
+            ms["raw"] * 1e3,
+            ratio(ms["eventsourcing"], ms["phasedcare"]),
+            ratio(ms["phasedcare"], ms["raw"]),
+        ]
+        for database, ms in figures.items()
+    ]
+    header = ["database", "phasedcare cold", "phasedcare cached", "eventsourcing", "raw AES-GCM"]
+    print_table([*header, "cold faster than eventsourcing", "cold x raw"], rows)
 
 
 def main() -> None:
     """Run every measurement and print the figures and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1000, help="events in the replayed case")
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     args = parser.parse_args()
+    configure_logging(level="warning")  # as in production: no line per command on the console
     events = per_event(2000)
     commands = per_command(300)
     with tempfile.TemporaryDirectory() as tmp:
-        ours, raw = our_replay(args.events, Path(tmp))
-        theirs = eventsourcing_replay(args.events, Path(tmp))
+        replayed = replays(args.events, Path(tmp), args.databases)
     print("per event (µs):")
     for name, micros in events.items():
         print(f"  {name:24} {micros:8.2f}")
@@ -198,13 +236,9 @@ def main() -> None:
     print(
         f"  sealing and chaining add x{commands['command, sealing on'] / commands['command, sealing off']:.3f} to a command"
     )
-    print(f"replay of a {args.events}-event case from SQLite:")
-    print(f"  phasedcare (load, open, fold)   {ours * 1e3:8.2f} ms")
-    print(f"  eventsourcing (cipher on)       {theirs * 1e3:8.2f} ms")
-    print(f"  raw AES-GCM over the payloads   {raw * 1e3:8.2f} ms")
-    print(
-        f"  phasedcare is x{theirs / ours:.2f} faster than eventsourcing; x{ours / raw:.1f} raw decryption"
-    )
+    if "postgresql" in args.databases and postgres_base_url() is None:
+        print("PostgreSQL replay skipped: PHASEDCARE_TEST_POSTGRES_URL is unset")
+    print_replays(args.events, replayed)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from phasedcare.service.engine import Engine, utc_now
 from phasedcare.service.jobs import Jobs
 from phasedcare.service.notifications import Notifier
 from phasedcare.service.oidc import OidcVerifier, load_jwks_file
-from phasedcare.service.ports import EventStore
+from phasedcare.service.ports import CaseFilter, EventStore
 from phasedcare.service.subscriptions import WebhookSubscriptions
 from phasedcare.service.webhooks import WebhookSender
 from phasedcare.store import InMemoryEventStore
@@ -210,6 +210,40 @@ def _write_private(path: Path, text: str) -> None:
     write_new_file(path, text.encode("utf-8"))
 
 
+def _create_missing_keys(settings: Settings, key_folder: Path) -> None:
+    """The first KEK, the checkpoint key and the blind-index key, unless the database holds
+    cases already: then keys are missing because this machine lacks the others' key folder,
+    and new ones would seal and sign apart from the data (refused, nothing created)."""
+    provider = key_provider(settings)
+    try:
+        provider.current_kek_id()
+        kek_missing = False
+    except StoreError:
+        kek_missing = True
+    missing = [name for name in ("checkpoint.key", "index.key") if not (key_folder / name).exists()]
+    if (kek_missing or missing) and _holds_cases(settings.resolved_database_url):
+        what = ", ".join((["a key-encryption key"] if kek_missing else []) + missing)
+        raise StoreError(
+            f"the database holds cases but {key_folder} lacks {what}: copy the key folder "
+            "of the machines that wrote them (or configure their HSM); no new key was made"
+        )
+    if kek_missing:
+        provider.rotate()  # a new token: its first KEK
+    CheckpointKey.in_folder(key_folder, create=True)
+    BlindIndex.in_folder(key_folder, create=True)
+
+
+def _holds_cases(url: str) -> bool:
+    """Whether the (migrated) database has any case (one indexed row read)."""
+    if url == MEMORY_URL:
+        return False
+    store = open_store(url)
+    try:
+        return bool(store.projections(CaseFilter(limit=1)))
+    finally:
+        store.close()
+
+
 def initialise(settings: Settings) -> InitReport:
     """Create the home (0700), config and policy files, the key folder, and migrate the database.
 
@@ -231,21 +265,15 @@ def initialise(settings: Settings) -> InitReport:
         _write_private(policy_file, default_policy_text())
         created.append(str(policy_file))
     read_policy(settings)
-    key_folder = settings.resolved_key_folder
-    if not key_folder.exists():
-        created.append(str(key_folder))
-    key_folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(key_folder, 0o700)
-    provider = key_provider(settings)
-    try:
-        provider.current_kek_id()
-    except StoreError:
-        provider.rotate()  # a new token: its first KEK
-    CheckpointKey.in_folder(key_folder, create=True)
-    BlindIndex.in_folder(key_folder, create=True)
     url = settings.resolved_database_url
     if url != MEMORY_URL:
         from phasedcare.store.migrate import upgrade_database  # noqa: PLC0415 - Alembic only here
 
         upgrade_database(url)
+    key_folder = settings.resolved_key_folder
+    if not key_folder.exists():
+        created.append(str(key_folder))
+    key_folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(key_folder, 0o700)
+    _create_missing_keys(settings, key_folder)
     return InitReport(home=home, database_url=url, policy_file=policy_file, created=tuple(created))

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from store_contract import T0, MakeStore, projection, record
 
 from phasedcare.errors import ConcurrencyConflict, StoreError
@@ -30,6 +32,8 @@ from phasedcare.service.ports import (
     HandoverRow,
     OutboxMessage,
     Subscription,
+    deadline_cursor,
+    handover_cursor,
 )
 from phasedcare.store import SqlEventStore
 
@@ -169,6 +173,16 @@ def claim_in_process(url: str, rounds: int, barrier: Any, results: Any) -> None:
         store.close()
 
 
+def three_messages_to_two_subscriptions(store: EventStore) -> None:
+    """Subscriptions s-a1 (org-a) and s-b1 (org-b); m-3 to both, then m-1 to org-a, m-2 to
+    org-b (created earliest, written last)."""
+    for sub, organisation in (("s-b1", "org-b"), ("s-a1", "org-a")):
+        store.add_subscription(subscription(sub, organisation))
+    publish(store, message("m-3", "c-a", "org-a", "org-b"), case_id="c-a")
+    publish(store, message("m-1", "c-b", "org-a"), case_id="c-b")
+    publish(store, message("m-2", "c-a", "org-b", created_at=T0 - MINUTE), case_id="c-a")
+
+
 def deadline(due: date, case_id: str, kind: str, ref: str, responsible: str) -> DeadlineRow:
     """A deadline row; escalated when it is a plan."""
     return DeadlineRow(due, case_id, kind, ref, responsible, escalated=kind == "plan")
@@ -210,6 +224,19 @@ ROWS_B = {
 }
 
 
+ROWS_C = {  # ties with ROWS_A and ROWS_B on due date and response date
+    "deadlines": (
+        deadline(date(2026, 3, 9), "c-c", "handover", "h1", WIJK),
+        deadline(date(2026, 3, 9), "c-c", "plan", "", WIJK),
+        deadline(date(2026, 3, 9), "c-c", "plan", "p2", WIJK),
+    ),
+    "handovers": (
+        handover("c-c", 1, (GGD, WIJK), "proposed", date(2026, 3, 9)),
+        handover("c-c", 2, (WIJK, VT), "proposed", date(2026, 3, 5)),
+    ),
+}
+
+
 def open_cases(store: EventStore, *cases: tuple[str, dict[str, Any]]) -> None:
     """Open each case with one record and a projection carrying the given rows."""
     for case_id, rows in cases:
@@ -219,6 +246,42 @@ def open_cases(store: EventStore, *cases: tuple[str, dict[str, Any]]) -> None:
             records=[record(case_id, 1)],
             projection=projection(case_id, 1, **rows),
         )
+
+
+def pages(read: Callable[[Any], list[Any]], cursor_of: Callable[[Any], Any]) -> list[list[Any]]:
+    """Every page of a list, each read after the cursor of the previous page's last row."""
+    found, after = [], None
+    while page := read(after):
+        found.append(page)
+        assert len(found) < 50, "the cursor does not move on"
+        after = cursor_of(page[-1])
+    return found
+
+
+def flat(found: list[list[Any]]) -> list[Any]:
+    """The rows of all pages, in page order."""
+    return [row for page in found for row in page]
+
+
+@contextmanager
+def read_model_writes(store: EventStore) -> Iterator[list[str]]:
+    """The INSERT and DELETE statements on the deadline and handover rows while inside."""
+    assert isinstance(store, SqlEventStore)
+    engine = store._engine  # the statements of the store's own connections
+    written: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statement = " ".join(str(args[2]).split()).upper()
+        if statement.startswith(("INSERT", "DELETE")) and (
+            "CASE_DEADLINES" in statement or "CASE_HANDOVERS" in statement
+        ):
+            written.append(statement.split(" WHERE ")[0].split(" (")[0])
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield written
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 class NotificationStoreContract:
@@ -430,11 +493,7 @@ class NotificationStoreContract:
         self, store: EventStore
     ) -> None:
         """Newest message first, then subscription id; status, case and limit narrow the list."""
-        for sub, organisation in (("s-b1", "org-b"), ("s-a1", "org-a")):
-            store.add_subscription(subscription(sub, organisation))
-        publish(store, message("m-3", "c-a", "org-a", "org-b"), case_id="c-a")
-        publish(store, message("m-1", "c-b", "org-a"), case_id="c-b")
-        publish(store, message("m-2", "c-a", "org-b", created_at=T0 - MINUTE), case_id="c-a")
+        three_messages_to_two_subscriptions(store)
         attempt(store, ("m-3", "s-a1"), "delivered", T0)
         assert keys(store.deliveries()) == [
             ("m-2", "s-b1"),
@@ -508,6 +567,131 @@ class NotificationStoreContract:
         delivered = store.deliveries()[0]
         assert (delivered.delivered_at, store.subscriptions()) == (T0 + 2 * MINUTE, [sub])
         assert store.messages()[0].created_at == T0
+
+    def test_case_pages_follow_the_cursor_to_the_end_in_case_order(self, store: EventStore) -> None:
+        """after_case_id and limit give consecutive pages of the filtered, ordered list."""
+        open_cases(store, ("c-c", ROWS_C), ("c-a", ROWS_A), ("c-b", ROWS_B))
+
+        def ids(**criteria: Any) -> list[list[str]]:
+            def read(after: str | None) -> list[str]:
+                found = store.projections(CaseFilter(after_case_id=after, limit=2, **criteria))
+                return [p.case_id for p in found]
+
+            return pages(read, lambda case_id: case_id)
+
+        assert ids() == [["c-a", "c-b"], ["c-c"]]
+        assert ids(organisation="vt-ijsselland", phase="aanmelding") == [["c-a", "c-b"], ["c-c"]]
+        assert ids(organisation="wijkteam-zwolle") == []
+        found = store.projections(CaseFilter(after_case_id="c-a", limit=1))
+        assert found == [projection("c-b", 1, **ROWS_B)]  # with its rows attached
+
+    def test_deadline_pages_follow_the_cursor_through_ties_on_the_due_date(
+        self, store: EventStore
+    ) -> None:
+        """Pages after a row's (due, case, kind, ref) add up to the whole list, filters kept."""
+        open_cases(store, ("c-a", ROWS_A), ("c-b", ROWS_B), ("c-c", ROWS_C))
+        for criteria in (
+            {},
+            {"responsible": WIJK},
+            {"kind": "plan"},
+            {"responsible": WIJK, "due_before": date(2026, 3, 16)},
+        ):
+            whole = store.deadline_rows(DeadlineFilter(**criteria))
+            for limit in (1, 2, 3):
+
+                def read(after: Any, limit: int = limit, criteria: Any = criteria) -> list[Any]:
+                    found = DeadlineFilter(after=after, limit=limit, **criteria)
+                    return store.deadline_rows(found)
+
+                found = pages(read, deadline_cursor)
+                assert flat(found) == whole
+                assert [len(page) for page in found[:-1]] == [limit] * (len(found) - 1)
+        assert len(store.deadline_rows(DeadlineFilter(responsible=WIJK))) == 5
+
+    def test_handover_pages_merge_sent_and_received_in_response_date_order(
+        self, store: EventStore
+    ) -> None:
+        """An organisation's pages hold what it sent and received, in order, each row once."""
+        open_cases(store, ("c-a", ROWS_A), ("c-b", ROWS_B), ("c-c", ROWS_C))
+        (a_h1,) = ROWS_A["handovers"]
+        b_h1, b_h2 = ROWS_B["handovers"]
+        c_h1, c_h2 = ROWS_C["handovers"]
+        assert store.handover_rows(HandoverFilter(organisation=WIJK)) == [b_h1, c_h2, c_h1, a_h1]
+        for criteria in ({}, {"organisation": WIJK}, {"organisation": VT, "status": "proposed"}):
+            whole = store.handover_rows(HandoverFilter(**criteria))
+            for limit in (1, 2):
+
+                def read(after: Any, limit: int = limit, criteria: Any = criteria) -> list[Any]:
+                    found = HandoverFilter(after=after, limit=limit, **criteria)
+                    return store.handover_rows(found)
+
+                assert flat(pages(read, handover_cursor)) == whole
+        after_b_h1 = HandoverFilter(organisation=WIJK, after=handover_cursor(b_h1), limit=2)
+        assert store.handover_rows(after_b_h1) == [c_h2, c_h1]
+        assert store.handover_rows(HandoverFilter(organisation=VT, status="proposed")) == [
+            c_h2,
+            b_h2,
+            a_h1,
+        ]
+
+    def test_an_append_rewrites_changed_rows_drops_gone_ones_and_adds_new_ones(
+        self, store: EventStore
+    ) -> None:
+        """A row whose values change under the same key is replaced; the rest stay equal."""
+        open_cases(store, ("c-b", ROWS_B), ("c-a", ROWS_A))
+        b_plan, b_h2 = ROWS_B["deadlines"]
+        b_h1, b_ho2 = ROWS_B["handovers"]
+        moved = replace(b_plan, due=date(2026, 3, 20), escalated=False)
+        added = deadline(date(2026, 3, 3), "c-b", "review", "r1", GGD)
+        accepted = replace(b_ho2, status="accepted", proposed_at=T0.astimezone(PLUS_TWO))
+        later = projection("c-b", 2, deadlines=(added, b_h2, moved), handovers=(b_h1, accepted))
+        store.append(
+            case_id="c-b", expected_sequence=1, records=[record("c-b", 2)], projection=later
+        )
+        a_vb, a_h1 = ROWS_A["deadlines"]
+        assert store.deadline_rows(DeadlineFilter()) == [added, a_vb, b_h2, a_h1, moved]
+        assert store.handover_rows(HandoverFilter()) == [b_h1, accepted, *ROWS_A["handovers"]]
+        assert store.projection("c-b") == later
+        assert store.projection("c-a") == projection("c-a", 1, **ROWS_A)
+
+    def test_deliveries_page_after_a_cursor_and_keep_to_the_given_subscriptions(
+        self, store: EventStore
+    ) -> None:
+        """A page starts after (message, subscription) in newest-first order; unknown: none."""
+        three_messages_to_two_subscriptions(store)
+        whole = store.deliveries()
+        assert keys(store.deliveries(after=("m-1", "s-a1"))) == [("m-3", "s-a1"), ("m-3", "s-b1")]
+        assert keys(store.deliveries(after=("m-3", "s-a1"))) == [("m-3", "s-b1")]
+        assert store.deliveries(after=("m-unknown", "s-a1")) == []
+        assert keys(store.deliveries(subscriptions=["s-a1"])) == [
+            ("m-1", "s-a1"),
+            ("m-3", "s-a1"),
+        ]
+        assert store.deliveries(subscriptions=[]) == []
+
+        def read(after: Any) -> list[Delivery]:
+            return store.deliveries(after=after, limit=1)
+
+        assert flat(pages(read, lambda d: (d.message_id, d.subscription_id))) == whole
+        by_b = store.deliveries(subscriptions=["s-b1"], status="pending", after=("m-2", "s-b1"))
+        assert keys(by_b) == [("m-3", "s-b1")]
+
+    def test_messages_filter_by_type_and_by_one_recipient_exactly(self, store: EventStore) -> None:
+        """A recipient matches one of the ids, never a longer id or a LIKE pattern."""
+        feedback = "nl.phasedcare.melder.feedback"
+        outbox = [
+            replace(message("m-1", "c-a", "org-a", "org_b"), event_type=feedback),
+            message("m-2", "c-a", "org-a"),
+            replace(message("m-3", "c-a", "org-ab", "orgxb"), event_type=feedback),
+            replace(message("m-4", "c-a", "org%", "org-a"), event_type=feedback),
+        ]
+        publish(store, *outbox)
+        assert store.messages(event_type=feedback, recipient="org-a") == [outbox[0], outbox[3]]
+        assert store.messages(recipient="org-a") == [outbox[0], outbox[1], outbox[3]]
+        assert store.messages(recipient="org_b") == [outbox[0]]
+        assert store.messages(recipient="org%") == [outbox[3]]
+        assert store.messages(recipient="org") == []
+        assert store.messages(event_type="HandoverProposed") == [outbox[1]]
 
     def test_deadline_rows_filter_by_responsible_due_date_kind_and_limit(
         self, store: EventStore
@@ -588,7 +772,7 @@ class NotificationStoreContract:
     def test_erasing_a_case_drops_its_deadline_and_handover_rows(self, store: EventStore) -> None:
         """destroy_case_key removes the case's read-model rows with its projection."""
         open_cases(store, ("c-a", ROWS_A), ("c-b", ROWS_B))
-        store.add_case_key(WrappedKey(case_id="c-b", version=1, kek_id="k1", wrapped=EVERY_BYTE))
+        store.add_case_keys([WrappedKey(case_id="c-b", version=1, kek_id="k1", wrapped=EVERY_BYTE)])
         assert store.destroy_case_key("c-b") is True
         assert store.deadline_rows(DeadlineFilter()) == list(ROWS_A["deadlines"])
         assert store.handover_rows(HandoverFilter()) == list(ROWS_A["handovers"])
@@ -636,6 +820,33 @@ class SqlNotificationStoreContract(NotificationStoreContract):
         with pytest.raises(StoreError, match="append to case c-a failed"):
             publish(store, message("m-1", "c-a", "org-a"))
         assert (store.messages(), store.load("c-a"), store.projection("c-a")) == ([], [], None)
+
+    def test_an_append_writes_only_the_read_model_rows_that_changed(
+        self, store: EventStore
+    ) -> None:
+        """Unchanged deadline and handover rows are not deleted and written again."""
+        open_cases(store, ("c-b", ROWS_B))
+        b_plan, b_h2 = ROWS_B["deadlines"]
+        with read_model_writes(store) as same:
+            store.append(
+                case_id="c-b",
+                expected_sequence=1,
+                records=[record("c-b", 2)],
+                projection=projection("c-b", 2, **ROWS_B),
+            )
+        moved = replace(b_plan, due=date(2026, 3, 20))
+        with read_model_writes(store) as one:
+            store.append(
+                case_id="c-b",
+                expected_sequence=2,
+                records=[record("c-b", 3)],
+                projection=projection(
+                    "c-b", 3, deadlines=(moved, b_h2), handovers=ROWS_B["handovers"]
+                ),
+            )
+        assert same == []
+        assert one == ["DELETE FROM CASE_DEADLINES", "INSERT INTO CASE_DEADLINES"]
+        assert store.deadline_rows(DeadlineFilter()) == [b_h2, moved]
 
     def test_two_processes_claiming_at_once_never_get_the_same_delivery(
         self, store: EventStore, database_url: str

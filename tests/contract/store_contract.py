@@ -25,7 +25,16 @@ from sqlalchemy import create_engine, inspect, literal, select, text
 from phasedcare.errors import ConcurrencyConflict, StoreError
 from phasedcare.ledger.keys import WrappedKey
 from phasedcare.ledger.records import RecordHeader, StoredEvent
-from phasedcare.service.ports import CaseFilter, CaseProjection, EventStore
+from phasedcare.service.ports import (
+    Append,
+    CaseFilter,
+    CaseProjection,
+    DeadlineFilter,
+    DeadlineRow,
+    EventStore,
+    IdempotencyRecord,
+    OutboxMessage,
+)
 from phasedcare.store import SqlEventStore, upgrade_database
 from phasedcare.store import sql as sql_module
 from phasedcare.store.migrate import alembic_config
@@ -83,6 +92,24 @@ def append(
         projection=projection(case_id, expected + count, **changes),
     )
     return records
+
+
+def batch_append(case_id: str, expected: int, count: int = 1, **changes: Any) -> Append:
+    """An Append of ``count`` records after ``expected``, with a matching projection."""
+    records = [record(case_id, expected + n) for n in range(1, count + 1)]
+    return Append(case_id, expected, records, projection(case_id, expected + count, **changes))
+
+
+def message(case_id: str, number: int) -> OutboxMessage:
+    """A synthetic outbox message about a case (ids only)."""
+    return OutboxMessage(
+        message_id=f"msg_{case_id}_{number}",
+        case_id=case_id,
+        event_type="nl.phasedcare.handover.proposed",
+        created_at=T0,
+        recipients=("wijkteam-zwolle",),
+        body=b'{"data": {}}',
+    )
 
 
 def sequences(store: EventStore, case_id: str) -> list[int]:
@@ -346,14 +373,71 @@ class EventStoreContract:
         assert store.find_by_token(other) == ["c-a"]
         assert store.find_by_token(os.urandom(32)) == []
 
+    def test_keys_of_many_cases_are_stored_together_the_first_key_winning(
+        self, store: EventStore
+    ) -> None:
+        """A batch of new cases' keys in one call; a case that had a key keeps its own."""
+        kept = WrappedKey(case_id="c-b", version=1, kek_id="k1", wrapped=os.urandom(60))
+        store.add_case_keys([kept])
+        batch = [
+            WrappedKey(case_id=case_id, version=1, kek_id="k2", wrapped=os.urandom(60))
+            for case_id in ("c-a", "c-b", "c-c")
+        ]
+        assert store.add_case_keys(batch) == [batch[0], kept, batch[2]]
+        assert store.add_case_keys([]) == []
+        assert [k.case_id for k in store.case_keys()] == ["c-a", "c-b", "c-c"]
+
+    def test_an_idempotency_record_is_written_with_the_records_or_not_at_all(
+        self, store: EventStore
+    ) -> None:
+        """The result of a request goes in the command's transaction; its key taken, the
+        second append conflicts and writes nothing (a retry then reads the first result)."""
+        remembered = IdempotencyRecord(
+            key="k-1",
+            actor="u-vt-01@vt-ijsselland:professional",
+            method="POST",
+            path="/cases/c-a/record-member",
+            request_hash="h",
+            status=200,
+            response_body=b'{"case_id": "c-a", "sequence": 1}',
+            created_at=T0,
+        )
+        store.append(
+            case_id="c-a",
+            expected_sequence=0,
+            records=[record("c-a", 1)],
+            projection=projection("c-a", 1),
+            idempotency=remembered,
+        )
+        assert store.idempotency_get(remembered.actor, "k-1") == remembered
+        with pytest.raises(ConcurrencyConflict):
+            store.append(
+                case_id="c-b",
+                expected_sequence=0,
+                records=[record("c-b", 1)],
+                projection=projection("c-b", 1),
+                idempotency=remembered,
+            )
+        assert (sequences(store, "c-b"), store.projection("c-b")) == ([], None)
+        with pytest.raises(ConcurrencyConflict):
+            store.append_batch(
+                [
+                    batch_append("c-c", 0),
+                    Append(
+                        "c-d", 0, [record("c-d", 1)], projection("c-d", 1), idempotency=remembered
+                    ),
+                ]
+            )
+        assert (sequences(store, "c-c"), sequences(store, "c-d")) == ([], [])
+
     def test_a_case_key_is_stored_once_rewrapped_and_destroyed(self, store: EventStore) -> None:
         """The first wrapped key stays; rewrapping replaces it; destroying drops key and row."""
         first = WrappedKey(case_id="c-a", version=1, kek_id="k1", wrapped=os.urandom(60))
         second = WrappedKey(case_id="c-a", version=1, kek_id="k2", wrapped=os.urandom(60))
         append(store, "c-a", 0)
         assert store.case_key("c-a") is None
-        assert store.add_case_key(first) == first
-        assert store.add_case_key(second) == first
+        assert store.add_case_keys([first]) == [first]
+        assert store.add_case_keys([second]) == [first]
         store.rewrap_case_key(second)
         assert store.case_keys() == [second]
         assert store.destroy_case_key("c-a") is True
@@ -396,6 +480,80 @@ class EventStoreContract:
         loaded = store.load("c-a")
         assert [r.header.sequence for r in loaded] == list(range(1, 12))
         assert [r.payload.hex() for r in loaded[1:]] == winners(rounds)
+
+    def test_a_batch_appends_to_many_cases_in_one_go(self, store: EventStore) -> None:
+        """append_batch writes each case's records, projection, read-model rows, tokens and
+        messages, as append would; positions rise in the batch's order."""
+        append(store, "c-b", 0)
+        token = os.urandom(32)
+        due = DeadlineRow(date(2026, 3, 9), "c-a", "veiligheidsbeoordeling", "vb1", "vt-x", False)
+        first = batch_append("c-a", 0, count=2, deadlines=(due,))
+        first = Append(
+            first.case_id, 0, first.records, first.projection, [token], [message("c-a", 1)]
+        )
+        second = batch_append("c-b", 1, phase="herstel")
+        store.append_batch([first, second])
+        assert (sequences(store, "c-a"), sequences(store, "c-b")) == ([1, 2], [1, 2])
+        assert store.projection("c-a") == first.projection
+        assert store.projection("c-b") == projection("c-b", 2, phase="herstel")
+        assert store.deadline_rows(DeadlineFilter()) == [due]
+        assert store.find_by_token(token) == ["c-a"]
+        assert [m.message_id for m in store.messages(case_id="c-a")] == ["msg_c-a_1"]
+        written = [(r.header.case_id, r.header.sequence) for r in store.read_all()]
+        assert written == [("c-b", 1), ("c-a", 1), ("c-a", 2), ("c-b", 2)]
+
+    def test_a_conflict_anywhere_in_a_batch_writes_nothing(self, store: EventStore) -> None:
+        """One case off its expected sequence refuses the whole batch: no case is written."""
+        append(store, "c-b", 0, count=2)
+        fresh = batch_append("c-a", 0)
+        fresh = Append(
+            "c-a", 0, fresh.records, fresh.projection, [os.urandom(32)], [message("c-a", 1)]
+        )
+        with pytest.raises(ConcurrencyConflict) as caught:
+            store.append_batch([fresh, batch_append("c-b", 1, phase="herstel")])
+        assert (caught.value.case_id, caught.value.expected, caught.value.actual) == ("c-b", 1, 2)
+        assert (store.load("c-a"), store.projection("c-a")) == ([], None)
+        assert store.messages(case_id="c-a") == []
+        assert store.find_by_token(fresh.index[0]) == []
+        assert store.projection("c-b") == projection("c-b", 2)
+        assert store.case_ids() == ["c-b"]
+
+    def test_a_batch_naming_a_case_twice_or_misnumbered_is_a_programming_error(
+        self, store: EventStore
+    ) -> None:
+        """A case twice in one batch, or records not following its sequence: ValueError, nothing
+        written; an empty batch writes nothing at all."""
+        twice = [batch_append("c-a", 0), batch_append("c-a", 1)]
+        misnumbered = [batch_append("c-b", 0), Append("c-a", 0, [record("c-a", 2)], None)]
+        for wrong, says in ((twice, "appears twice"), (misnumbered, "does not follow")):
+            with pytest.raises(ValueError, match=says):
+                store.append_batch(wrong)
+        store.append_batch([])
+        assert store.case_ids() == []
+        assert list(store.read_all()) == []
+
+    def test_batches_racing_over_the_same_cases_in_opposite_orders_never_deadlock(
+        self, store: EventStore, make_store: MakeStore
+    ) -> None:
+        """Two writers append batches over the same 12 new cases, listed in opposite orders:
+        every round one wins whole and one conflicts (cases are locked in sorted order)."""
+        second = make_store()
+        rounds = []
+        try:
+            for round_number in range(5):
+                ids = [f"c-{round_number}-{n:02d}" for n in range(12)]
+
+                def batch(writer: EventStore, order: list[str]) -> list[StoredEvent]:
+                    appends = [batch_append(case_id, 0) for case_id in order]
+                    writer.append_batch(appends)
+                    return list(appends[0].records)
+
+                pair = [partial(batch, store, ids), partial(batch, second, ids[::-1])]
+                rounds.append(race_threads(pair))
+                assert all(sequences(store, case_id) == [1] for case_id in ids)
+        finally:
+            second.close()
+        assert [kinds(r) for r in rounds] == [["conflict", "ok"]] * 5
 
 
 class SqlEventStoreContract(EventStoreContract):
@@ -461,6 +619,18 @@ class SqlEventStoreContract(EventStoreContract):
         assert records[0].payload.hex() not in said
         assert "sealed:" not in said
         assert sequences(store, "c-a") == [1]
+
+    def test_a_driver_failure_in_a_batch_is_a_store_error_that_writes_nothing(
+        self, store: EventStore, database_url: str
+    ) -> None:
+        """A batch whose statement fails raises StoreError naming its cases; no case is written."""
+        admin = create_engine(database_url)
+        with admin.begin() as conn:
+            conn.execute(text("DROP TABLE case_records"))
+        admin.dispose()
+        with pytest.raises(StoreError, match="append to 2 cases from c-a failed"):
+            store.append_batch([batch_append("c-b", 0), batch_append("c-a", 0)])
+        assert (sequences(store, "c-a"), sequences(store, "c-b")) == ([], [])
 
     def test_the_migration_creates_exactly_the_tables(self, database_url: str) -> None:
         """Alembic's schema and the SQLModel tables agree: autogenerate finds no difference."""

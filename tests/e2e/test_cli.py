@@ -320,3 +320,17 @@ def test_audit_verify_exits_1_at_the_first_bad_record(home: Path) -> None:
     assert result.stdout.startswith(
         f"ledger NOT intact: position {position}, case {case_id}#2: leaf hash does not match"
     )
+
+
+def test_init_refuses_to_make_new_keys_for_a_database_that_holds_cases(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second machine started without the key folder must not seal apart from the data."""
+    cli("case", "open", "--via", "melding")
+    other = tmp_path / "other-machine"
+    monkeypatch.setenv("PHASEDCARE_HOME", str(other))
+    monkeypatch.setenv("PHASEDCARE_DATABASE_URL", f"sqlite:///{home / 'phasedcare.db'}")
+    line = cli_error("init", code=7)
+    assert "the database holds cases but" in line
+    assert "lacks a key-encryption key, checkpoint.key, index.key" in line
+    assert not any((other / "keys").glob("*.key"))

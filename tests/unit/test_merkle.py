@@ -1,14 +1,16 @@
-"""The RFC 6962 Merkle tree: roots, inclusion and consistency proofs."""
+"""The RFC 6962 Merkle tree: roots, inclusion and consistency proofs, and the frontier."""
 
 from __future__ import annotations
 
 import hashlib
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from phasedcare.ledger.merkle import (
     EMPTY_ROOT,
+    Frontier,
     consistency_proof,
     inclusion_proof,
     node_hash,
@@ -72,3 +74,40 @@ def test_consistency_proofs_verify_and_detect_rewrites(sizes: tuple[int, int]) -
     assert first == second or not verify_consistency(
         first, second, root(leaves[:first]), root(forged), consistency_proof(forged, first)
     )
+
+
+@given(st.lists(st.integers(0, 40), max_size=8))
+def test_a_frontier_grown_in_any_chunks_has_merkle_roots_at_every_size(chunks: list[int]) -> None:
+    """Extended chunk by chunk, the frontier's root is RFC 6962's over the leaves so far."""
+    frontier, leaves = Frontier(), []
+    for chunk in chunks:
+        new = [leaf(len(leaves) + i) for i in range(chunk)]
+        leaves.extend(new)
+        frontier.extend(new)
+        assert (frontier.size, frontier.root()) == (len(leaves), reference_root(leaves))
+    assert len(frontier.to_bytes()) == 32 * bin(len(leaves)).count("1")
+
+
+@given(st.integers(0, 300), st.integers(0, 40))
+def test_a_kept_frontier_continues_like_the_one_it_was_kept_from(size: int, more: int) -> None:
+    """to_bytes/from_bytes keeps size and root; both then grow to the same RFC 6962 root."""
+    leaves = [leaf(i) for i in range(size + more)]
+    original = Frontier().extend(leaves[:size])
+    kept = Frontier.from_bytes(original.to_bytes(), size=size)
+    assert (kept.size, kept.root()) == (size, reference_root(leaves[:size]))
+    assert (
+        kept.extend(leaves[size:]).root()
+        == original.extend(leaves[size:]).root()
+        == reference_root(leaves)
+    )
+
+
+def test_a_frontier_of_the_wrong_length_is_refused() -> None:
+    """A frontier must hold one 32-byte root per set bit of its size."""
+    five = Frontier().extend(leaf(i) for i in range(5)).to_bytes()  # 5 = 0b101: two roots
+    with pytest.raises(ValueError, match="a tree of 6 leaves has 2 subtree roots, not 1"):
+        Frontier.from_bytes(five[:32], size=6)
+    with pytest.raises(ValueError, match="a frontier of 63 bytes is not whole 32-byte hashes"):
+        Frontier.from_bytes(five[:-1], size=5)
+    with pytest.raises(ValueError, match="a tree of 4 leaves has 1 subtree roots, not 2"):
+        Frontier.from_bytes(five, size=4)

@@ -223,7 +223,8 @@ def test_an_unknown_event_names_the_known_ones(journey: Journey, engine: Engine,
     the client's text)."""
     journey.opened()
     with pytest.raises(
-        InvalidInput, match="unknown event of the phase chart; known events: start_directe_veiligheid"
+        InvalidInput,
+        match="unknown event of the phase chart; known events: start_directe_veiligheid",
     ):
         engine.fire(journey.case_id, "naar_hersel", actor=vt)
 

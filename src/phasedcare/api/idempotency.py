@@ -1,9 +1,11 @@
 """Idempotency-Key: a retried command returns its first result and writes nothing new.
 
-The first result is stored per (actor, key) with a hash of the request; the same key with
-another request is refused. Two concurrent requests with one key cannot both write: commands
-on a case race on the case's sequence (one gets 409), and an OpenCase takes its case id from
-the key, so the second finds the case taken.
+The first result is stored per (actor, key) with a hash of the request, in the command's own
+transaction: a retry after a crash or a database outage finds the result exactly when the
+command was written, and runs it again exactly when it was not. The same key with another
+request is refused. Two concurrent requests with one key cannot both write: commands on a
+case race on the case's sequence (one gets 409, or the stored result), and an OpenCase takes
+its case id from the key, so the second finds the case taken.
 """
 
 from __future__ import annotations
@@ -54,22 +56,24 @@ def run_once(
     if command_type is cmd.OpenCase and "case_id" not in fields:
         derived = hashlib.sha256(f"{actor}\n{key}".encode()).hexdigest()[:16]
         fields = {**fields, "case_id": f"c-{derived}"}
+
+    def remember(result: CommandResult) -> IdempotencyRecord:
+        return IdempotencyRecord(
+            key=key,
+            actor=str(actor),
+            method="POST",
+            path=path,
+            request_hash=digest,
+            status=200,
+            response_body=result.model_dump_json().encode(),
+            created_at=datetime.now(UTC),
+        )
+
     try:
         command = make_command(command_type, **fields)
-        result = engine.handle(command, actor=actor, expected_sequence=expected)
+        return engine.handle(command, actor=actor, expected_sequence=expected, remember=remember)
     except (Refused, ConcurrencyConflict):
         again = engine.store.idempotency_get(str(actor), key)
         if again is not None:
             return _stored(again, digest)
         raise
-    record = IdempotencyRecord(
-        key=key,
-        actor=str(actor),
-        method="POST",
-        path=path,
-        request_hash=digest,
-        status=200,
-        response_body=result.model_dump_json().encode(),
-        created_at=datetime.now(UTC),
-    )
-    return _stored(engine.store.idempotency_put(record), digest)

@@ -19,6 +19,7 @@ __all__ = [
     "ERRORS",
     "PROBLEM_MEDIA_TYPE",
     "PROBLEM_TYPE",
+    "RETRY_AFTER_SECONDS",
     "STATUS",
     "Problem",
     "Unauthenticated",
@@ -54,6 +55,10 @@ STATUS: dict[type[errors.PhasedCareError], int] = {
 """HTTP status per error class, most specific first."""
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+RETRY_AFTER_SECONDS = 2
+"""The ``Retry-After`` of a 503: a restarted database answers again within seconds, and a
+refused retry costs the server one failed connection attempt."""
 
 
 class Problem(BaseModel):
@@ -130,8 +135,18 @@ def problem_response(exc: errors.PhasedCareError) -> JSONResponse:
     """The problem details response for one of phasedcare's errors."""
     status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
     body = problem(status, type(exc).__name__, exc.message, **_members(exc))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=_headers(status)
+    )
+
+
+def _headers(status: int) -> dict[str, str] | None:
+    """Where to authenticate (401), or when to try again (503: the database is away)."""
+    if status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if status == 503:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return None
 
 
 async def handle_error(_: Request, exc: Exception) -> JSONResponse:

@@ -9,17 +9,33 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from phasedcare.api.context import Ctx, CurrentActor, etag, expected_version
 from phasedcare.api.idempotency import run_once
+from phasedcare.api.paging import (
+    After,
+    Limit,
+    cursor_date,
+    decode_cursor,
+    encode_cursor,
+    link_next,
+)
 from phasedcare.api.problems import CASE_ERRORS, COMMAND_ERRORS, ERRORS
 from phasedcare.api.routes_webhooks import webhooks
 from phasedcare.domain import commands as cmd
 from phasedcare.domain.share_decisions import ReviewTask
 from phasedcare.errors import InvalidInput
-from phasedcare.service.ports import CaseProjection, DeadlineRow, HandoverRow
+from phasedcare.service.ports import (
+    CaseProjection,
+    DeadlineCursor,
+    DeadlineRow,
+    HandoverCursor,
+    HandoverRow,
+    deadline_cursor,
+    handover_cursor,
+)
 from phasedcare.service.validation import make_command
 from phasedcare.service.views import (
     AccessView,
@@ -41,7 +57,6 @@ IdempotencyKey = Annotated[
     str | None,
     Header(max_length=200, description="A retry with the same key returns the first result."),
 ]
-MAX_PAGE = 500
 
 
 @health.get("/health")
@@ -185,17 +200,19 @@ def list_cases(
     *,
     ctx: Ctx,
     actor: CurrentActor,
+    request: Request,
     response: Response,
     phase: str | None = None,
     deadline_before: date | None = None,
     after: Annotated[str | None, Query(description="Cursor: the last case id seen.")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    limit: Limit = 100,
 ) -> list[CaseProjection]:
     """The caseload, ordered by case id, one page after the cursor (names never included)."""
-    rows = ctx.engine.list_cases(actor=actor, phase=phase, deadline_before=deadline_before)
-    page = [r for r in rows if after is None or r.case_id > after][:limit]
-    if len(page) == limit:
-        response.headers["Link"] = f'</cases?after={page[-1].case_id}&limit={limit}>; rel="next"'
+    page = ctx.engine.list_cases(
+        actor=actor, phase=phase, deadline_before=deadline_before, after_case_id=after, limit=limit
+    )
+    if page:
+        link_next(request, response, rows=page, limit=limit, after=page[-1].case_id)
     return page
 
 
@@ -266,18 +283,62 @@ def case_mda_criteria(case_id: str, ctx: Ctx, actor: CurrentActor) -> list[dict[
     ]
 
 
+def _handover_after(after: str | None) -> HandoverCursor | None:
+    if after is None:
+        return None
+    respond_by, case_id, handover_id = decode_cursor(after, size=3)
+    return cursor_date(respond_by), case_id, handover_id
+
+
+def _deadline_after(after: str | None) -> DeadlineCursor | None:
+    if after is None:
+        return None
+    due, case_id, kind, ref = decode_cursor(after, size=4)
+    return cursor_date(due), case_id, kind, ref
+
+
 @caseload.get("/handovers", response_model=list[HandoverRow], tags=["caseload"], responses=ERRORS)
-def list_handovers(ctx: Ctx, actor: CurrentActor, status: str | None = None) -> list[HandoverRow]:
-    """Handovers the actor's organisation sends or receives (Veilig Thuis: all)."""
-    return ctx.engine.handovers(actor=actor, status=status)
+def list_handovers(
+    *,
+    ctx: Ctx,
+    actor: CurrentActor,
+    request: Request,
+    response: Response,
+    status: str | None = None,
+    after: After = None,
+    limit: Limit = 100,
+) -> list[HandoverRow]:
+    """Handovers the actor's organisation sends or receives (Veilig Thuis: all), by response
+    date, one page after the cursor."""
+    page = ctx.engine.handovers(
+        actor=actor, status=status, after=_handover_after(after), limit=limit
+    )
+    if page:
+        cursor = encode_cursor(handover_cursor(page[-1]))
+        link_next(request, response, rows=page, limit=limit, after=cursor)
+    return page
 
 
 @caseload.get("/deadlines", response_model=list[DeadlineRow], tags=["caseload"], responses=ERRORS)
 def list_deadlines(
-    ctx: Ctx, actor: CurrentActor, overdue: bool = False, kind: str | None = None
+    *,
+    ctx: Ctx,
+    actor: CurrentActor,
+    request: Request,
+    response: Response,
+    overdue: bool = False,
+    kind: str | None = None,
+    after: After = None,
+    limit: Limit = 100,
 ) -> list[DeadlineRow]:
-    """Deadlines earliest first, escalated or not, until resolved."""
-    return ctx.engine.deadlines(actor=actor, overdue=overdue, kind=kind)
+    """Deadlines earliest first, escalated or not, until resolved; one page after the cursor."""
+    page = ctx.engine.deadlines(
+        actor=actor, overdue=overdue, kind=kind, after=_deadline_after(after), limit=limit
+    )
+    if page:
+        cursor = encode_cursor(deadline_cursor(page[-1]))
+        link_next(request, response, rows=page, limit=limit, after=cursor)
+    return page
 
 
 class BreakGlassRequest(BaseModel):

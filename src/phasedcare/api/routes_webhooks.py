@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from phasedcare.api.context import Ctx, CurrentActor
+from phasedcare.api.paging import After, Limit, decode_cursor, encode_cursor, link_next
 from phasedcare.api.problems import ERRORS, documented
-from phasedcare.service.ports import Delivery, Subscription
+from phasedcare.service.ports import Delivery, DeliveryCursor, Subscription
 
 __all__ = ["webhooks"]
 
@@ -95,9 +96,31 @@ def unsubscribe(subscription_id: str, ctx: Ctx, actor: CurrentActor) -> Response
     return Response(status_code=204)
 
 
+def _delivery_after(after: str | None) -> DeliveryCursor | None:
+    if after is None:
+        return None
+    message_id, subscription_id = decode_cursor(after, size=2)
+    return message_id, subscription_id
+
+
 @webhooks.get("/deliveries", response_model=list[Delivery], responses=ERRORS)
-def deliveries(ctx: Ctx, actor: CurrentActor, status: str | None = None) -> list[Delivery]:
-    """Deliveries to the caller's organisation's subscriptions, newest first, with status."""
-    own = {s.subscription_id for s in ctx.engine.webhooks.list(actor=actor)}
-    found = ctx.engine.store.deliveries(status=status)
-    return [d for d in found if d.subscription_id in own]
+def deliveries(
+    *,
+    ctx: Ctx,
+    actor: CurrentActor,
+    request: Request,
+    response: Response,
+    status: str | None = None,
+    after: After = None,
+    limit: Limit = 100,
+) -> list[Delivery]:
+    """Deliveries to the caller's organisation's subscriptions, newest first, with status;
+    one page after the cursor."""
+    own = [s.subscription_id for s in ctx.engine.webhooks.list(actor=actor)]
+    page = ctx.engine.store.deliveries(
+        status=status, subscriptions=own, after=_delivery_after(after), limit=limit
+    )
+    if page:
+        last = encode_cursor((page[-1].message_id, page[-1].subscription_id))
+        link_next(request, response, rows=page, limit=limit, after=last)
+    return page

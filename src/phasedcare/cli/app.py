@@ -367,11 +367,14 @@ def schemas(
 def _register_subcommands() -> None:
     """Import the modules that add commands to ``app`` and ``case_app``."""
     import phasedcare.cli.audit  # noqa: PLC0415 - registers commands on import
+    import phasedcare.cli.cluster  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.handovers  # noqa: PLC0415 - registers commands on import
+    import phasedcare.cli.importing  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.keys  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.record  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.retention  # noqa: PLC0415 - registers commands on import
-    import phasedcare.cli.serve  # noqa: F401, PLC0415 - registers commands on import
+    import phasedcare.cli.serve  # noqa: PLC0415 - registers commands on import
+    import phasedcare.cli.simulate  # noqa: F401, PLC0415 - registers commands on import
 
 
 _register_subcommands()

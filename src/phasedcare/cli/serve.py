@@ -29,10 +29,11 @@ def _seed_if_empty(settings: Settings) -> str | None:
     from phasedcare.cli.demo import run_demo  # noqa: PLC0415
     from phasedcare.service.api_keys import ApiKeys  # noqa: PLC0415
     from phasedcare.service.engine import utc_now  # noqa: PLC0415
+    from phasedcare.service.ports import CaseFilter  # noqa: PLC0415
 
     engine = build(settings)
     try:
-        empty = not engine.store.case_ids()
+        empty = not engine.store.projections(CaseFilter(limit=1))  # one row, not every case id
     finally:
         engine.close()
     if not empty:
@@ -70,6 +71,14 @@ def serve(
     flows: Annotated[
         bool, typer.Option("--flows/--no-flows", help="Run the flows in this process too.")
     ] = True,
+    seed: Annotated[
+        bool,
+        typer.Option(
+            "--seed/--no-seed",
+            help="Seed the demo region into an empty database and print an API key "
+            "(`phasedcare cluster up` starts its API processes with --no-seed).",
+        ),
+    ] = True,
     home: HomeOption = None,
 ) -> None:
     """Serve the HTTP API (and the flows) until Ctrl-C; seed the demo region on first start."""
@@ -81,7 +90,7 @@ def serve(
     with reporting_errors():
         settings = load_settings(home=home)
         initialise(settings)
-        token = _seed_if_empty(settings)
+        token = _seed_if_empty(settings) if seed else None
         engine = build(settings, configure_logs=True, access_point="http")
         application = create_app(engine, authenticate=build_authenticator(settings, engine))
     stop = _flow_runner(settings.resolved_home) if flows else None

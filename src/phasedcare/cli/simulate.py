@@ -113,11 +113,14 @@ def _summary(report: SimulationReport, *, records: int, seconds: float, settings
         ["commands", f"{report.commands:,}"],
         ["reads (access log)", f"{report.reads:,}"],
         ["known-household searches", f"{report.searches:,}"],
-        ["daily sweeps", f"{report.sweeps:,} (escalated {report.escalated:,}, expired {report.expired:,})"],
+        [
+            "daily sweeps",
+            f"{report.sweeps:,} (escalated {report.escalated:,}, expired {report.expired:,})",
+        ],
         ["refused", f"{refused:,}"],
-        ["ledger records", f"{records:,}"],
+        ["ledger records (all)", f"{records:,}"],
         ["seconds", f"{seconds:,.1f}"],
-        ["commands/s", f"{report.commands / seconds:,.0f}" if seconds else "-"],
+        ["steps/s", f"{report.steps / seconds:,.0f}" if seconds else "-"],
         ["database size", _size(settings)],
     ]
     table("phasedcare simulate", ["", ""], rows)
@@ -143,7 +146,9 @@ def _size(settings: Settings) -> str:
         engine = create_engine(url)
         try:
             with engine.connect() as conn:
-                size = int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+                size = int(
+                    conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
+                )
         finally:
             engine.dispose()
     return f"{size / 1e6:,.1f} MB"

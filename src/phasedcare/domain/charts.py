@@ -185,7 +185,9 @@ def _check_event(chart: type[_CaseChart], event: str, reason: str) -> None:
     if event not in chart.rules:
         known = ", ".join(chart.rules)
         # The name is not repeated: it is the client's text, not one of ours.
-        raise InvalidInput(f"unknown event of the {chart.chart_field} chart; known events: {known}", field="event")
+        raise InvalidInput(
+            f"unknown event of the {chart.chart_field} chart; known events: {known}", field="event"
+        )
     if event in REASON_REQUIRED and not reason.strip():
         raise InvalidInput(f"{event} needs a reason", field="reason")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from phasedcare.ledger.records import RecordHeader
 
@@ -18,9 +19,8 @@ GENESIS = bytes(32)
 """The 'previous leaf' of a case's first record."""
 
 
-def _plain(text: str) -> bool:
-    """Printable ASCII without quotes or backslashes: JSON would write it unchanged."""
-    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")
+"""Printable ASCII without quotes (0x22) or backslashes (0x5C): JSON writes it unchanged."""
 
 
 def canonical_header(header: RecordHeader) -> bytes:
@@ -28,10 +28,12 @@ def canonical_header(header: RecordHeader) -> bytes:
 
     A compact JSON array; built directly when every text is plain ASCII without quotes or
     backslashes (always, for ids the engine makes), else through ``json.dumps``: same bytes.
+    The time always carries microseconds, which ``isoformat()`` writes unasked (and faster)
+    unless they are zero.
     """
-    moment = header.recorded_at.isoformat(timespec="microseconds")
-    texts = (header.case_id, header.event_type, moment, header.key_id)
-    if all(_plain(t) for t in texts):
+    at = header.recorded_at
+    moment = at.isoformat() if at.microsecond else at.isoformat(timespec="microseconds")
+    if _PLAIN.fullmatch(header.case_id + header.event_type + header.key_id):
         return (
             f'["phasedcare-record-v1","{header.case_id}",{header.sequence},"{header.event_type}",'
             f'{header.schema_version},"{moment}","{header.key_id}"]'
@@ -42,20 +44,22 @@ def canonical_header(header: RecordHeader) -> bytes:
         header.sequence,
         header.event_type,
         header.schema_version,
-        header.recorded_at.isoformat(timespec="microseconds"),
+        moment,
         header.key_id,
     ]
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _framed(part: bytes) -> bytes:
-    return len(part).to_bytes(8, "big") + part
-
-
 def leaf_hash(header: RecordHeader, payload: bytes, previous: bytes) -> bytes:
-    """SHA-256(0x00 || header || payload || previous leaf), each part length-framed."""
-    digest = hashlib.sha256(b"\x00")
-    digest.update(_framed(canonical_header(header)))
-    digest.update(_framed(payload))
+    """SHA-256(0x00 || header || payload || previous leaf), the header and payload length-framed.
+
+    Each frame is an 8-byte big-endian length and the bytes. The prefix is hashed as one
+    string and the payload and previous leaf fed after it: fewer calls, same digest.
+    """
+    canonical = canonical_header(header)
+    digest = hashlib.sha256(
+        b"\x00" + len(canonical).to_bytes(8, "big") + canonical + len(payload).to_bytes(8, "big")
+    )
+    digest.update(payload)
     digest.update(previous)
     return digest.digest()

@@ -110,6 +110,11 @@ class RecordCodec:
             self._opened.put(header.case_id, previous, event)
         return records
 
+    def create_keys(self, case_ids: Sequence[str]) -> None:
+        """Data keys for these new cases, stored together (one transaction, not one each)."""
+        if self._keys is not None:
+            self._keys.create(case_ids)
+
     def forget(self, case_id: str) -> None:
         """Drop a destroyed case key, and the case's opened events, from the caches."""
         self._opened.forget(case_id)

@@ -12,6 +12,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -188,8 +189,9 @@ class CaseKeyStore(Protocol):
         """The case's wrapped data key, or None."""
         ...
 
-    def add_case_key(self, key: WrappedKey) -> WrappedKey:
-        """Store a case's wrapped key unless one exists; return the one stored."""
+    def add_case_keys(self, keys: Sequence[WrappedKey]) -> list[WrappedKey]:
+        """Store each case's wrapped key unless it has one (one transaction); return the
+        keys stored, in the same order."""
         ...
 
     def case_keys(self) -> list[WrappedKey]:
@@ -228,12 +230,24 @@ class CaseKeys:
         if wrapped is None:
             if not create:
                 raise StoreError(f"case {case_id} has no data key (erased or never sealed)")
-            fresh = wrap_case_key(self._provider, case_id=case_id, version=1, key=new_key())
-            wrapped = self._store.add_case_key(fresh)
+            [wrapped] = self._store.add_case_keys([self._fresh(case_id)])
+        return str(wrapped.version), self._remember(wrapped)
+
+    def create(self, case_ids: Sequence[str]) -> None:
+        """Keys for new cases, stored in one transaction (a bulk import's batch)."""
+        with self._lock:
+            wanted = [c for c in dict.fromkeys(case_ids) if c not in self._cache]
+        for wrapped in self._store.add_case_keys([self._fresh(c) for c in wanted]):
+            self._remember(wrapped)
+
+    def _fresh(self, case_id: str) -> WrappedKey:
+        return wrap_case_key(self._provider, case_id=case_id, version=1, key=new_key())
+
+    def _remember(self, wrapped: WrappedKey) -> bytes:
         key = unwrap_case_key(self._provider, wrapped)
         with self._lock:
-            self._cache[case_id] = key
-        return str(wrapped.version), key
+            self._cache[wrapped.case_id] = key
+        return key
 
 
 @dataclass(frozen=True, slots=True)

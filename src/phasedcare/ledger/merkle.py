@@ -5,6 +5,10 @@ Leaves are the records' leaf hashes (already ``SHA-256(0x00 || entry)``); interi
 below n. Inclusion proofs let an auditor check one case's records against a signed
 checkpoint without seeing other cases; consistency proofs show a later tree extends an
 earlier one (nothing removed or rewritten).
+
+A :class:`Frontier` holds the roots of the perfect subtrees a tree is made of (at most
+log2(n) hashes): enough to extend the tree and compute its root without the earlier leaves,
+so a checkpoint after k new records costs O(k + log n) hashes, not O(n).
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
+_HASH_BYTES = 32
+
 __all__ = [
     "EMPTY_ROOT",
+    "Frontier",
     "consistency_proof",
     "inclusion_proof",
     "node_hash",
@@ -45,22 +52,73 @@ def roots_at(leaves: Iterable[bytes], sizes: Iterable[int]) -> dict[int, bytes]:
     """The root at each requested size, in one pass over the leaves (a compact range)."""
     wanted = set(sizes)
     found = {0: EMPTY_ROOT} if 0 in wanted else {}
-    stack: list[tuple[int, bytes]] = []  # (height, hash) of perfect subtrees, left to right
-    for count, leaf in enumerate(leaves, start=1):
-        node, height = leaf, 0
-        while stack and stack[-1][0] == height:
-            node, height = node_hash(stack.pop()[1], node), height + 1
-        stack.append((height, node))
-        if count in wanted:
-            found[count] = _fold(stack)
+    frontier = Frontier()
+    for leaf in leaves:
+        frontier.append(leaf)
+        if frontier.size in wanted:
+            found[frontier.size] = frontier.root()
     return found
 
 
-def _fold(stack: list[tuple[int, bytes]]) -> bytes:
-    result = stack[-1][1]
-    for _, node in reversed(stack[:-1]):
-        result = node_hash(node, result)
-    return result
+class Frontier:
+    """The compact range [0, size) of a tree: one perfect subtree's root per set bit of size.
+
+    The roots are kept left to right (largest first). Appending a leaf merges it with the
+    subtrees it completes, like a carry in binary addition; folding them from the right
+    gives the RFC 9162 root, the same as :func:`root` over every leaf.
+    """
+
+    __slots__ = ("_nodes", "_size")
+
+    def __init__(self, *, size: int = 0, nodes: Sequence[bytes] = ()) -> None:
+        if size < 0 or len(nodes) != size.bit_count():
+            expected = max(size, 0).bit_count()
+            msg = f"a tree of {size} leaves has {expected} subtree roots, not {len(nodes)}"
+            raise ValueError(msg)
+        self._size = size
+        self._nodes = list(nodes)
+
+    @property
+    def size(self) -> int:
+        """The number of leaves covered."""
+        return self._size
+
+    def append(self, leaf: bytes) -> None:
+        """Add the next leaf."""
+        node, carries = leaf, self._size
+        while carries & 1:
+            node = node_hash(self._nodes.pop(), node)
+            carries >>= 1
+        self._nodes.append(node)
+        self._size += 1
+
+    def extend(self, leaves: Iterable[bytes]) -> Frontier:
+        """Add the next leaves; returns this frontier."""
+        for leaf in leaves:
+            self.append(leaf)
+        return self
+
+    def root(self) -> bytes:
+        """The root of the tree of the leaves covered so far."""
+        if not self._nodes:
+            return EMPTY_ROOT
+        result = self._nodes[-1]
+        for node in reversed(self._nodes[:-1]):
+            result = node_hash(node, result)
+        return result
+
+    def to_bytes(self) -> bytes:
+        """The subtree roots, concatenated (the size is kept beside them)."""
+        return b"".join(self._nodes)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, size: int) -> Frontier:
+        """The frontier :meth:`to_bytes` gave for a tree of ``size``; ValueError if it cannot be."""
+        if len(data) % _HASH_BYTES:
+            msg = f"a frontier of {len(data)} bytes is not whole {_HASH_BYTES}-byte hashes"
+            raise ValueError(msg)
+        nodes = [data[i : i + _HASH_BYTES] for i in range(0, len(data), _HASH_BYTES)]
+        return cls(size=size, nodes=nodes)
 
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:

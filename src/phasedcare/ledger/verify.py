@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from phasedcare.ledger.chain import GENESIS, leaf_hash
 from phasedcare.ledger.checkpoints import Checkpoint, parse_checkpoint
-from phasedcare.ledger.merkle import roots_at
+from phasedcare.ledger.merkle import EMPTY_ROOT, Frontier
 from phasedcare.ledger.records import StoredEvent
 
 __all__ = ["Problem", "VerifyReport", "verify_ledger"]
@@ -73,37 +73,71 @@ def _check_record(
     heads[header.case_id] = (header.sequence, record.leaf_hash)
 
 
-def _tree(records: dict[int, StoredEvent], report: VerifyReport) -> list[bytes]:
-    leaves = []
-    for index in range(len(records)):
-        if index not in records:
-            report.problems.append(Problem(f"tree index {index} is missing: a record was removed"))
-            break
-        leaves.append(records[index].leaf_hash)
-    report.tree_size = len(leaves)
-    return leaves
+class _Tree:
+    """The Merkle tree rebuilt as records stream past, keeping O(log n) hashes.
+
+    Leaves arriving in tree order go straight into a :class:`Frontier`; one arriving early
+    (PostgreSQL may commit out of position order) waits until the gap before it fills. The
+    root is taken at each signed size as the frontier passes it.
+    """
+
+    def __init__(self, sizes: set[int]) -> None:
+        self._frontier = Frontier()
+        self.roots = {0: EMPTY_ROOT} if 0 in sizes else {}
+        self.size = 0  # the frontier's size, kept here where every record reads it
+        self._sizes = sizes
+        self._early: dict[int, bytes] = {}
+
+    def add(self, index: int, leaf: bytes) -> str | None:
+        """Take the leaf at ``index``, or say why it cannot be there."""
+        if index == self.size:
+            self._take(leaf)
+            while self._early and self.size in self._early:
+                self._take(self._early.pop(self.size))
+            return None
+        if index < 0:
+            return f"tree index {index} is negative"
+        if index < self.size or index in self._early:
+            return f"tree index {index} appears twice"
+        self._early[index] = leaf
+        return None
+
+    def _take(self, leaf: bytes) -> None:
+        """Append the next leaf; keep the root when a checkpoint signed this size."""
+        self._frontier.append(leaf)
+        self.size += 1
+        if self.size in self._sizes:
+            self.roots[self.size] = self._frontier.root()
+
+    def gap(self) -> int | None:
+        """The first missing index below a taken one, if any."""
+        return self.size if self._early else None
 
 
-def _checkpoints(notes: Iterable[str], public: bytes, origin: str, report: VerifyReport) -> None:
+def _checkpoints(
+    notes: Iterable[str], public: bytes, origin: str
+) -> tuple[list[Checkpoint], list[Problem]]:
+    """The checkpoints that verify, by size, and a problem for each note that does not."""
+    checkpoints, rejected = [], []
     for note in notes:
         try:
-            report.checkpoints.append(parse_checkpoint(note, public=public, origin=origin))
+            checkpoints.append(parse_checkpoint(note, public=public, origin=origin))
         except ValueError as exc:
-            report.problems.append(Problem(f"checkpoint rejected: {exc}"))
-    report.checkpoints.sort(key=lambda c: c.size)
+            rejected.append(Problem(f"checkpoint rejected: {exc}"))
+    checkpoints.sort(key=lambda c: c.size)
+    return checkpoints, rejected
 
 
-def _roots(leaves: list[bytes], report: VerifyReport) -> None:
-    roots = roots_at(leaves, [c.size for c in report.checkpoints if c.size <= len(leaves)])
+def _roots(tree: _Tree, report: VerifyReport) -> None:
     for checkpoint in report.checkpoints:
-        if checkpoint.size > len(leaves):
+        if checkpoint.size > report.tree_size:
             report.problems.append(
                 Problem(
                     f"checkpoint of {checkpoint.size} records, but the tree holds "
-                    f"{len(leaves)}: records were removed (truncation or rollback)"
+                    f"{report.tree_size}: records were removed (truncation or rollback)"
                 )
             )
-        elif roots[checkpoint.size] != checkpoint.root:
+        elif tree.roots[checkpoint.size] != checkpoint.root:
             report.problems.append(
                 Problem(
                     f"the tree's root at size {checkpoint.size} differs from its signed "
@@ -120,21 +154,29 @@ def verify_ledger(
     origin: str,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
-    """Check every record, the tree and every checkpoint; needs no decryption key."""
+    """Check every record, the tree and every checkpoint; needs no decryption key.
+
+    Records stream through once: memory holds a chain head per case and O(log n) tree
+    hashes, not the ledger.
+    """
     report = VerifyReport()
+    checkpoints, rejected = _checkpoints(notes, public, origin)
+    tree = _Tree({c.size for c in checkpoints})
     heads: dict[str, tuple[int, bytes]] = {}
-    indexed: dict[int, StoredEvent] = {}
     for record in records:
         report.records += 1
         _check_record(record, heads, report)
-        if record.tree_index is not None:
-            if record.tree_index in indexed:
-                report.problems.append(_at(record, f"tree index {record.tree_index} appears twice"))
-            indexed[record.tree_index] = record
+        wrong = None if record.tree_index is None else tree.add(record.tree_index, record.leaf_hash)
+        if wrong is not None:
+            report.problems.append(_at(record, wrong))
         if progress is not None:
             progress(report.records)
     report.cases = len(heads)
-    leaves = _tree(indexed, report)
-    _checkpoints(notes, public, origin, report)
-    _roots(leaves, report)
+    gap = tree.gap()
+    if gap is not None:
+        report.problems.append(Problem(f"tree index {gap} is missing: a record was removed"))
+    report.tree_size = tree.size
+    report.checkpoints = checkpoints
+    report.problems.extend(rejected)
+    _roots(tree, report)
     return report

@@ -2,7 +2,8 @@
 
 Checkpoints are signed at most ``interval`` after a commit (and on demand): the records are
 integrated into the Merkle tree by one integrator, the root is signed, and the note is kept
-in the database and published to the witness folder.
+in the database (with the tree's frontier, from which the next checkpoint continues) and
+published to the witness folder.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import structlog
 from phasedcare.errors import InvalidInput, PhasedCareError
 from phasedcare.ledger.checkpoints import Checkpoint, parse_checkpoint, sign_checkpoint
 from phasedcare.ledger.keys import CheckpointKey
-from phasedcare.ledger.merkle import consistency_proof, root, verify_consistency
+from phasedcare.ledger.merkle import Frontier, consistency_proof, verify_consistency
 from phasedcare.ledger.verify import VerifyReport, verify_ledger
 from phasedcare.service.ports import EventStore
 
@@ -72,7 +73,11 @@ class Auditor:
         return self._origin
 
     def checkpoint(self) -> Checkpoint | None:
-        """Integrate new records and sign the tree; None when the ledger is empty."""
+        """Integrate new records and sign the tree; None when the ledger is empty.
+
+        The tree grows from the frontier kept with the latest checkpoint: only the records
+        integrated since are read and hashed, O(new records + log n) whatever the ledger's size.
+        """
         if not self._key.private:
             raise InvalidInput(
                 "this auditor holds only the public key: it cannot sign", field="key"
@@ -80,21 +85,48 @@ class Auditor:
         size = self._store.integrate()
         if size == 0:
             return None
-        leaves = self._store.tree_leaves()[:size]
+        frontier = self._latest_frontier(size)
+        frontier.extend(self._store.tree_leaves(start=frontier.size, stop=size))
         note = sign_checkpoint(
             origin=self._origin,
             size=size,
-            root=root(leaves),
+            root=frontier.root(),
             at=self._clock(),
             private=self._key.private,
             public=self._key.public,
         )
-        self._store.add_checkpoint(size=size, note=note)
+        self._store.add_checkpoint(size=size, note=note, frontier=frontier.to_bytes())
         if self._witness is not None:
             self._witness.publish(size=size, note=note)
         self._last = time.monotonic()
         self._log.info("checkpoint", tree_size=size)
         return parse_checkpoint(note, public=self._key.public, origin=self._origin)
+
+    def _latest_frontier(self, size: int) -> Frontier:
+        """The frontier kept with the latest checkpoint, if its signed root vouches for it.
+
+        Otherwise (none yet, kept before frontiers were, altered, signed by another key, or
+        beyond a tree that shrank) an empty one: the tree is then read from its first leaf.
+        """
+        latest = self._store.latest_checkpoint()
+        if latest is None:
+            return Frontier()
+        frontier = self._vouched(*latest)
+        if frontier is None or frontier.size > size:
+            self._log.warning(
+                "checkpoint frontier unusable: reading the whole tree", tree_size=latest[0]
+            )
+            return Frontier()
+        return frontier
+
+    def _vouched(self, size: int, note: str, kept: bytes) -> Frontier | None:
+        """The kept frontier if it is well formed and its root is the one the note signs."""
+        try:
+            frontier = Frontier.from_bytes(kept, size=size)
+            signed = parse_checkpoint(note, public=self._key.public, origin=self._origin)
+        except ValueError:
+            return None
+        return frontier if (signed.size, signed.root) == (size, frontier.root()) else None
 
     def after_commit(self) -> None:
         """Sign now when the last checkpoint is older than the interval, else schedule one.
@@ -119,9 +151,11 @@ class Auditor:
         self._checkpoint_quietly()
 
     def _checkpoint_quietly(self) -> None:
+        """A checkpoint after a commit: its failure (the database, or the witness folder's
+        disk) is logged, never raised into the command that has committed already."""
         try:
             self.checkpoint()
-        except PhasedCareError as exc:
+        except (PhasedCareError, OSError) as exc:
             self._log.warning("checkpoint failed", error=type(exc).__name__)
 
     def consistency(
@@ -136,7 +170,7 @@ class Auditor:
                 f"no signed checkpoint of size {missing[0]}; there are: {known}", field="size"
             )
         older, newer = signed[first], signed[second]
-        proof = consistency_proof(self._store.tree_leaves()[:second], first)
+        proof = consistency_proof(self._store.tree_leaves(stop=second), first)
         return older, newer, proof, verify_consistency(first, second, older.root, newer.root, proof)
 
     def _signed(self) -> list[Checkpoint]:

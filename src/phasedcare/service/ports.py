@@ -17,12 +17,16 @@ from phasedcare.ledger.records import StoredEvent
 __all__ = [
     "ApiKey",
     "ApiKeyStore",
+    "Append",
     "CaseFilter",
     "CaseProjection",
+    "DeadlineCursor",
     "DeadlineFilter",
     "DeadlineRow",
     "Delivery",
+    "DeliveryCursor",
     "EventStore",
+    "HandoverCursor",
     "HandoverFilter",
     "HandoverRow",
     "IdempotencyRecord",
@@ -30,6 +34,8 @@ __all__ = [
     "NotificationStore",
     "OutboxMessage",
     "Subscription",
+    "deadline_cursor",
+    "handover_cursor",
 ]
 
 
@@ -85,32 +91,64 @@ class CaseProjection:
 
 @dataclass(frozen=True, slots=True)
 class CaseFilter:
-    """Which projections to list; ``None`` means any. Results are ordered by case id."""
+    """Which projections to list; ``None`` means any. Results are ordered by case id.
+
+    ``after_case_id`` is a page's cursor: only cases whose id sorts after it.
+    """
 
     organisation: str | None = None
     phase: str | None = None
     region: str | None = None
     deadline_before: date | None = None
     limit: int | None = None
+    after_case_id: str | None = None
+
+
+DeadlineCursor = tuple[date, str, str, str]
+"""Where a page of deadlines ends: the last row's (due, case id, kind, ref), its sort key."""
+
+HandoverCursor = tuple[date, str, str]
+"""Where a page of handovers ends: the last row's (respond_by, case id, handover id)."""
+
+DeliveryCursor = tuple[str, str]
+"""Where a page of deliveries ends: the last one's (message id, subscription id)."""
+
+
+def deadline_cursor(row: DeadlineRow) -> DeadlineCursor:
+    """The sort key of a deadline row, which a page after it starts from."""
+    return (row.due, row.case_id, row.kind, row.ref)
+
+
+def handover_cursor(row: HandoverRow) -> HandoverCursor:
+    """The sort key of a handover row, which a page after it starts from."""
+    return (row.respond_by, row.case_id, row.handover_id)
 
 
 @dataclass(frozen=True, slots=True)
 class DeadlineFilter:
-    """Which deadlines to list, earliest first; ``None`` means any."""
+    """Which deadlines to list, earliest first; ``None`` means any.
+
+    ``after`` is a page's cursor: only rows whose sort key follows it.
+    """
 
     responsible: str | None = None
     due_before: date | None = None
     kind: str | None = None
     limit: int | None = None
+    after: DeadlineCursor | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class HandoverFilter:
-    """Which handovers to list: an organisation as sender or receiver, a status."""
+    """Which handovers to list: an organisation as sender or receiver, a status.
+
+    ``after`` is a page's cursor: only rows whose sort key follows it.
+    """
 
     organisation: str | None = None
     status: str | None = None
     limit: int | None = None
+    after: HandoverCursor | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +165,23 @@ class OutboxMessage:
     created_at: datetime
     recipients: tuple[str, ...]
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    """One case's new records and what is written with them: see :meth:`EventStore.append`.
+
+    The engine turns each decided command into one; a bulk import appends many at once
+    (:meth:`EventStore.append_batch`).
+    """
+
+    case_id: str
+    expected_sequence: int
+    records: Sequence[StoredEvent]
+    projection: CaseProjection | None
+    index: Sequence[bytes] = ()
+    outbox: Sequence[OutboxMessage] = ()
+    idempotency: IdempotencyRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,13 +269,29 @@ class NotificationStore(Protocol):
         ...
 
     def deliveries(
-        self, *, status: str | None = None, case_id: str | None = None, limit: int | None = None
+        self,
+        *,
+        status: str | None = None,
+        case_id: str | None = None,
+        limit: int | None = None,
+        subscriptions: Sequence[str] | None = None,
+        after: DeliveryCursor | None = None,
     ) -> list[Delivery]:
-        """Deliveries, newest message first."""
+        """Deliveries, newest message first (then by subscription id).
+
+        ``subscriptions`` keeps those to these subscriptions only; ``after`` is a page's
+        cursor: only deliveries that follow it in that order.
+        """
         ...
 
-    def messages(self, *, case_id: str | None = None) -> list[OutboxMessage]:
-        """Outbox messages in the order they were written."""
+    def messages(
+        self,
+        *,
+        case_id: str | None = None,
+        event_type: str | None = None,
+        recipient: str | None = None,
+    ) -> list[OutboxMessage]:
+        """Outbox messages in the order they were written, of one type or to one recipient."""
         ...
 
 
@@ -307,16 +378,34 @@ class EventStore(CaseKeyStore, NotificationStore, ApiKeyStore, IdempotencyStore,
         projection: CaseProjection | None,
         index: Sequence[bytes] = (),
         outbox: Sequence[OutboxMessage] = (),
+        idempotency: IdempotencyRecord | None = None,
     ) -> None:
         """Append records numbered ``expected_sequence + 1 ...`` and upsert the projection.
 
         Streams that are not cases (access logs, ``<case>~access``) pass no projection.
         ``index`` holds blind-index tokens that point at this case, ``outbox`` the
-        notifications the records cause (both in the same transaction).
+        notifications the records cause, ``idempotency`` the result of the request that made
+        them (all in the same transaction: a retry finds the result exactly when the records
+        were written).
 
         Raises:
             ConcurrencyConflict: the case's last sequence is not ``expected_sequence``
-                (another writer got there first); nothing is written.
+                (another writer got there first), or the idempotency record's (actor, key)
+                is taken; nothing is written.
+            StoreError: the backend failed; nothing is written.
+        """
+        ...
+
+    def append_batch(self, appends: Sequence[Append]) -> None:
+        """Make every append, each as :meth:`append` would, in one transaction: all or none.
+
+        Each case appears at most once. On PostgreSQL the cases' locks are taken in sorted
+        case order, so two batches (or a batch and single appends) never deadlock.
+
+        Raises:
+            ValueError: a case appears twice, or an append's records are misnumbered.
+            ConcurrencyConflict: some case's last sequence is not its ``expected_sequence``;
+                nothing is written.
             StoreError: the backend failed; nothing is written.
         """
         ...
@@ -365,15 +454,21 @@ class EventStore(CaseKeyStore, NotificationStore, ApiKeyStore, IdempotencyStore,
         """Give every record without one the next Merkle tree index (in position order).
 
         One integrator at a time (a lock), so indexes are gapless; returns the tree size.
+        Costs O(new records), whatever the tree's size.
         """
         ...
 
-    def tree_leaves(self) -> list[bytes]:
-        """The leaf hashes of the integrated records, by tree index."""
+    def tree_leaves(self, *, start: int = 0, stop: int | None = None) -> list[bytes]:
+        """The leaf hashes of the integrated records with ``start <= tree index < stop``."""
         ...
 
-    def add_checkpoint(self, *, size: int, note: str) -> None:
-        """Keep a signed checkpoint note (one per tree size; a repeat is ignored)."""
+    def add_checkpoint(self, *, size: int, note: str, frontier: bytes = b"") -> None:
+        """Keep a signed checkpoint note and the tree's frontier at its size (one per tree
+        size; a repeat is ignored)."""
+        ...
+
+    def latest_checkpoint(self) -> tuple[int, str, bytes] | None:
+        """The largest checkpoint kept with a frontier: its size, note and frontier."""
         ...
 
     def checkpoints(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""The published JSON Schemas: events (versioned), commands and the regional policy file.
+"""The published JSON Schemas: events (versioned), commands, import lines and the policy file.
 
 ``phasedcare schemas`` writes them into ``schemas/``; a test fails when the files drift from
 the code, so what developers integrate against is always what the engine accepts.
@@ -13,10 +13,12 @@ from typing import Any
 from phasedcare.domain.commands import COMMAND_TYPES
 from phasedcare.domain.events import EVENT_TYPES
 from phasedcare.domain.policy import policy_json_schema
+from phasedcare.service.importing import import_line_schema
 
 __all__ = ["published_schemas", "schema_differences", "write_schemas"]
 
 _BASE = "https://phasedcare.example/schemas"
+IMPORT_LINE_FILE = "import-line.schema.json"
 
 
 def _with_id(path: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -36,6 +38,7 @@ def published_schemas() -> dict[str, dict[str, Any]]:
     for command in COMMAND_TYPES:
         path = f"commands/{command.__name__}.schema.json"
         found[path] = _with_id(path, command.model_json_schema())
+    found[IMPORT_LINE_FILE] = _with_id(IMPORT_LINE_FILE, import_line_schema())
     return found
 
 

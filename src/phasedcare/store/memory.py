@@ -14,19 +14,24 @@ from phasedcare.errors import ConcurrencyConflict
 from phasedcare.ledger.keys import WrappedKey
 from phasedcare.ledger.records import StoredEvent
 from phasedcare.service.ports import (
+    Append,
     CaseFilter,
     CaseProjection,
     DeadlineFilter,
     DeadlineRow,
     HandoverFilter,
     HandoverRow,
+    IdempotencyRecord,
     OutboxMessage,
+    deadline_cursor,
+    handover_cursor,
 )
 from phasedcare.store.memory_credentials import InMemoryCredentials
 from phasedcare.store.memory_notifications import InMemoryNotifications
 
 __all__ = [
     "InMemoryEventStore",
+    "check_batch",
     "check_numbering",
     "deadline_matches",
     "handover_matches",
@@ -46,6 +51,17 @@ def check_numbering(case_id: str, expected_sequence: int, records: Sequence[Stor
             raise ValueError(msg)
 
 
+def check_batch(appends: Sequence[Append]) -> None:
+    """Raise ValueError unless each case appears once and each append's records follow it."""
+    seen: set[str] = set()
+    for append in appends:
+        if append.case_id in seen:
+            msg = f"case {append.case_id} appears twice in one batch"
+            raise ValueError(msg)
+        seen.add(append.case_id)
+        check_numbering(append.case_id, append.expected_sequence, append.records)
+
+
 def matches(projection: CaseProjection, case_filter: CaseFilter) -> bool:
     """True when the projection passes every criterion of the filter."""
     f = case_filter
@@ -55,6 +71,7 @@ def matches(projection: CaseProjection, case_filter: CaseFilter) -> bool:
         and (f.phase is None or projection.phase == f.phase)
         and (f.region is None or projection.region == f.region)
         and (f.deadline_before is None or (deadline is not None and deadline < f.deadline_before))
+        and (f.after_case_id is None or projection.case_id > f.after_case_id)
     )
 
 
@@ -65,6 +82,7 @@ def deadline_matches(row: DeadlineRow, deadline_filter: DeadlineFilter) -> bool:
         (f.responsible is None or row.responsible == f.responsible)
         and (f.due_before is None or row.due < f.due_before)
         and (f.kind is None or row.kind == f.kind)
+        and (f.after is None or deadline_cursor(row) > f.after)
     )
 
 
@@ -72,8 +90,10 @@ def handover_matches(row: HandoverRow, handover_filter: HandoverFilter) -> bool:
     """True when the handover passes every criterion of the filter."""
     f = handover_filter
     parties = (row.from_organisation, row.to_organisation)
-    return (f.organisation is None or f.organisation in parties) and (
-        f.status is None or row.status == f.status
+    return (
+        (f.organisation is None or f.organisation in parties)
+        and (f.status is None or row.status == f.status)
+        and (f.after is None or handover_cursor(row) > f.after)
     )
 
 
@@ -90,7 +110,7 @@ class InMemoryEventStore(InMemoryNotifications, InMemoryCredentials):
         self._keys: dict[str, WrappedKey] = {}
         self._tree: list[bytes] = []
         self._index: dict[bytes, set[str]] = {}
-        self._checkpoints: dict[int, str] = {}
+        self._checkpoints: dict[int, tuple[str, bytes]] = {}  # size: note, frontier
 
     def append(
         self,
@@ -101,27 +121,46 @@ class InMemoryEventStore(InMemoryNotifications, InMemoryCredentials):
         projection: CaseProjection | None,
         index: Sequence[bytes] = (),
         outbox: Sequence[OutboxMessage] = (),
+        idempotency: IdempotencyRecord | None = None,
     ) -> None:
         """Append atomically, or raise ConcurrencyConflict and change nothing."""
-        check_numbering(case_id, expected_sequence, records)
+        append = Append(case_id, expected_sequence, records, projection, index, outbox, idempotency)
+        self.append_batch([append])
+
+    def append_batch(self, appends: Sequence[Append]) -> None:
+        """Make every append at once, or raise (ConcurrencyConflict) and change nothing."""
+        check_batch(appends)
+        if not appends:
+            return
         with self._lock:
-            self._check_new(case_id, outbox)
-            stored = self._cases.get(case_id, [])
-            if len(stored) != expected_sequence:
-                raise ConcurrencyConflict(
-                    case_id=case_id, expected=expected_sequence, actual=len(stored)
-                )
-            positioned = [
-                replace(record, position=len(self._log) + offset)
-                for offset, record in enumerate(records, start=1)
-            ]
-            self._cases[case_id] = [*stored, *positioned]
-            self._log.extend(positioned)
-            if projection is not None:
-                self._projections[case_id] = projection
-            for token in index:
-                self._index.setdefault(token, set()).add(case_id)
-            self._enqueue(outbox)
+            self._check_new(appends[0].case_id, [m for a in appends for m in a.outbox])
+            for append in appends:
+                stored = len(self._cases.get(append.case_id, []))
+                taken = append.idempotency is not None and self._idempotency_taken(append)
+                if stored != append.expected_sequence or taken:
+                    raise ConcurrencyConflict(
+                        case_id=append.case_id, expected=append.expected_sequence, actual=stored
+                    )
+            for append in appends:
+                self._write(append)
+                if append.idempotency is not None:
+                    record = append.idempotency
+                    self._idempotency[(record.actor, record.key)] = record
+
+    def _write(self, append: Append) -> None:
+        """Store one checked append (lock held)."""
+        case_id = append.case_id
+        positioned = [
+            replace(record, position=len(self._log) + offset)
+            for offset, record in enumerate(append.records, start=1)
+        ]
+        self._cases[case_id] = [*self._cases.get(case_id, []), *positioned]
+        self._log.extend(positioned)
+        if append.projection is not None:
+            self._projections[case_id] = append.projection
+        for token in append.index:
+            self._index.setdefault(token, set()).add(case_id)
+        self._enqueue(append.outbox)
 
     def load(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
         """The case's records in sequence order."""
@@ -169,8 +208,7 @@ class InMemoryEventStore(InMemoryNotifications, InMemoryCredentials):
         with self._lock:
             rows = [h for p in self._projections.values() for h in p.handovers]
         found = sorted(
-            (h for h in rows if handover_matches(h, handover_filter)),
-            key=lambda h: (h.respond_by, h.case_id, h.handover_id),
+            (h for h in rows if handover_matches(h, handover_filter)), key=handover_cursor
         )
         return found[: handover_filter.limit] if handover_filter.limit is not None else found
 
@@ -186,42 +224,46 @@ class InMemoryEventStore(InMemoryNotifications, InMemoryCredentials):
         with self._lock:
             return self._keys.get(case_id)
 
-    def add_case_key(self, key: WrappedKey) -> WrappedKey:
-        """Store the key unless the case has one; return the stored key."""
+    def add_case_keys(self, keys: Sequence[WrappedKey]) -> list[WrappedKey]:
+        """Store each key unless its case has one; return the stored keys."""
         with self._lock:
-            return self._keys.setdefault(key.case_id, key)
+            return [self._keys.setdefault(key.case_id, key) for key in keys]
 
     def integrate(self) -> int:
-        """Index the records not yet in the tree, in position order."""
+        """Index the records not yet in the tree: the log's tail, in position order."""
         with self._lock:
-            for number, record in enumerate(self._log):
-                if record.tree_index is None:
-                    self._log[number] = replace(record, tree_index=len(self._tree))
-                    self._tree.append(record.leaf_hash)
-            by_position = {r.position: r for r in self._log}
-            for case_id, records in self._cases.items():
-                self._cases[case_id] = [by_position[r.position] for r in records]
+            for number in range(len(self._tree), len(self._log)):
+                record = replace(self._log[number], tree_index=len(self._tree))
+                self._log[number] = record
+                self._cases[record.header.case_id][record.header.sequence - 1] = record
+                self._tree.append(record.leaf_hash)
             return len(self._tree)
 
-    def tree_leaves(self) -> list[bytes]:
-        """The integrated leaves by tree index."""
+    def tree_leaves(self, *, start: int = 0, stop: int | None = None) -> list[bytes]:
+        """The integrated leaves by tree index, from ``start`` up to ``stop``."""
         with self._lock:
-            return list(self._tree)
+            return self._tree[start:stop]
 
-    def add_checkpoint(self, *, size: int, note: str) -> None:
-        """Keep the first note for each size."""
+    def add_checkpoint(self, *, size: int, note: str, frontier: bytes = b"") -> None:
+        """Keep the first note (and frontier) for each size."""
         with self._lock:
-            self._checkpoints.setdefault(size, note)
+            self._checkpoints.setdefault(size, (note, frontier))
 
     def checkpoints(self) -> list[str]:
         """Every note, by size."""
         with self._lock:
-            return [note for _, note in sorted(self._checkpoints.items())]
+            return [note for _, (note, _) in sorted(self._checkpoints.items())]
+
+    def latest_checkpoint(self) -> tuple[int, str, bytes] | None:
+        """The largest checkpoint kept with a frontier: size, note, frontier."""
+        with self._lock:
+            kept = [(size, *kept) for size, kept in self._checkpoints.items() if kept[1]]
+        return max(kept, default=None)
 
     def case_keys(self) -> list[WrappedKey]:
-        """Every wrapped case key."""
+        """Every wrapped case key, by case id (as the SQL store orders them)."""
         with self._lock:
-            return list(self._keys.values())
+            return [self._keys[case_id] for case_id in sorted(self._keys)]
 
     def rewrap_case_key(self, key: WrappedKey) -> None:
         """Replace a case's wrapped key."""

@@ -9,7 +9,7 @@ import threading
 from dataclasses import replace
 from datetime import datetime
 
-from phasedcare.service.ports import ApiKey, IdempotencyRecord
+from phasedcare.service.ports import ApiKey, Append, IdempotencyRecord
 
 __all__ = ["InMemoryCredentials"]
 
@@ -52,6 +52,11 @@ class InMemoryCredentials:
         """The record stored for this actor's key, or None."""
         with self._lock:
             return self._idempotency.get((actor, key))
+
+    def _idempotency_taken(self, append: Append) -> bool:
+        """Whether the append's idempotency (actor, key) has a record already (lock held)."""
+        record = append.idempotency
+        return record is not None and (record.actor, record.key) in self._idempotency
 
     def idempotency_put(self, record: IdempotencyRecord) -> IdempotencyRecord:
         """Store the record unless its (actor, key) has one; return the stored one."""

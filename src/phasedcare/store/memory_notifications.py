@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from phasedcare.errors import StoreError
-from phasedcare.service.ports import Delivery, OutboxMessage, Subscription
+from phasedcare.service.ports import Delivery, DeliveryCursor, OutboxMessage, Subscription
 
 __all__ = ["InMemoryNotifications"]
 
@@ -146,9 +146,15 @@ class InMemoryNotifications:
             self._leases.pop(key, None)
 
     def deliveries(
-        self, *, status: str | None = None, case_id: str | None = None, limit: int | None = None
+        self,
+        *,
+        status: str | None = None,
+        case_id: str | None = None,
+        limit: int | None = None,
+        subscriptions: Sequence[str] | None = None,
+        after: DeliveryCursor | None = None,
     ) -> list[Delivery]:
-        """Deliveries, newest message first."""
+        """Deliveries, newest message first, then by subscription; after the cursor."""
         with self._lock:
             order = {m: i for i, m in enumerate(self._messages)}
             found = [
@@ -156,15 +162,35 @@ class InMemoryNotifications:
                 for d in self._deliveries.values()
                 if (status is None or d.status == status)
                 and (case_id is None or d.case_id == case_id)
+                and (subscriptions is None or d.subscription_id in subscriptions)
             ]
-        found.sort(key=lambda d: (-order[d.message_id], d.subscription_id))
+
+        def newest_first(delivery: Delivery) -> tuple[int, str]:
+            return -order[delivery.message_id], delivery.subscription_id
+
+        found.sort(key=newest_first)
+        if after is not None:
+            start = (-order.get(after[0], -1), after[1])  # an unknown cursor: nothing follows
+            found = [d for d in found if newest_first(d) > start]
         return found[:limit] if limit is not None else found
 
-    def messages(self, *, case_id: str | None = None) -> list[OutboxMessage]:
-        """Outbox messages in the order they were written."""
+    def messages(
+        self,
+        *,
+        case_id: str | None = None,
+        event_type: str | None = None,
+        recipient: str | None = None,
+    ) -> list[OutboxMessage]:
+        """Outbox messages in the order they were written, of one type or to one recipient."""
         with self._lock:
             found = list(self._messages.values())
-        return [m for m in found if case_id is None or m.case_id == case_id]
+        return [
+            m
+            for m in found
+            if (case_id is None or m.case_id == case_id)
+            and (event_type is None or m.event_type == event_type)
+            and (recipient is None or recipient in m.recipients)
+        ]
 
 
 def _due(delivery: Delivery) -> datetime:

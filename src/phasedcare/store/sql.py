@@ -15,6 +15,7 @@ three times as fast as the same append through the ORM.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -39,14 +40,21 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from phasedcare.errors import ConcurrencyConflict, StoreError
 from phasedcare.ledger.keys import WrappedKey
 from phasedcare.ledger.records import RecordHeader, StoredEvent
-from phasedcare.service.ports import CaseFilter, CaseProjection, OutboxMessage
-from phasedcare.store.memory import check_numbering
-from phasedcare.store.sql_credentials import SqlCredentials
+from phasedcare.service.ports import (
+    Append,
+    CaseFilter,
+    CaseProjection,
+    IdempotencyRecord,
+    OutboxMessage,
+)
+from phasedcare.store.memory import check_batch, check_numbering
+from phasedcare.store.sql_credentials import SqlCredentials, insert_idempotency
 from phasedcare.store.sql_errors import translated
 from phasedcare.store.sql_notifications import (
     SqlNotifications,
     delete_case_rows,
     enqueue,
+    sync_case_rows,
     with_case_rows,
     write_case_rows,
 )
@@ -71,15 +79,21 @@ _BUSY_TIMEOUT_SECONDS = 30
 _SQLITE_PRAGMAS = (
     f"busy_timeout={_BUSY_TIMEOUT_SECONDS * 1000}",  # first: the pragmas below may wait too
     "journal_mode=WAL",  # readers never block the writer, nor it them
-    "synchronous=FULL",  # NORMAL can lose the last acknowledged commits on power loss
     "foreign_keys=ON",
     "secure_delete=ON",  # a destroyed case key is zeroed on disk, not only unlinked
 )
+_SQLITE_SYNCHRONOUS = ("full", "normal")
+"""``?synchronous=`` of a SQLite URL. FULL (the default) syncs every commit to disk: an
+acknowledged command survives a power loss. NORMAL syncs only at WAL checkpoints: a crash of
+the process loses nothing, a power loss may lose the last commits (for synthetic loads)."""
 _INTEGRATOR_LOCK = 7_013_551  # the PostgreSQL advisory lock of the one integrator
 _CASE_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:case_id, 0))")
 _SEQUENCE_CLASH = (
     "uq_event_records_case_sequence",
     "event_records.case_id, event_records.sequence",
+    # a concurrent request with the same Idempotency-Key committed first
+    "idempotency_records_pkey",
+    "idempotency_records.actor, idempotency_records.key",
 )
 _NOT_INITIALISED = "database schema is not initialised: run phasedcare init"
 _PROJECTION_FIELDS = tuple(
@@ -105,9 +119,30 @@ _LOAD = (
     select(*_COLUMNS).where(EVENTS.c.case_id == bindparam("case_id")).order_by(EVENTS.c.sequence)
 )
 _INSERT_EVENTS = EVENTS.insert()
+_TREE_SIZE = select(func.coalesce(func.max(EVENTS.c.tree_index) + 1, 0))
+_WAITING = (
+    select(EVENTS.c.position).where(EVENTS.c.tree_index.is_(None)).order_by(EVENTS.c.position)
+)
+_NUMBER = (
+    EVENTS.update()
+    .where(EVENTS.c.position == bindparam("at"))
+    .values(tree_index=bindparam("index"))
+)
+_LATEST_CHECKPOINT = (
+    select(CHECKPOINTS.c.tree_size, CHECKPOINTS.c.note, CHECKPOINTS.c.frontier)
+    .where(CHECKPOINTS.c.frontier.is_not(None))
+    .order_by(CHECKPOINTS.c.tree_size.desc())
+    .limit(1)
+)
+_LAST_SEQUENCES = (
+    select(EVENTS.c.case_id, func.max(EVENTS.c.sequence))
+    .where(EVENTS.c.case_id.in_(bindparam("case_ids", expanding=True)))
+    .group_by(EVENTS.c.case_id)
+)
+_IN_LIST_SIZE = 500  # ids per IN list: far below SQLite's and PostgreSQL's parameter limits
 
 
-def _sqlite_engine(url: URL, echo: bool) -> Engine:
+def _sqlite_engine(url: URL, echo: bool, synchronous: str) -> Engine:
     """A SQLite engine that emits its own BEGIN, IMMEDIATE for writers (SQLAlchemy's recipe).
 
     pysqlite would otherwise begin lazily, at the first INSERT, and a second process could
@@ -123,7 +158,7 @@ def _sqlite_engine(url: URL, echo: bool) -> Engine:
     def _connect(dbapi_connection: Any, _: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in _SQLITE_PRAGMAS:
+        for pragma in (*_SQLITE_PRAGMAS, f"synchronous={synchronous}"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -141,7 +176,11 @@ def _open_engine(url: URL, echo: bool) -> Engine:
     if backend == "sqlite":
         if _sqlite_file_missing(url):  # connecting would create an empty file
             raise StoreError(_NOT_INITIALISED)
-        return _sqlite_engine(url, echo)
+        synchronous = url.query.get("synchronous", "full")
+        if synchronous not in _SQLITE_SYNCHRONOUS:
+            msg = f"synchronous={synchronous!r} in the SQLite URL: use full or normal"
+            raise StoreError(msg)
+        return _sqlite_engine(url.difference_update_query(["synchronous"]), echo, str(synchronous))
     if backend == "postgresql":
         return create_engine(url, echo=echo, pool_pre_ping=True)
     raise StoreError(f"unsupported database {backend!r}: use sqlite or postgresql")
@@ -184,6 +223,7 @@ _UPSERT_PROJECTION = _insert_or(
     + ", ".join(f"{name} = excluded.{name}" for name in _PROJECTION_FIELDS if name != "case_id"),
 )
 _INSERT_TOKENS = _insert_or(INDEX, "DO NOTHING")
+_INSERT_KEYS = _insert_or(KEYS, "(case_id) DO NOTHING")
 
 
 class SqlEventStore(SqlNotifications, SqlCredentials):
@@ -230,8 +270,10 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
         projection: CaseProjection | None,
         index: Sequence[bytes] = (),
         outbox: Sequence[OutboxMessage] = (),
+        idempotency: IdempotencyRecord | None = None,
     ) -> None:
-        """Append records, upsert the projection row and add index tokens in one transaction.
+        """Append records, upsert the projection row and add index tokens in one transaction
+        (with the outbox messages and the request's idempotency record).
 
         Raises:
             ValueError: the records are not this case's, numbered ``expected_sequence + 1 ...``.
@@ -239,22 +281,60 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
             StoreError: the database failed; nothing is written.
         """
         check_numbering(case_id, expected_sequence, records)
+        with self._appending(f"case {case_id}", case_id, expected_sequence) as conn:
+            self._lock_case(conn, case_id)
+            actual = conn.execute(_LAST_SEQUENCE, {"case_id": case_id}).scalar_one()
+            if actual != expected_sequence:
+                raise ConcurrencyConflict(
+                    case_id=case_id, expected=expected_sequence, actual=actual
+                )
+            self._insert(conn, case_id, records, projection, index)
+            enqueue(conn, outbox)
+            insert_idempotency(conn, [] if idempotency is None else [idempotency])
+
+    def append_batch(self, appends: Sequence[Append]) -> None:
+        """Make many cases' appends in one transaction, locking the cases in sorted order.
+
+        One statement per table for the whole batch (the outbox excepted): a bulk import
+        writes many commands per commit instead of one.
+
+        Raises:
+            ValueError: a case appears twice, or an append's records are misnumbered.
+            ConcurrencyConflict: some case is not at its expected sequence; nothing is written.
+            StoreError: the database failed; nothing is written.
+        """
+        check_batch(appends)
+        if not appends:
+            return
+        ordered = sorted(appends, key=lambda append: append.case_id)
+        first = ordered[0]
+        subject = f"{len(ordered)} cases from {first.case_id}"
+        with self._appending(subject, first.case_id, first.expected_sequence) as conn:
+            for append in ordered:
+                self._lock_case(conn, append.case_id)
+            actual = _last_sequences(conn, [append.case_id for append in ordered])
+            for append in ordered:
+                if actual.get(append.case_id, 0) != append.expected_sequence:
+                    raise ConcurrencyConflict(
+                        case_id=append.case_id,
+                        expected=append.expected_sequence,
+                        actual=actual.get(append.case_id, 0),
+                    )
+            _insert_batch(conn, appends)
+
+    @contextmanager
+    def _appending(self, subject: str, case_id: str, expected: int) -> Iterator[Connection]:
+        """An append's write transaction: a (case, sequence) clash becomes ConcurrencyConflict
+        (for ``case_id``), any other driver error StoreError ``append to <subject> failed``."""
         try:
             with self._write() as conn, conn.begin():
-                self._lock_case(conn, case_id)
-                actual = conn.execute(_LAST_SEQUENCE, {"case_id": case_id}).scalar_one()
-                if actual != expected_sequence:
-                    raise ConcurrencyConflict(
-                        case_id=case_id, expected=expected_sequence, actual=actual
-                    )
-                self._insert(conn, case_id, records, projection, index)
-                enqueue(conn, outbox)
+                yield conn
         except IntegrityError as exc:
             if not any(name in str(exc.orig) for name in _SEQUENCE_CLASH):
-                raise StoreError(f"append to case {case_id} failed", detail=str(exc.orig)) from None
-            raise ConcurrencyConflict(case_id=case_id, expected=expected_sequence) from None
+                raise StoreError(f"append to {subject} failed", detail=str(exc.orig)) from None
+            raise ConcurrencyConflict(case_id=case_id, expected=expected) from None
         except DBAPIError as exc:
-            raise StoreError(f"append to case {case_id} failed", detail=str(exc.orig)) from None
+            raise StoreError(f"append to {subject} failed", detail=str(exc.orig)) from None
 
     def _lock_case(self, conn: Connection, case_id: str) -> None:
         """On PostgreSQL, wait for the case's advisory lock (released at commit or rollback).
@@ -276,8 +356,7 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
             conn.execute(_INSERT_EVENTS, [_event_row(r) for r in records])
         if projection is not None:
             conn.execute(_UPSERT_PROJECTION, _projection_row(projection))
-            delete_case_rows(conn, [case_id])
-            write_case_rows(conn, [projection])
+            sync_case_rows(conn, projection)
         if tokens:
             rows = [{"token": token, "case_id": case_id} for token in sorted(set(tokens))]
             conn.execute(_INSERT_TOKENS, rows)
@@ -344,7 +423,7 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
             return None if row is None else with_case_rows(conn, [_projection(row)])[0]
 
     def projections(self, case_filter: CaseFilter) -> list[CaseProjection]:
-        """Projection rows passing the filter, ordered by case id."""
+        """Projection rows passing the filter, ordered by case id, after the cursor."""
         f = case_filter
         criteria = [
             column == value
@@ -357,6 +436,8 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
         ]
         if f.deadline_before is not None:
             criteria.append(CASES.c.next_deadline < f.deadline_before)
+        if f.after_case_id is not None:
+            criteria.append(CASES.c.case_id > f.after_case_id)
         query = select(CASES).where(*criteria).order_by(CASES.c.case_id).limit(f.limit)
         with translated("listing the cases failed"), self._engine.connect() as conn:
             found = [_projection(row) for row in conn.execute(query).mappings()]
@@ -381,26 +462,22 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
             row = conn.execute(query).mappings().first()
         return None if row is None else _wrapped(row)
 
-    def add_case_key(self, key: WrappedKey) -> WrappedKey:
-        """Store the key unless the case has one; return the stored key."""
-        row = {
-            "case_id": key.case_id,
-            "version": key.version,
-            "kek_id": key.kek_id,
-            "wrapped": key.wrapped,
-        }
-        try:
-            with self._write() as conn, conn.begin():
-                conn.execute(KEYS.insert(), [row])
-        except IntegrityError:
-            pass  # another writer created it first: theirs is the one
-        except DBAPIError as exc:
-            raise StoreError(
-                f"storing the key of case {key.case_id} failed", detail=str(exc.orig)
-            ) from None
-        stored = self.case_key(key.case_id)
-        assert stored is not None  # noqa: S101 - inserted above or by the other writer
-        return stored
+    def add_case_keys(self, keys: Sequence[WrappedKey]) -> list[WrappedKey]:
+        """Store each key unless its case has one, in one transaction; return the stored keys.
+
+        A case another writer gave a key first keeps that one: it is what is returned.
+        """
+        if not keys:
+            return []
+        rows = [
+            {"case_id": k.case_id, "version": k.version, "kek_id": k.kek_id, "wrapped": k.wrapped}
+            for k in keys
+        ]
+        with translated("storing case keys failed"), self._write() as conn, conn.begin():
+            conn.execute(_INSERT_KEYS, rows)
+            query = select(KEYS).where(KEYS.c.case_id.in_([k.case_id for k in keys]))
+            stored = {row["case_id"]: _wrapped(row) for row in conn.execute(query).mappings()}
+        return [stored[k.case_id] for k in keys]
 
     def case_keys(self) -> list[WrappedKey]:
         """Every wrapped case key."""
@@ -461,21 +538,24 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _INTEGRATOR_LOCK})
             return _integrate(conn)
 
-    def tree_leaves(self) -> list[bytes]:
-        """The integrated leaves by tree index."""
+    def tree_leaves(self, *, start: int = 0, stop: int | None = None) -> list[bytes]:
+        """The integrated leaves by tree index, from ``start`` up to ``stop`` (a range scan)."""
         query = (
             select(EVENTS.c.leaf_hash)
-            .where(EVENTS.c.tree_index.is_not(None))
+            .where(EVENTS.c.tree_index >= start)
             .order_by(EVENTS.c.tree_index)
         )
+        if stop is not None:
+            query = query.where(EVENTS.c.tree_index < stop)
         with translated("reading the tree failed"), self._engine.connect() as conn:
             return [bytes(leaf) for leaf in conn.execute(query).scalars()]
 
-    def add_checkpoint(self, *, size: int, note: str) -> None:
-        """Keep the first note for each tree size."""
+    def add_checkpoint(self, *, size: int, note: str, frontier: bytes = b"") -> None:
+        """Keep the first note (and frontier) for each tree size."""
+        row = {"tree_size": size, "note": note, "frontier": frontier or None}
         try:
             with self._write() as conn, conn.begin():
-                conn.execute(CHECKPOINTS.insert(), [{"tree_size": size, "note": note}])
+                conn.execute(CHECKPOINTS.insert(), [row])
         except IntegrityError:
             pass  # a checkpoint of this size exists already
         except DBAPIError as exc:
@@ -486,6 +566,12 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
         query = select(CHECKPOINTS.c.note).order_by(CHECKPOINTS.c.tree_size)
         with translated("reading the checkpoints failed"), self._engine.connect() as conn:
             return list(conn.execute(query).scalars())
+
+    def latest_checkpoint(self) -> tuple[int, str, bytes] | None:
+        """The largest checkpoint kept with a frontier: size, note, frontier (the key's end)."""
+        with translated("reading the checkpoints failed"), self._engine.connect() as conn:
+            row = conn.execute(_LATEST_CHECKPOINT).first()
+        return None if row is None else (int(row[0]), str(row[1]), bytes(row[2]))
 
     def find_by_token(self, token: bytes) -> list[str]:
         """The cases a blind-index token points at, sorted."""
@@ -498,24 +584,44 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
         self._engine.dispose()
 
 
+def _last_sequences(conn: Connection, case_ids: Sequence[str]) -> dict[str, int]:
+    """The last sequence of each of these cases that has records."""
+    found: dict[str, int] = {}
+    for start in range(0, len(case_ids), _IN_LIST_SIZE):
+        chunk = list(case_ids[start : start + _IN_LIST_SIZE])
+        found.update(conn.execute(_LAST_SEQUENCES, {"case_ids": chunk}).tuples().all())
+    return found
+
+
+def _insert_batch(conn: Connection, appends: Sequence[Append]) -> None:
+    """Insert many cases' records, projection and read-model rows, tokens and messages."""
+    records = [_event_row(record) for append in appends for record in append.records]
+    if records:
+        conn.execute(_INSERT_EVENTS, records)
+    projections = [append.projection for append in appends if append.projection is not None]
+    if projections:
+        conn.execute(_UPSERT_PROJECTION, [_projection_row(p) for p in projections])
+        for start in range(0, len(projections), _IN_LIST_SIZE):
+            delete_case_rows(conn, [p.case_id for p in projections[start : start + _IN_LIST_SIZE]])
+        write_case_rows(conn, projections)
+    tokens = sorted({(token, append.case_id) for append in appends for token in append.index})
+    if tokens:
+        conn.execute(_INSERT_TOKENS, [{"token": t, "case_id": c} for t, c in tokens])
+    enqueue(conn, [message for append in appends for message in append.outbox])
+    insert_idempotency(conn, [a.idempotency for a in appends if a.idempotency is not None])
+
+
 def _integrate(conn: Connection) -> int:
-    """Number the unindexed records after the tree's current size; return the new size."""
-    size = int(
-        conn.execute(select(func.count()).where(EVENTS.c.tree_index.is_not(None))).scalar_one()
-    )
-    waiting = (
-        conn.execute(
-            select(EVENTS.c.position)
-            .where(EVENTS.c.tree_index.is_(None))
-            .order_by(EVENTS.c.position)
-        )
-        .scalars()
-        .all()
-    )
-    for offset, position in enumerate(waiting):
-        conn.execute(
-            EVENTS.update().where(EVENTS.c.position == position).values(tree_index=size + offset)
-        )
+    """Number the unindexed records after the tree's current end; return the new size.
+
+    Both lookups read the unique index on ``tree_index`` (its last entry, its NULL entries)
+    and the new indexes go out in one executemany: O(new records), not O(ledger).
+    """
+    size = int(conn.execute(_TREE_SIZE).scalar_one())
+    waiting = conn.execute(_WAITING).scalars().all()
+    if waiting:
+        numbered = [{"at": position, "index": size + n} for n, position in enumerate(waiting)]
+        conn.execute(_NUMBER, numbered)
     return size + len(waiting)
 
 

@@ -7,7 +7,7 @@ racing with one key both get the record of the first, and neither gets an error.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,7 @@ from phasedcare.store.sql_errors import translated
 from phasedcare.store.sql_notifications import _aware, _utc
 from phasedcare.store.tables import ApiKeyRecord, IdempotencyKeyRecord
 
-__all__ = ["SqlCredentials"]
+__all__ = ["SqlCredentials", "idempotency_row", "insert_idempotency"]
 
 API_KEYS = ApiKeyRecord.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
 IDEMPOTENCY = IdempotencyKeyRecord.__table__  # type: ignore[attr-defined]
@@ -42,6 +42,19 @@ def _idempotency(row: Any) -> IdempotencyRecord:
     values["response_body"] = bytes(values["response_body"])
     values["created_at"] = _aware(values["created_at"])
     return IdempotencyRecord(**values)
+
+
+def idempotency_row(record: IdempotencyRecord) -> dict[str, Any]:
+    """The table row of an idempotency record (times in UTC)."""
+    row = {f: getattr(record, f) for f in _IDEMPOTENCY_FIELDS}
+    row["created_at"] = _utc(record.created_at)
+    return row
+
+
+def insert_idempotency(conn: Connection, records: Sequence[IdempotencyRecord]) -> None:
+    """Insert records in the caller's transaction; a taken (actor, key) fails it (unique)."""
+    if records:
+        conn.execute(IDEMPOTENCY.insert(), [idempotency_row(r) for r in records])
 
 
 def _idempotency_key(actor: str, key: str) -> Any:
@@ -101,8 +114,7 @@ class SqlCredentials:
         On PostgreSQL a racing insert of the same key waits for the first to commit, and the
         read (a new snapshot per statement) then sees it.
         """
-        row = {f: getattr(record, f) for f in _IDEMPOTENCY_FIELDS}
-        row["created_at"] = _utc(record.created_at)
+        row = idempotency_row(record)
         dialect_insert = postgresql.insert if self._backend == "postgresql" else sqlite.insert
         insert = dialect_insert(IDEMPOTENCY).on_conflict_do_nothing(index_elements=["actor", "key"])
         query = select(IDEMPOTENCY).where(_idempotency_key(record.actor, record.key))

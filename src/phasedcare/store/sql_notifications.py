@@ -1,9 +1,12 @@
 """The SQL half of the read models and notifications: deadline and handover rows, the
 outbox, webhook subscriptions and deliveries.
 
-Mixed into :class:`~phasedcare.store.sql.SqlEventStore`. ``write_case_rows`` and
+Mixed into :class:`~phasedcare.store.sql.SqlEventStore`. ``sync_case_rows`` and
 ``enqueue`` run inside the append's transaction; claiming a delivery is a conditional
 UPDATE (a lease), so two drainers never send one delivery at the same moment.
+
+Lists page by keyset: a cursor is the last row's sort key, and the next page starts after it
+in an index that has that order, so a page costs the same at any size of the ledger.
 """
 
 from __future__ import annotations
@@ -14,13 +17,29 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 
 from phasedcare.service.ports import (
     CaseProjection,
     DeadlineFilter,
     DeadlineRow,
     Delivery,
+    DeliveryCursor,
     HandoverFilter,
     HandoverRow,
     OutboxMessage,
@@ -39,6 +58,7 @@ __all__ = [
     "SqlNotifications",
     "delete_case_rows",
     "enqueue",
+    "sync_case_rows",
     "with_case_rows",
     "write_case_rows",
 ]
@@ -51,7 +71,14 @@ DELIVERIES = DeliveryRecord.__table__  # type: ignore[attr-defined]
 
 _DEADLINE_FIELDS = tuple(DeadlineRow.__dataclass_fields__)
 _HANDOVER_FIELDS = tuple(HandoverRow.__dataclass_fields__)
+_DEADLINE_COLUMNS = tuple(DEADLINES.c[f] for f in _DEADLINE_FIELDS)  # a row's fields in order
+_HANDOVER_COLUMNS = tuple(HANDOVERS.c[f] for f in _HANDOVER_FIELDS)
+_CASE_DEADLINES = select(*_DEADLINE_COLUMNS).where(DEADLINES.c.case_id == bindparam("case_id"))
+_CASE_HANDOVERS = select(*_HANDOVER_COLUMNS).where(HANDOVERS.c.case_id == bindparam("case_id"))
 _SUBSCRIPTION_FIELDS = tuple(Subscription.__dataclass_fields__)
+_DEADLINE_ORDER = (DEADLINES.c.due, DEADLINES.c.case_id, DEADLINES.c.kind, DEADLINES.c.ref)
+_HANDOVER_ORDER = (HANDOVERS.c.respond_by, HANDOVERS.c.case_id, HANDOVERS.c.handover_id)
+_PADDED_RECIPIENTS = literal_column("' '").concat(OUTBOX.c.recipients).concat(" ")
 _ACTIVE_SUBSCRIBERS = select(SUBSCRIPTIONS.c.subscription_id).where(
     SUBSCRIPTIONS.c.active.is_(True),
     SUBSCRIPTIONS.c.organisation.in_(bindparam("recipients", expanding=True)),
@@ -87,20 +114,68 @@ def _values(row: object, fields: tuple[str, ...]) -> dict[str, Any]:
     return {f: getattr(row, f) for f in fields}
 
 
+def _deadline_values(row: DeadlineRow) -> dict[str, Any]:
+    return _values(row, _DEADLINE_FIELDS)
+
+
+def _handover_values(row: HandoverRow) -> dict[str, Any]:
+    return {**_values(row, _HANDOVER_FIELDS), "proposed_at": _utc(row.proposed_at)}
+
+
 def write_case_rows(conn: Connection, projections: Sequence[CaseProjection]) -> None:
     """Insert the deadline and handover rows of these projections."""
-    deadlines = [
-        {f: getattr(d, f) for f in _DEADLINE_FIELDS} for p in projections for d in p.deadlines
-    ]
-    handovers = [
-        {**_values(h, _HANDOVER_FIELDS), "proposed_at": _utc(h.proposed_at)}
-        for p in projections
-        for h in p.handovers
-    ]
+    deadlines = [_deadline_values(d) for p in projections for d in p.deadlines]
+    handovers = [_handover_values(h) for p in projections for h in p.handovers]
     if deadlines:
         conn.execute(DEADLINES.insert(), deadlines)
     if handovers:
         conn.execute(HANDOVERS.insert(), handovers)
+
+
+_DEADLINE_KEY = ("case_id", "kind", "ref")
+_HANDOVER_KEY = ("case_id", "handover_id")
+_DELETE_BY_KEY = {
+    table.name: table.delete().where(*(table.c[k] == bindparam(f"key_{k}") for k in key))
+    for table, key in ((DEADLINES, _DEADLINE_KEY), (HANDOVERS, _HANDOVER_KEY))
+}
+
+
+def sync_case_rows(conn: Connection, projection: CaseProjection) -> None:
+    """Bring one case's deadline and handover rows to the projection's, writing only changes.
+
+    Most commands change a row or two, or none: deleting and inserting them all took a
+    quarter of an append. Reading them and comparing costs less than rewriting them (three
+    deadlines and a handover, unchanged, in tables of a million-event ledger: 0.25 ms
+    instead of 1.5 ms on SQLite, 1.7 ms instead of 4.3 ms on PostgreSQL). A changed row is
+    deleted by its key and inserted anew.
+    """
+    case = {"case_id": projection.case_id}
+    deadlines = [_deadline(r) for r in conn.execute(_CASE_DEADLINES, case)]
+    handovers = [_handover(r) for r in conn.execute(_CASE_HANDOVERS, case)]
+    _sync(conn, DEADLINES, _DEADLINE_KEY, deadlines, projection.deadlines)
+    _sync(conn, HANDOVERS, _HANDOVER_KEY, handovers, projection.handovers)
+
+
+def _sync(
+    conn: Connection,
+    table: Table,
+    key: tuple[str, ...],
+    stored: Sequence[DeadlineRow] | Sequence[HandoverRow],
+    wanted: Sequence[DeadlineRow] | Sequence[HandoverRow],
+) -> None:
+    """Delete the stored rows not wanted as they are; insert the wanted rows not stored."""
+    kept: set[object] = set(stored)
+    gone = kept - set(wanted)
+    new = [row for row in wanted if row not in kept]
+    if gone:
+        keys = [{f"key_{k}": getattr(row, k) for k in key} for row in gone]
+        conn.execute(_DELETE_BY_KEY[table.name], keys)
+    if new:
+        conn.execute(table.insert(), [_row_values(row) for row in new])
+
+
+def _row_values(row: DeadlineRow | HandoverRow) -> dict[str, Any]:
+    return _deadline_values(row) if isinstance(row, DeadlineRow) else _handover_values(row)
 
 
 def with_case_rows(conn: Connection, projections: list[CaseProjection]) -> list[CaseProjection]:
@@ -109,11 +184,11 @@ def with_case_rows(conn: Connection, projections: list[CaseProjection]) -> list[
     if not ids:
         return projections
     deadlines: dict[str, list[DeadlineRow]] = {}
-    for r in conn.execute(select(DEADLINES).where(DEADLINES.c.case_id.in_(ids))).mappings():
-        row = DeadlineRow(**{**{k: r[k] for k in _DEADLINE_FIELDS}, "due": _day(r["due"])})
+    for r in conn.execute(select(*_DEADLINE_COLUMNS).where(DEADLINES.c.case_id.in_(ids))):
+        row = _deadline(r)
         deadlines.setdefault(row.case_id, []).append(row)
     handovers: dict[str, list[HandoverRow]] = {}
-    for r in conn.execute(select(HANDOVERS).where(HANDOVERS.c.case_id.in_(ids))).mappings():
+    for r in conn.execute(select(*_HANDOVER_COLUMNS).where(HANDOVERS.c.case_id.in_(ids))):
         handover = _handover(r)
         handovers.setdefault(handover.case_id, []).append(handover)
     return [
@@ -132,13 +207,19 @@ def _deadline_order(row: DeadlineRow) -> tuple[Any, ...]:
     return (row.due, row.kind, row.ref)
 
 
-def _handover(r: Any) -> HandoverRow:
+def _deadline(values: Sequence[Any]) -> DeadlineRow:
+    """A deadline from its columns in field order (``_DEADLINE_COLUMNS``)."""
+    due, case_id, kind, ref, responsible, escalated = values
+    return DeadlineRow(_day(due), case_id, kind, ref, responsible, escalated)
+
+
+def _handover(values: Sequence[Any]) -> HandoverRow:
+    """A handover from its columns in field order (``_HANDOVER_COLUMNS``)."""
+    case_id, handover_id, sender, receiver, purpose, status, respond_by, proposed_at = values
+    moment = _aware(proposed_at)
+    assert moment is not None  # noqa: S101 - the column is NOT NULL
     return HandoverRow(
-        **{
-            **{k: r[k] for k in _HANDOVER_FIELDS},
-            "respond_by": _day(r["respond_by"]),
-            "proposed_at": _aware(r["proposed_at"]),
-        }
+        case_id, handover_id, sender, receiver, purpose, status, _day(respond_by), moment
     )
 
 
@@ -216,6 +297,49 @@ def _delivery(row: Any) -> Delivery:
     )
 
 
+def _follows(order: Sequence[Any], cursor: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows whose sort key (``order``'s columns) comes after the cursor: a row-value
+    comparison that SQLite and PostgreSQL answer from an index with that order."""
+    values = [
+        literal(value, type_=column.type) for column, value in zip(order, cursor, strict=True)
+    ]
+    return tuple_(*order) > tuple_(*values)
+
+
+def _either_party(organisation: str, criteria: list[Any], limit: int | None) -> Select[Any]:
+    """Handovers the organisation sent or received, in order: one ordered leg per side.
+
+    An ``OR`` over both columns would read every handover the organisation ever had and
+    sort them all; each leg instead reads its own index in order and stops at ``limit``.
+    """
+    sent = HANDOVERS.c.from_organisation == organisation
+    received = and_(HANDOVERS.c.to_organisation == organisation, ~sent)
+    legs = [
+        select(
+            select(*_HANDOVER_COLUMNS)
+            .where(side, *criteria)
+            .order_by(*_HANDOVER_ORDER)
+            .limit(limit)
+            .subquery()
+        )
+        for side in (sent, received)
+    ]
+    both = union_all(*legs).subquery()
+    return select(both).order_by(both.c.respond_by, both.c.case_id, both.c.handover_id).limit(limit)
+
+
+def _after_delivery(cursor: DeliveryCursor) -> ColumnElement[bool]:
+    """Deliveries after the cursor, newest message first: an older message, or the same
+    message to a later subscription (an unknown message id: none)."""
+    message_id, subscription_id = cursor
+    position = select(OUTBOX.c.position).where(OUTBOX.c.message_id == message_id)
+    at = position.scalar_subquery()
+    return or_(
+        OUTBOX.c.position < at,
+        and_(OUTBOX.c.position == at, DELIVERIES.c.subscription_id > subscription_id),
+    )
+
+
 _DELIVERY_VIEW = select(DELIVERIES, OUTBOX.c.event_type, OUTBOX.c.case_id, OUTBOX.c.position).join(
     OUTBOX, OUTBOX.c.message_id == DELIVERIES.c.message_id
 )
@@ -240,33 +364,27 @@ class SqlNotifications:
         ]
         if f.due_before is not None:
             criteria.append(DEADLINES.c.due < f.due_before)
-        order = (DEADLINES.c.due, DEADLINES.c.case_id, DEADLINES.c.kind, DEADLINES.c.ref)
-        query = select(DEADLINES).where(*criteria).order_by(*order).limit(f.limit)
+        if f.after is not None:
+            criteria.append(_follows(_DEADLINE_ORDER, f.after))
+        query = select(*_DEADLINE_COLUMNS).where(*criteria).order_by(*_DEADLINE_ORDER)
         with translated("reading notifications failed"), self._engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        return [
-            DeadlineRow(**{**{k: r[k] for k in _DEADLINE_FIELDS}, "due": _day(r["due"])})
-            for r in rows
-        ]
+            return [_deadline(r) for r in conn.execute(query.limit(f.limit))]
 
     def handover_rows(self, handover_filter: HandoverFilter) -> list[HandoverRow]:
-        """Handovers passing the filter, by response date."""
+        """Handovers passing the filter, by response date (then case and handover id)."""
         f = handover_filter
         criteria = []
-        if f.organisation is not None:
-            criteria.append(
-                or_(
-                    HANDOVERS.c.from_organisation == f.organisation,
-                    HANDOVERS.c.to_organisation == f.organisation,
-                )
-            )
         if f.status is not None:
             criteria.append(HANDOVERS.c.status == f.status)
-        order = (HANDOVERS.c.respond_by, HANDOVERS.c.case_id, HANDOVERS.c.handover_id)
-        query = select(HANDOVERS).where(*criteria).order_by(*order).limit(f.limit)
+        if f.after is not None:
+            criteria.append(_follows(_HANDOVER_ORDER, f.after))
+        query = (
+            select(*_HANDOVER_COLUMNS).where(*criteria).order_by(*_HANDOVER_ORDER).limit(f.limit)
+            if f.organisation is None
+            else _either_party(f.organisation, criteria, f.limit)
+        )
         with translated("reading notifications failed"), self._engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        return [_handover(r) for r in rows]
+            return [_handover(r) for r in conn.execute(query)]
 
     def add_subscription(self, subscription: Subscription) -> None:
         """Store a new subscription."""
@@ -423,22 +541,42 @@ class SqlNotifications:
             )
 
     def deliveries(
-        self, *, status: str | None = None, case_id: str | None = None, limit: int | None = None
+        self,
+        *,
+        status: str | None = None,
+        case_id: str | None = None,
+        limit: int | None = None,
+        subscriptions: Sequence[str] | None = None,
+        after: DeliveryCursor | None = None,
     ) -> list[Delivery]:
-        """Deliveries, newest message first."""
+        """Deliveries, newest message first, then by subscription; after the cursor."""
         query = _DELIVERY_VIEW
         if status is not None:
             query = query.where(DELIVERIES.c.status == status)
         if case_id is not None:
             query = query.where(OUTBOX.c.case_id == case_id)
+        if subscriptions is not None:
+            query = query.where(DELIVERIES.c.subscription_id.in_(list(subscriptions)))
+        if after is not None:
+            query = query.where(_after_delivery(after))
         query = query.order_by(OUTBOX.c.position.desc(), DELIVERIES.c.subscription_id).limit(limit)
         with translated("reading notifications failed"), self._engine.connect() as conn:
             return [_delivery(r) for r in conn.execute(query).mappings()]
 
-    def messages(self, *, case_id: str | None = None) -> list[OutboxMessage]:
-        """Outbox messages in the order they were written."""
+    def messages(
+        self,
+        *,
+        case_id: str | None = None,
+        event_type: str | None = None,
+        recipient: str | None = None,
+    ) -> list[OutboxMessage]:
+        """Outbox messages in the order they were written, of one type or to one recipient."""
         query = select(OUTBOX).order_by(OUTBOX.c.position)
         if case_id is not None:
             query = query.where(OUTBOX.c.case_id == case_id)
+        if event_type is not None:
+            query = query.where(OUTBOX.c.event_type == event_type)
+        if recipient is not None:  # recipients are space-separated ids
+            query = query.where(_PADDED_RECIPIENTS.contains(f" {recipient} ", autoescape=True))
         with translated("reading notifications failed"), self._engine.connect() as conn:
             return [_message(r) for r in conn.execute(query).mappings()]

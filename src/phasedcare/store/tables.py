@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
 
 metadata = SQLModel.metadata
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0006"
 """The Alembic revision these tables match; the store refuses a database at another one."""
 
 _POSITION = BigInteger().with_variant(Integer(), "sqlite")
@@ -65,14 +65,19 @@ class CaseRecord(SQLModel, table=True):
     """The projection row of one case: what lists and caseloads are answered from."""
 
     __tablename__ = "case_records"
+    __table_args__ = (  # caseload pages: filtered, ordered by case id (migration 0005)
+        Index("ix_case_records_regie_case", "regie_organisation", "case_id"),
+        Index("ix_case_records_regie_phase_case", "regie_organisation", "phase", "case_id"),
+        Index("ix_case_records_phase_case", "phase", "case_id"),
+    )
 
     case_id: str = Field(primary_key=True, max_length=64)
     region: str = Field(max_length=64, index=True)
     opened_via: str = Field(max_length=16)
     acute: bool
-    phase: str = Field(max_length=40, index=True)
+    phase: str = Field(max_length=40)
     vt_stage: str = Field(max_length=40)
-    regie_organisation: str = Field(max_length=64, index=True)
+    regie_organisation: str = Field(max_length=64)
     casusregisseur: str = Field(max_length=64)
     opened_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
@@ -93,12 +98,17 @@ class CaseKeyRecord(SQLModel, table=True):
 
 
 class CheckpointRecord(SQLModel, table=True):
-    """A signed checkpoint note of the Merkle tree at one size."""
+    """A signed checkpoint note of the Merkle tree at one size, and the tree's frontier then.
+
+    The frontier (its perfect subtrees' roots, concatenated; migration 0006) lets the next
+    checkpoint extend the tree from here instead of reading every leaf; older rows have none.
+    """
 
     __tablename__ = "checkpoints"
 
     tree_size: int = Field(sa_column=Column(_POSITION, primary_key=True, autoincrement=False))
     note: str
+    frontier: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class HouseholdIndexRecord(SQLModel, table=True):
@@ -114,12 +124,19 @@ class DeadlineRecord(SQLModel, table=True):
     """One deadline of a case (read model): the caseload of what is due and overdue."""
 
     __tablename__ = "case_deadlines"
+    __table_args__ = (  # pages in (due, case, kind, ref) order, per filter (migration 0005)
+        Index("ix_case_deadlines_order", "due", "case_id", "kind", "ref"),
+        Index(
+            "ix_case_deadlines_responsible_order", "responsible", "due", "case_id", "kind", "ref"
+        ),
+        Index("ix_case_deadlines_kind_order", "kind", "due", "case_id", "ref"),
+    )
 
     case_id: str = Field(primary_key=True, max_length=64)
     kind: str = Field(primary_key=True, max_length=40)
     ref: str = Field(primary_key=True, max_length=64)
-    due: date = Field(index=True)
-    responsible: str = Field(max_length=64, index=True)
+    due: date
+    responsible: str = Field(max_length=64)
     escalated: bool
 
 
@@ -127,11 +144,41 @@ class HandoverRecord(SQLModel, table=True):
     """One handover of a case (read model); its payload stays sealed in the ledger."""
 
     __tablename__ = "case_handovers"
+    __table_args__ = (  # pages in (respond_by, case, handover) order per side (migration 0005)
+        Index("ix_case_handovers_order", "respond_by", "case_id", "handover_id"),
+        Index("ix_case_handovers_status_order", "status", "respond_by", "case_id", "handover_id"),
+        Index(
+            "ix_case_handovers_from_order",
+            "from_organisation",
+            "respond_by",
+            "case_id",
+            "handover_id",
+        ),
+        Index(
+            "ix_case_handovers_from_status_order",
+            "from_organisation",
+            "status",
+            "respond_by",
+            "case_id",
+            "handover_id",
+        ),
+        Index(
+            "ix_case_handovers_to_order", "to_organisation", "respond_by", "case_id", "handover_id"
+        ),
+        Index(
+            "ix_case_handovers_to_status_order",
+            "to_organisation",
+            "status",
+            "respond_by",
+            "case_id",
+            "handover_id",
+        ),
+    )
 
     case_id: str = Field(primary_key=True, max_length=64)
     handover_id: str = Field(primary_key=True, max_length=64)
-    from_organisation: str = Field(max_length=64, index=True)
-    to_organisation: str = Field(max_length=64, index=True)
+    from_organisation: str = Field(max_length=64)
+    to_organisation: str = Field(max_length=64)
     purpose: str = Field(max_length=20)
     status: str = Field(max_length=20)
     respond_by: date
@@ -142,6 +189,9 @@ class OutboxRecord(SQLModel, table=True):
     """A notification written in the transaction of the command that caused it (ids only)."""
 
     __tablename__ = "outbox_messages"
+    __table_args__ = (  # melder feedback: one type, in order (migration 0005)
+        Index("ix_outbox_messages_type_order", "event_type", "position"),
+    )
 
     position: int | None = Field(
         default=None, sa_column=Column(_POSITION, primary_key=True, autoincrement=True)

@@ -1,0 +1,399 @@
+"""The read side of the Engine: every query, authorised and logged (NEN 7513) with ids only.
+
+Mixed into :class:`~phasedcare.service.engine.Engine`, which sets the parts below. A read
+folds the case's events (opened through the codec, which keeps what it opened), authorises
+the actor on the case as it stands, and records the access before it answers; a search over
+many cases (caseload lists, deadlines, handovers) is one entry on the caseload's stream.
+Pages of the caseload are read from the projection tables in index order.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from phasedcare.domain import events as ev
+from phasedcare.domain.actors import Actor, Role
+from phasedcare.domain.calendar import WorkingDayCalendar
+from phasedcare.domain.case import CaseState, fold
+from phasedcare.domain.charts import CHARTS, options
+from phasedcare.domain.context import DecisionContext
+from phasedcare.domain.deadlines import deadlines
+from phasedcare.domain.events import DomainEvent
+from phasedcare.domain.mda import CriterionResult, evaluate, signal_due
+from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
+from phasedcare.domain.share_decisions import ReviewTask, review_task
+from phasedcare.errors import (
+    Erased,
+    InvalidInput,
+    NotAuthorised,
+    NotFound,
+)
+from phasedcare.ledger.blind_index import BlindIndex
+from phasedcare.ledger.bundle import case_bundle, ledger_bundle
+from phasedcare.ledger.codec import RecordCodec
+from phasedcare.ledger.records import StoredEvent
+from phasedcare.ledger.verify import VerifyReport
+from phasedcare.service.access import CASELOAD, AccessLog, refusal_detail
+from phasedcare.service.audit import Auditor
+from phasedcare.service.authorisation import (
+    authorise_handover_read,
+    authorise_lookup,
+    authorise_read,
+    authorise_review_tasks,
+    known_actor,
+)
+from phasedcare.service.notifications import TYPE_PREFIX
+from phasedcare.service.ports import (
+    CaseFilter,
+    CaseProjection,
+    DeadlineCursor,
+    DeadlineFilter,
+    DeadlineRow,
+    EventStore,
+    HandoverCursor,
+    HandoverFilter,
+    HandoverRow,
+)
+from phasedcare.service.views import (
+    AccessView,
+    CaseView,
+    HandoverPayloadView,
+    HistoryEntry,
+    TransitionView,
+    case_view,
+    handover_payload_view,
+    history_entry,
+    transition_view,
+)
+
+__all__ = ["CaseReads"]
+
+_SYSTEM_SEARCHES = frozenset({"deadlines", "mda_candidates"})
+
+
+class CaseReads(ABC):
+    """Queries over the cases of one region (the Engine's read side)."""
+
+    _store: EventStore
+    _policy: RegionalPolicy
+    _calendar: WorkingDayCalendar
+    _clock: Callable[[], datetime]
+    _codec: RecordCodec
+    _auditor: Auditor | None
+    _access: AccessLog
+    _index: BlindIndex | None
+    _log: Any
+
+    @abstractmethod
+    def _context(self, actor: Actor) -> DecisionContext:
+        """The decision context of ``actor`` now (the Engine's clock and policy)."""
+
+    def find_known_household(
+        self, *, actor: Actor, name: str, date_of_birth: date | None = None
+    ) -> list[str]:
+        """Cases with a member of this name (and date of birth), without any name stored in clear.
+
+        Veilig Thuis uses it to link a new melding to a household it knows; the search is logged.
+        """
+        authorise_lookup(actor, self._policy)
+        if self._index is None:
+            raise InvalidInput("this engine has no blind index configured", field="blind_index")
+        if not name.strip():
+            raise InvalidInput("a name is needed to look up a household", field="name")
+        self._access.record(
+            actor,
+            CASELOAD,
+            action="search",
+            query="known_household",
+            outcome="allowed",
+            basis="veilig_thuis",
+        )
+        return self._store.find_by_token(self._index.query(name, date_of_birth))
+
+    def _records(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
+        records = self._store.load(case_id)
+        if not records:
+            raise NotFound(f"case {case_id} does not exist", kind="case", ident=case_id)
+        if records[-1].header.event_type == "CaseErased":
+            [tombstone] = self._codec.decode(records[-1:])
+            assert isinstance(tombstone, ev.CaseErased)  # noqa: S101 - by its header
+            self._codec.forget(case_id)  # erased elsewhere: drop what this process opened
+            raise Erased(case_id=case_id, erased_on=str(tombstone.at.date()), rule=tombstone.rule)
+        return records if up_to is None else records[:up_to]
+
+    def _events(self, case_id: str, *, up_to: int | None = None) -> list[DomainEvent]:
+        return self._codec.decode(self._records(case_id, up_to=up_to))
+
+    def _load_with_head(self, case_id: str) -> tuple[CaseState, bytes]:
+        """The case's state and the leaf hash of its last record (the chain's head)."""
+        records = self._records(case_id)
+        return fold(case_id, self._codec.decode(records)), records[-1].leaf_hash
+
+    def _load(self, case_id: str) -> CaseState:
+        return fold(case_id, self._events(case_id))
+
+    def _read(
+        self, case_id: str, actor: Actor, query: str, *, up_to: int | None = None
+    ) -> tuple[CaseState, list[DomainEvent]]:
+        events = self._events(case_id, up_to=up_to)
+        case = fold(case_id, events)
+        try:
+            today = self._clock().astimezone(UTC).date()
+            basis = authorise_read(actor, case, self._policy, today=today)
+        except NotAuthorised as exc:
+            self._access.record(
+                actor,
+                case_id,
+                action="read",
+                query=query,
+                outcome="denied",
+                detail=refusal_detail(exc),
+            )
+            raise
+        self._access.record(
+            actor, case_id, action="read", query=query, outcome="allowed", basis=basis
+        )
+        self._log.info("read", query=query, case_id=case_id, organisation=actor.organisation)
+        return case, events
+
+    def review_tasks(self, *, actor: Actor) -> list[ReviewTask]:
+        """Unreviewed break-glass uses of the region, earliest due first (ids, who, when).
+
+        Veilig Thuis professionals and auditors only; the search is logged.
+        """
+        try:
+            basis = authorise_review_tasks(actor, self._policy)
+        except NotAuthorised as exc:
+            self._access.record(
+                actor,
+                CASELOAD,
+                action="search",
+                query="review_tasks",
+                outcome="denied",
+                detail=refusal_detail(exc),
+            )
+            raise
+        self._access.record(
+            actor, CASELOAD, action="search", query="review_tasks", outcome="allowed", basis=basis
+        )
+        tasks = []
+        for row in self._store.deadline_rows(DeadlineFilter(kind="break_glass_review")):
+            try:
+                use = self._load(row.case_id).break_glass[row.ref]
+            except Erased:  # the row outlived its case's key: nothing left to review
+                continue
+            tasks.append(review_task(row.case_id, use, due=row.due, escalated=row.escalated))
+        return tasks
+
+    def melder_feedback(self, *, actor: Actor) -> list[dict[str, Any]]:
+        """The feedback sent to the actor's organisation as a melder (ids only), oldest first.
+
+        Logged as a caseload search; it gives no right to read the cases themselves.
+        """
+        self._caseload_scope(actor, "melder_feedback")
+        sent = self._store.messages(
+            event_type=TYPE_PREFIX + "melder.feedback", recipient=actor.organisation
+        )
+        return [json.loads(m.body)["data"] for m in sent]
+
+    def export_case(self, case_id: str, *, actor: Actor) -> dict[str, Any]:
+        """The case's sealed records with inclusion proofs against a fresh checkpoint."""
+        self._read(case_id, actor, "export")
+        checkpoint = self._require_auditor().checkpoint()
+        assert checkpoint is not None  # noqa: S101 - the case has records
+        leaves = self._store.tree_leaves()[: checkpoint.size]
+        return case_bundle(
+            self._store.load(case_id), leaves=leaves, note=checkpoint.note, origin=checkpoint.origin
+        )
+
+    def export_ledger(self, *, actor: Actor) -> dict[str, Any]:
+        """A bundle of every record and checkpoint (auditors only; the export is logged)."""
+        self._auditor_only(actor, action="export", query="export_ledger", what="export the ledger")
+        auditor = self._require_auditor()
+        auditor.checkpoint()
+        return ledger_bundle(
+            list(self._store.read_all()), notes=auditor.notes(), origin=auditor.origin
+        )
+
+    def verify_ledger(self, *, actor: Actor) -> VerifyReport:
+        """Verify every record, the tree and every checkpoint (auditors only; logged)."""
+        self._auditor_only(actor, action="read", query="verify_ledger", what="verify the ledger")
+        return self._require_auditor().verify()
+
+    def _auditor_only(self, actor: Actor, *, action: str, query: str, what: str) -> None:
+        """Refuse (and log) anyone but an auditor; log the auditor's access."""
+        known_actor(actor, self._policy)
+        if actor.role is not Role.auditor:
+            self._access.record(actor, CASELOAD, action=action, query=query, outcome="denied")
+            raise NotAuthorised(
+                f"{actor} is not authorised: only auditors {what}",
+                actor=str(actor),
+            )
+        self._access.record(
+            actor, CASELOAD, action=action, query=query, outcome="allowed", basis="auditor"
+        )
+
+    def _require_auditor(self) -> Auditor:
+        if self._auditor is None:
+            raise InvalidInput("this engine has no ledger auditor configured", field="auditor")
+        return self._auditor
+
+    def access_history(self, case_id: str, *, actor: Actor) -> list[AccessView]:
+        """Who looked at this case, on what basis, from where, and who was refused."""
+        self._read(case_id, actor, "access_history")
+        return self._access.entries(case_id)
+
+    def show(self, case_id: str, *, actor: Actor) -> CaseView:
+        """The case as it stands, with its deadlines judged today."""
+        case, _ = self._read(case_id, actor, "show")
+        today = self._clock().astimezone(UTC).date()
+        return case_view(case, deadlines(case, self._policy, self._calendar), today)
+
+    def handover(self, case_id: str, handover_id: str, *, actor: Actor) -> HandoverPayloadView:
+        """One handover with its payload: what its receiver may see, and all it may see."""
+        case = self._load(case_id)
+        try:
+            basis = authorise_handover_read(actor, case, handover_id, self._policy)
+        except NotAuthorised as exc:
+            self._access.record(
+                actor,
+                case_id,
+                action="read",
+                query="handover",
+                outcome="denied",
+                detail=refusal_detail(exc),
+            )
+            raise
+        self._access.record(
+            actor, case_id, action="read", query="handover", outcome="allowed", basis=basis
+        )
+        return handover_payload_view(case, handover_id)
+
+    def handovers(
+        self,
+        *,
+        actor: Actor,
+        status: str | None = None,
+        after: HandoverCursor | None = None,
+        limit: int | None = None,
+    ) -> list[HandoverRow]:
+        """Handovers the actor's organisation sends or receives (Veilig Thuis: all), by
+        response date; a page of ``limit`` after the cursor (a row's ``handover_cursor``)."""
+        organisation = self._caseload_scope(actor, "handovers")
+        found = HandoverFilter(organisation=organisation, status=status, after=after, limit=limit)
+        return self._store.handover_rows(found)
+
+    def deadlines(
+        self,
+        *,
+        actor: Actor,
+        overdue: bool = False,
+        kind: str | None = None,
+        after: DeadlineCursor | None = None,
+        limit: int | None = None,
+    ) -> list[DeadlineRow]:
+        """Deadlines earliest first, escalated or not (``overdue``: only those passed today);
+        a page of ``limit`` after the cursor (a row's ``deadline_cursor``).
+
+        Professionals outside Veilig Thuis see the deadlines their organisation must meet.
+        """
+        organisation = self._caseload_scope(actor, "deadlines")
+        today = self._clock().astimezone(UTC).date()
+        found = DeadlineFilter(
+            responsible=organisation,
+            due_before=today if overdue else None,
+            kind=kind,
+            after=after,
+            limit=limit,
+        )
+        return self._store.deadline_rows(found)
+
+    def _caseload_scope(self, actor: Actor, query: str) -> str | None:
+        """Log a caseload search; the organisation a non-VT professional is limited to."""
+        known_actor(actor, self._policy)
+        kind = self._policy.organisation(actor.organisation).kind
+        limited = actor.role is Role.professional and kind is not OrganisationKind.veilig_thuis
+        if actor.role is Role.system:
+            self._system_search(actor, query)
+            limited = False
+        self._access.record(
+            actor, CASELOAD, action="search", query=query, outcome="allowed", basis=str(kind)
+        )
+        self._log.info("read", query=query, organisation=actor.organisation)
+        return actor.organisation if limited else None
+
+    def _system_search(self, actor: Actor, query: str) -> None:
+        """The sweeps search deadlines and MDA++ candidates, as the region's Veilig Thuis."""
+        if query in _SYSTEM_SEARCHES and actor.organisation == self._policy.veilig_thuis.id:
+            return
+        self._access.record(actor, CASELOAD, action="search", query=query, outcome="denied")
+        msg = f"{actor} is not authorised: the system searches only deadlines and MDA++ candidates"
+        raise NotAuthorised(msg, actor=str(actor))
+
+    def mda_candidates(self, *, actor: Actor) -> list[str]:
+        """Open cases not at MDA++, never signalled, whose entry criteria are met today.
+
+        One caseload search in the access log; the cases are folded, never shown.
+        """
+        self._caseload_scope(actor, "mda_candidates")
+        today = self._clock().astimezone(UTC).date()
+        rows = self._store.projections(CaseFilter())
+        open_rows = [r for r in rows if r.phase != "afgesloten"]
+        return [
+            r.case_id for r in open_rows if signal_due(self._load(r.case_id), self._policy, today)
+        ]
+
+    def mda_criteria(self, case_id: str, *, actor: Actor) -> list[CriterionResult]:
+        """The policy's MDA++ entry criteria weighed on the case today."""
+        case, _ = self._read(case_id, actor, "mda_criteria")
+        return evaluate(case, self._policy, self._clock().astimezone(UTC).date())
+
+    def history(self, case_id: str, *, actor: Actor) -> list[HistoryEntry]:
+        """Every event of the case: when, who, under which policy version, and what."""
+        _, events = self._read(case_id, actor, "history")
+        return [history_entry(seq, event) for seq, event in enumerate(events, start=1)]
+
+    def allowed(self, case_id: str, *, actor: Actor) -> list[TransitionView]:
+        """Every event of both charts, whether it may fire now, and why not."""
+        case, _ = self._read(case_id, actor, "allowed")
+        ctx = self._context(actor)
+        return [transition_view(o) for chart in CHARTS for o in options(chart, case, ctx)]
+
+    def state_at(
+        self, case_id: str, *, actor: Actor, sequence: int | None = None, at: datetime | None = None
+    ) -> CaseState:
+        """The case as it was after record ``sequence`` or at time ``at``: events applied, never
+        decided again, so the answer is what the engine held then."""
+        _, events = self._read(case_id, actor, "replay", up_to=sequence)
+        if at is not None:
+            events = [event for event in events if event.at <= at]
+        return fold(case_id, events)
+
+    def list_cases(
+        self,
+        *,
+        actor: Actor,
+        phase: str | None = None,
+        organisation: str | None = None,
+        deadline_before: date | None = None,
+        limit: int | None = None,
+        after_case_id: str | None = None,
+    ) -> list[CaseProjection]:
+        """The caseload: cases by regiehouder, phase and deadline (names never included), by
+        case id; a page of ``limit`` after the cursor ``after_case_id``.
+
+        Professionals outside Veilig Thuis see only the cases their organisation holds.
+        """
+        organisation = self._caseload_scope(actor, "list") or organisation
+        found = CaseFilter(
+            organisation=organisation,
+            phase=phase,
+            deadline_before=deadline_before,
+            limit=limit,
+            after_case_id=after_case_id,
+        )
+        return self._store.projections(found)
