@@ -17,8 +17,9 @@ The soak (2,000 examples a property)::
 
     HYPOTHESIS_PROFILE=soak .venv/bin/pytest tests/reliability/test_bad_input.py
 
-Known gaps are pinned as strict xfails naming the fix (a mapping key repeated back in an HTTP
-problem): each turns into a failure once fixed, so its marker goes with the fix.
+The gaps it found (a 500 for an If-Match too long for an int, a mapping key and an unknown
+event repeated back, a policy file that is not UTF-8 crashing the CLI) are fixed; the tests
+that found them stay.
 """
 
 from __future__ import annotations
@@ -510,12 +511,6 @@ def test_an_if_match_too_long_for_an_int_is_a_problem(world: World, client: Test
     assert new_access_entries(world, before) == []
 
 
-@pytest.mark.xfail(
-    reason="api/problems.handle_invalid_request repeats pydantic's loc, whose parts under a "
-    "mapping are the client's own keys (a risk assessment's item names); mark them like "
-    "service.validation does",
-    raises=AssertionError,
-)
 def test_an_item_name_is_not_repeated_in_a_problem(world: World, client: TestClient) -> None:
     """A risk assessment item with a value that is not text: 422, the item's name not echoed."""
     body = {

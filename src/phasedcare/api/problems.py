@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from phasedcare import errors
+from phasedcare.service.validation import error_place
 
 __all__ = [
     "CASE_ERRORS",
@@ -155,11 +156,20 @@ async def handle_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc)
 
 
+def _located(loc: tuple[int | str, ...]) -> list[str]:
+    """The parts of an error's location: body/query/header, the field, then positions."""
+    return (
+        [str(loc[0]), *error_place(tuple(loc[1:])).split(".")]
+        if len(loc) > 1
+        else list(map(str, loc))
+    )
+
+
 async def handle_invalid_request(_: Request, exc: Exception) -> JSONResponse:
     """Exception handler: a request that fails validation gets 422 problem details too."""
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this class
-    found = [
-        {"loc": [str(p) for p in e["loc"]], "msg": str(e["msg"]), "type": str(e["type"])}
+    found = [  # where, as "body.items.*": a mapping's keys are the client's data, not repeated
+        {"loc": _located(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])}
         for e in exc.errors()
     ]
     missing = [".".join(e["loc"][1:]) for e in found if e["type"] == "missing"]
