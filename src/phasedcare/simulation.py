@@ -309,7 +309,9 @@ class _Household:
         return (m for m in self.members if m[1].year >= 2006)
 
     def directe_veiligheid(self) -> Iterator[Step]:
-        yield from self.fire(self.vt, "start_directe_veiligheid")
+        # The regiehouder starts it: Veilig Thuis at first, the team holding regie after a
+        # hermelding about a household handed over before.
+        yield from self.fire(self.regie, "start_directe_veiligheid")
         yield from self.step(
             self.regie,
             cmd.AgreeSafetyPlan(
@@ -320,7 +322,8 @@ class _Household:
     def overdracht(self, level: str) -> Iterator[Step]:
         yield from self.directe_veiligheid()
         yield from self.fire(self.vt, "besluit_overdracht", "vt")
-        yield from self.hand_over(self.rng.choice(self.region.teams))
+        others = [t for t in self.region.teams if t != self.regie.organisation]
+        yield from self.hand_over(self.rng.choice(others or list(self.region.teams)))
         yield from self.fire(self.vt, "start_monitoring", "vt")
         yield from self.care(level, monitoring_start=self.t)
 
@@ -359,10 +362,12 @@ class _Household:
             )
         else:
             self.later(days=self.rng.uniform(12, 20))  # the daily sweep expires it meanwhile
-        others = [t for t in self.region.teams if t != team] or [team]
-        yield from self.hand_over_accepted(self.rng.choice(others))
+        others = [t for t in self.region.teams if t not in (team, self.regie.organisation)]
+        yield from self.hand_over_accepted(self.rng.choice(others or [team]))
 
     def hand_over_accepted(self, team: str) -> Iterator[Step]:
+        if team == self.regie.organisation:  # it holds regie already (a second MDA++ round)
+            return
         yield from self.propose(team)
         receiver = self.region.professional(team, self.rng)
         self.later(days=self.rng.uniform(0.5, 3))

@@ -92,3 +92,13 @@ def test_simulating_the_same_seed_twice_into_one_database_is_refused() -> None:
     simulate(engine, clock, households=2, years=1, seed=3)
     with pytest.raises(ValueError, match="seed 3 already"):
         simulate(engine, clock, households=2, years=1, seed=3)
+
+
+def test_hermeldingen_years_later_walk_on_without_a_refusal() -> None:
+    """Four years give households time to close and come back: a hermelding about a household
+    the wijkteam held is taken on by the regiehouder, and handed over to another team."""
+    clock = ManualClock(NOW)
+    engine = memory_engine(clock=clock)
+    report = simulate(engine, clock, households=400, years=4, seed=11)
+    assert report.paths["known_household"] > 30
+    assert report.refused == {}
