@@ -92,15 +92,17 @@ def build(
     in_memory = url == MEMORY_URL
     folder = settings.resolved_key_folder
     provider: KeyProvider = InMemoryKeyProvider() if in_memory else key_provider(settings)
+    checkpoint_key = CheckpointKey.generate() if in_memory else CheckpointKey.in_folder(folder)
+    codec = RecordCodec(keys=CaseKeys(store, provider), signer=checkpoint_key)
     auditor = Auditor(
         store=store,
-        key=CheckpointKey.generate() if in_memory else CheckpointKey.in_folder(folder),
+        key=checkpoint_key,
         origin=f"phasedcare/{policy.region}",
         witness=None if in_memory else FolderWitness(settings.resolved_checkpoint_folder),
         clock=clock,
         interval=timedelta(seconds=settings.checkpoint_interval_seconds),
+        authenticate=codec.authentic,
     )
-    codec = RecordCodec(keys=CaseKeys(store, provider))
     index = BlindIndex.generate() if in_memory else BlindIndex.in_folder(folder)
     webhooks = WebhookSubscriptions(
         store=store,
@@ -119,6 +121,7 @@ def build(
         blind_index=index,
         notifier=Notifier(policy=policy, base_url=settings.public_base_url),
         webhooks=webhooks,
+        idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
     )
 
 

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         default=None,
         description="A local copy of the identity provider's JSON Web Key Set (its public keys).",
     )
+    idempotency_ttl_hours: int = Field(
+        default=24,
+        gt=0,
+        description="How long an Idempotency-Key's first result is kept; a retry after that "
+        "runs as a new request.",
+    )
     flows_drain_interval_seconds: int = Field(
         default=10, gt=0, description="How often `phasedcare flows run` drains the outbox."
     )

@@ -15,6 +15,7 @@ structured attributes, so that the CLI and the HTTP API can pass the reason thro
     ├── ConcurrencyConflict       another writer appended to the case first
     │   └── StaleVersion          the caller's version of the case (If-Match) is not current
     └── StoreError                the storage backend failed (driver errors translated)
+        └── NotAuthentic          a record the engine did not write (tampering): not retried
 
 Messages never contain personal data: they name ids, phases, rules and dates only.
 """
@@ -25,6 +26,7 @@ __all__ = [
     "ConcurrencyConflict",
     "Erased",
     "InvalidInput",
+    "NotAuthentic",
     "NotAuthorised",
     "NotFound",
     "PhasedCareError",
@@ -164,3 +166,15 @@ class StoreError(PhasedCareError):
     def __init__(self, message: str, *, detail: str = "") -> None:
         super().__init__(message)
         self.detail = detail
+
+
+class NotAuthentic(StoreError):
+    """A record fails the ledger's authenticity checks: written by someone without the keys
+    (an unsealed record, a forged tombstone, a payload that does not open) or a case whose
+    data key was removed outside the engine. Nothing is read or written; a retry cannot
+    help: an auditor runs ``phasedcare audit verify``.
+    """
+
+    def __init__(self, message: str, *, case_id: str) -> None:
+        super().__init__(message)
+        self.case_id = case_id

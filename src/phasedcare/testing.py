@@ -58,14 +58,16 @@ def memory_engine(
     """An engine over the in-memory store (keys in memory too) with the default policy."""
     store = InMemoryEventStore()
     provider = InMemoryKeyProvider()
-    codec = RecordCodec(keys=CaseKeys(store, provider))
+    key = CheckpointKey.generate()
+    codec = RecordCodec(keys=CaseKeys(store, provider), signer=key)
     policy = policy or default_policy()
     auditor = Auditor(
         store=store,
-        key=CheckpointKey.generate(),
+        key=key,
         origin="phasedcare/test",
         witness=None,
         clock=clock or utc_now,
+        authenticate=codec.authentic,
     )
     webhooks = WebhookSubscriptions(
         store=store, keys=provider, policy=policy, clock=clock or utc_now, allow_loopback=True

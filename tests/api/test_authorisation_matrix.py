@@ -181,6 +181,7 @@ class Probe:
     query: str = ""  # the case access log's query name, for reads of a case
     shows_case: bool = False  # an allowed reply may carry the case's names
     label: str = ""
+    params: str = ""  # a query string the route needs
 
 
 TODAY = date(2026, 3, 2)
@@ -209,6 +210,9 @@ PROBES: dict[tuple[str, str], tuple[Probe, ...]] = {
     ),
     ("delete", "/webhooks/subscriptions/{subscription_id}"): (Probe(owns_subscription),),
     ("get", "/ledger/verify"): (Probe(audits),),
+    ("get", "/ledger/checkpoint"): (Probe(audits),),
+    ("get", "/ledger/verifier-key"): (Probe(audits),),
+    ("get", "/ledger/consistency"): (Probe(audits, params="?from=1&to=1"),),
     ("get", "/cases/{case_id}"): (_case_read("show", shows_case=True),),
     ("get", "/cases/{case_id}/history"): (_case_read("history", shows_case=True),),
     ("get", "/cases/{case_id}/allowed"): (_case_read("allowed"),),
@@ -457,7 +461,7 @@ def _ask(
     for target in cases if probe.per_case else ("",):
         path = template.replace("{case_id}", world.cases.get(target, ""))
         path = path.replace("{handover_id}", "h1")
-        path = path.replace("{subscription_id}", world.subscription)
+        path = path.replace("{subscription_id}", world.subscription) + probe.params
         for token, actor in TOKENS.items():
             who = token.split(".")[0]
             response: Response = world.client.request(

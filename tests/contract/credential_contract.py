@@ -13,13 +13,16 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from alembic import command
 from notification_contract import EVERY_BYTE, MINUTE, PLUS_TWO
 from sqlalchemy import create_engine, text
 from store_contract import T0, MakeStore
 
 from phasedcare.errors import StoreError
+from phasedcare.ledger.keys import WrappedKey
 from phasedcare.service.ports import ApiKey, EventStore, IdempotencyRecord
-from phasedcare.store import SqlEventStore
+from phasedcare.store import SqlEventStore, upgrade_database
+from phasedcare.store.migrate import alembic_config
 
 RACERS = 6
 
@@ -36,9 +39,15 @@ def api_key(key_id: str, *, actor: str = "u-a@org-a:professional", at: int = 0) 
 
 
 def idempotency(
-    key: str, *, actor: str = "u-a@org-a:professional", status: int = 201
+    key: str,
+    *,
+    actor: str = "u-a@org-a:professional",
+    status: int = 201,
+    case_id: str | None = "c-1",
+    at: int = 0,
 ) -> IdempotencyRecord:
-    """A synthetic stored response to ``POST /cases`` under an idempotency key."""
+    """A synthetic stored response to ``POST /cases`` under an idempotency key, made ``at``
+    minutes after T0."""
     return IdempotencyRecord(
         key=key,
         actor=actor,
@@ -47,8 +56,14 @@ def idempotency(
         request_hash="ab" * 32,
         status=status,
         response_body=b'{"case_id":"c-1"}' + EVERY_BYTE,
-        created_at=T0,
+        created_at=T0 + at * MINUTE,
+        case_id=case_id,
     )
+
+
+def stored_keys(store: EventStore, keys: list[str]) -> list[str]:
+    """Which of these keys (of the default actor) still have a record."""
+    return [k for k in keys if store.idempotency_get("u-a@org-a:professional", k) is not None]
 
 
 def put_in_step(
@@ -153,6 +168,35 @@ class CredentialStoreContract:
         assert store.idempotency_put(later) == first
         assert store.idempotency_get(first.actor, "key-1") == first
 
+    def test_expiry_deletes_exactly_the_records_made_before_the_moment(
+        self, store: EventStore
+    ) -> None:
+        """Records made before the moment go, one made at it stays; expiring again deletes
+        nothing. The moment may come at another offset."""
+        for minute in range(4):
+            store.idempotency_put(idempotency(f"key-{minute}", at=minute))
+        keys = [f"key-{minute}" for minute in range(4)]
+        moment = (T0 + 2 * MINUTE).astimezone(PLUS_TWO)
+        assert store.idempotency_expire(moment) == 2
+        assert stored_keys(store, keys) == ["key-2", "key-3"]
+        assert store.idempotency_expire(moment) == 0
+        assert store.idempotency_expire(T0 + 10 * MINUTE) == 2
+        assert stored_keys(store, keys) == []
+
+    def test_erasing_a_case_deletes_its_idempotency_records_only(self, store: EventStore) -> None:
+        """destroy_case_key takes the case's records with its key; other cases' records and
+        records naming no case stay."""
+        store.idempotency_put(idempotency("a-1", case_id="c-a"))
+        store.idempotency_put(idempotency("a-2", case_id="c-a", at=1))
+        store.idempotency_put(idempotency("b-1", case_id="c-b"))
+        store.idempotency_put(idempotency("old", case_id=None))
+        store.add_case_keys([WrappedKey(case_id="c-a", version=1, kek_id="k1", wrapped=b"w")])
+        assert store.destroy_case_key("c-a") is True
+        assert stored_keys(store, ["a-1", "a-2", "b-1", "old"]) == ["b-1", "old"]
+        assert store.idempotency_get("u-a@org-a:professional", "b-1") == idempotency(
+            "b-1", case_id="c-b"
+        )
+
     @pytest.mark.parametrize("openings", ["one shared store", "a store each"])
     def test_racing_puts_with_one_key_all_get_the_same_record(
         self, store: EventStore, make_store: MakeStore, openings: str
@@ -190,6 +234,33 @@ class SqlCredentialStoreContract(CredentialStoreContract):
             store.add_api_key(api_key("k1"))
         with pytest.raises(StoreError, match="writing the idempotency record failed"):
             store.idempotency_put(idempotency("key-1"))
+
+    def test_a_record_kept_before_0007_loses_its_unkeyed_digest_and_names_no_case(
+        self, database_url: str
+    ) -> None:
+        """Migration 0007 keeps older records (until they expire) but blanks their digests,
+        which were unkeyed SHA-256 over the request and could confirm a guessed name."""
+        command.downgrade(alembic_config(database_url), "0006")
+        admin = create_engine(database_url)
+        with admin.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO idempotency_records (actor, key, method, path, request_hash,"
+                    " status, response_body, created_at) VALUES ('u-a@org-a:professional',"
+                    " 'old', 'POST', '/cases', :digest, 201, :body, :at)"
+                ),
+                {"digest": "ab" * 32, "body": b"{}", "at": T0},
+            )
+        admin.dispose()
+        upgrade_database(database_url)
+        store = SqlEventStore(database_url)
+        try:
+            found = store.idempotency_get("u-a@org-a:professional", "old")
+            assert found is not None
+            assert (found.request_hash, found.case_id, found.response_body) == ("", None, b"{}")
+            assert store.idempotency_expire(T0 + MINUTE) == 1
+        finally:
+            store.close()
 
 
 class PostgresCredentialStoreContract(SqlCredentialStoreContract):

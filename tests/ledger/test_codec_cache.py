@@ -63,12 +63,14 @@ def test_records_a_codec_wrote_or_opened_are_not_opened_again() -> None:
 
 def test_forgetting_a_case_drops_its_opened_events() -> None:
     mapper = CountingMapper()
-    writer = codec(mapper)
+    store = InMemoryEventStore()
+    writer = RecordCodec(keys=CaseKeys(store, InMemoryKeyProvider()), mapper=mapper)
     records = writer.encode(checks("c-1", 2), after_sequence=0)
-    writer.forget("c-1")
-    writer._keys = None  # the key is gone with it: the records cannot be opened again
-    with pytest.raises(StoreError, match="is sealed; no key provider is set"):
+    store.destroy_case_key("c-1")
+    writer.forget("c-1")  # the key is gone with it: the records cannot be opened again
+    with pytest.raises(StoreError, match="has no data key"):
         writer.decode(records)
+    assert mapper.opened == 0
 
 
 def test_the_cache_keeps_the_most_recently_used_cases_within_its_bound() -> None:

@@ -1,17 +1,20 @@
 """Idempotency-Key: a retried command returns its first result and writes nothing new.
 
-The first result is stored per (actor, key) with a hash of the request, in the command's own
-transaction: a retry after a crash or a database outage finds the result exactly when the
-command was written, and runs it again exactly when it was not. The same key with another
-request is refused. Two concurrent requests with one key cannot both write: commands on a
-case race on the case's sequence (one gets 409, or the stored result), and an OpenCase takes
-its case id from the key, so the second finds the case taken.
+The first result is stored per (actor, key) with a keyed digest of the request, in the
+command's own transaction: a retry after a crash or a database outage finds the result exactly
+when the command was written, and runs it again exactly when it was not. The same key with
+another request is refused. Two concurrent requests with one key cannot both write: commands
+on a case race on the case's sequence (one gets 409, or the stored result), and an OpenCase
+takes its case id from the key, so the second finds the case taken.
+
+The digest is an HMAC under a key kept outside the database (:meth:`Engine.request_digest`),
+so a leaked row confirms no guessed name. A record names its case and is erased with it; it
+expires after the engine's TTL (24 hours by default), and a retry after that runs as new.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any
 
 from phasedcare.domain import commands as cmd
@@ -25,10 +28,10 @@ from phasedcare.service.views import CommandResult
 __all__ = ["request_hash", "run_once"]
 
 
-def request_hash(method: str, path: str, fields: dict[str, Any]) -> str:
-    """A digest of what was asked, to tell a retry from a reuse of the key."""
+def request_hash(engine: Engine, method: str, path: str, fields: dict[str, Any]) -> str:
+    """A keyed digest of what was asked, to tell a retry from a reuse of the key."""
     text = f"{method} {path} {sorted((k, repr(v)) for k, v in fields.items())}"
-    return hashlib.sha256(text.encode()).hexdigest()
+    return engine.request_digest(text.encode())
 
 
 def _stored(record: IdempotencyRecord, digest: str) -> CommandResult:
@@ -49,8 +52,8 @@ def run_once(
     expected: int | None = None,
 ) -> CommandResult:
     """Run the command unless this actor's key already has a result; return that result."""
-    digest = request_hash("POST", path, fields)
-    found = engine.store.idempotency_get(str(actor), key)
+    digest = request_hash(engine, "POST", path, fields)
+    found = engine.idempotency_record(actor, key)
     if found is not None:
         return _stored(found, digest)
     if command_type is cmd.OpenCase and "case_id" not in fields:
@@ -66,14 +69,15 @@ def run_once(
             request_hash=digest,
             status=200,
             response_body=result.model_dump_json().encode(),
-            created_at=datetime.now(UTC),
+            created_at=engine.now(),
+            case_id=result.case_id,
         )
 
     try:
         command = make_command(command_type, **fields)
         return engine.handle(command, actor=actor, expected_sequence=expected, remember=remember)
     except (Refused, ConcurrencyConflict):
-        again = engine.store.idempotency_get(str(actor), key)
+        again = engine.idempotency_record(actor, key)
         if again is not None:
             return _stored(again, digest)
         raise

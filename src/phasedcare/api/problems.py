@@ -137,15 +137,16 @@ def problem_response(exc: errors.PhasedCareError) -> JSONResponse:
     status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
     body = problem(status, type(exc).__name__, exc.message, **_members(exc))
     return JSONResponse(
-        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=_headers(status)
+        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=_headers(status, exc)
     )
 
 
-def _headers(status: int) -> dict[str, str] | None:
-    """Where to authenticate (401), or when to try again (503: the database is away)."""
+def _headers(status: int, exc: errors.PhasedCareError | None = None) -> dict[str, str] | None:
+    """Where to authenticate (401), or when to try again (503: the database is away; never
+    for a record that is not authentic, which no retry mends)."""
     if status == 401:
         return {"WWW-Authenticate": "Bearer"}
-    if status == 503:
+    if status == 503 and not isinstance(exc, errors.NotAuthentic):
         return {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return None
 

@@ -23,6 +23,7 @@ from phasedcare.api.paging import (
     link_next,
 )
 from phasedcare.api.problems import CASE_ERRORS, COMMAND_ERRORS, ERRORS
+from phasedcare.api.routes_transparency import transparency
 from phasedcare.api.routes_webhooks import webhooks
 from phasedcare.domain import commands as cmd
 from phasedcare.domain.share_decisions import ReviewTask
@@ -388,8 +389,10 @@ def verify_ledger(ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
         "cases": report.cases,
         "tree_size": report.tree_size,
         "checkpoints": len(report.checkpoints),
+        "anchored_through": report.anchored_through,
+        "unanchored": report.unanchored,
         "problems": [str(p) for p in report.problems],
     }
 
 
-ROUTERS = (health, cases, caseload, webhooks, ledger)
+ROUTERS = (health, cases, caseload, webhooks, ledger, transparency)

@@ -374,7 +374,8 @@ def _register_subcommands() -> None:
     import phasedcare.cli.record  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.retention  # noqa: PLC0415 - registers commands on import
     import phasedcare.cli.serve  # noqa: PLC0415 - registers commands on import
-    import phasedcare.cli.simulate  # noqa: F401, PLC0415 - registers commands on import
+    import phasedcare.cli.simulate  # noqa: PLC0415 - registers commands on import
+    import phasedcare.cli.witness  # noqa: F401, PLC0415 - registers commands on import
 
 
 _register_subcommands()

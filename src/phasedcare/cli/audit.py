@@ -32,9 +32,17 @@ audit_app = typer.Typer(help="Verify, checkpoint and replay the ledger.", no_arg
 app.add_typer(audit_app, name="audit")
 
 
-def _verify_with_progress(home: Path | None, public_key: bytes | None) -> VerifyReport:
+def _verify_with_progress(
+    home: Path | None,
+    public_key: bytes | None,
+    witnesses: list[Path] | None = None,
+    *,
+    allow_unanchored: bool = False,
+) -> VerifyReport:
     with reporting_errors():
         verifier = _verifier(load_settings(home=home), public_key=public_key)
+        for folder in witnesses or []:
+            _add_witness(verifier, folder)
     try:
         with Progress(
             TextColumn("verifying"),
@@ -46,10 +54,22 @@ def _verify_with_progress(home: Path | None, public_key: bytes | None) -> Verify
         ) as bar:
             task = bar.add_task("records", total=None)
             return verifier.verify(
-                progress=lambda n: bar.update(task, completed=n) if n % 1000 == 0 else None
+                progress=lambda n: bar.update(task, completed=n) if n % 1000 == 0 else None,
+                allow_unanchored=allow_unanchored,
             )
     finally:
         verifier.close()
+
+
+def _add_witness(verifier: Auditor, folder: Path) -> None:
+    """Check the checkpoints an outside witness holds of this ledger too (never fewer)."""
+    from phasedcare.service.witnessing import WitnessState  # noqa: PLC0415 - httpx only here
+
+    held = WitnessState(folder).held_notes(verifier.origin)
+    if not held.notes():
+        verifier.close()
+        fail(f"the witness at {folder} holds no checkpoint of {verifier.origin}")
+    verifier.add_note_source(held)
 
 
 def _verifier(settings: Settings, *, public_key: bytes | None = None) -> Auditor:
@@ -67,13 +87,38 @@ def audit_verify(
     ] = None,
     public_key: Annotated[
         str | None,
-        typer.Option(help="The checkpoint public key (hex); default the home's checkpoint.pub."),
+        typer.Option(
+            help="The checkpoint public key, as a verifier key (name+id+key) or hex; "
+            "default the home's checkpoint.pub."
+        ),
     ] = None,
     as_json: JsonOption = False,
+    witness: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--witness",
+            help="An outside witness's state folder: the checkpoints it holds are checked "
+            "too (repeatable).",
+        ),
+    ] = None,
+    allow_unanchored: Annotated[
+        bool,
+        typer.Option(
+            help="Accept records no signed checkpoint covers yet (a live ledger's newest "
+            "commits); they are still counted."
+        ),
+    ] = False,
 ) -> None:
-    """Check every hash, the tree and every signed checkpoint; exit 1 at the first bad record."""
+    """Check every hash, authenticity, the tree, the map of case heads and every signed
+    checkpoint; exit 1 at the first bad record, or when records are unanchored."""
     key = _hex(public_key) if public_key else None
-    report = _verify_bundle(bundle, key) if bundle else _verify_with_progress(home, key)
+    if bundle and witness:
+        fail("--witness checks the database's ledger, not a bundle")
+    report = (
+        _verify_bundle(bundle, key)
+        if bundle
+        else _verify_with_progress(home, key, witness, allow_unanchored=allow_unanchored)
+    )
     if as_json:
         emit_json(
             {
@@ -82,19 +127,35 @@ def audit_verify(
                 "cases": report.cases,
                 "tree_size": report.tree_size,
                 "checkpoints": len(report.checkpoints),
+                "anchored_through": report.anchored_through,
+                "unanchored": report.unanchored,
+                "complete_through": report.complete_through,
                 "problems": [str(p) for p in report.problems],
             }
         )
     elif report.intact:
-        counts = f"{report.records} records, {report.cases} cases, tree of {report.tree_size}"
-        signed = f"{len(report.checkpoints)} signed checkpoints verified"
-        console.print(f"ledger intact: {counts}, {signed}", soft_wrap=True)
+        console.print(_intact_line(report), soft_wrap=True, markup=False)
     else:
         first = report.problems[0]
         more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
         console.print(f"ledger NOT intact: {first}{more}", soft_wrap=True, markup=False)
     if not report.intact:
         raise typer.Exit(1)
+
+
+def _intact_line(report: VerifyReport) -> str:
+    """What an intact report says: counts, or a case bundle's completeness."""
+    if report.complete_through is not None:
+        [checkpoint] = report.checkpoints
+        return (
+            f"case bundle intact: {report.records} records, complete through sequence "
+            f"{report.complete_through} as of checkpoint {checkpoint.size} "
+            f"(signed {checkpoint.signed_at.isoformat()})"
+        )
+    counts = f"{report.records} records, {report.cases} cases, tree of {report.tree_size}"
+    signed = f"{len(report.checkpoints)} signed checkpoints verified"
+    tail = f", {report.unanchored} records unanchored (allowed)" if report.unanchored else ""
+    return f"ledger intact: {counts}, {signed}{tail}"
 
 
 def _verify_bundle(path: Path, key: bytes | None) -> VerifyReport:
@@ -124,10 +185,18 @@ def audit_export(
 
 
 def _hex(text: str) -> bytes:
+    """The public key of ``--public-key``: a verifier key, or (as before) hexadecimal."""
+    if "+" in text:
+        from phasedcare.ledger.notes import parse_verifier_key  # noqa: PLC0415
+
+        try:
+            return parse_verifier_key(text)[1]
+        except ValueError as exc:
+            fail(f"--public-key: {exc}")
     try:
         return bytes.fromhex(text)
     except ValueError:
-        fail("--public-key must be hexadecimal")
+        fail("--public-key must be a verifier key (name+id+key) or hexadecimal")
 
 
 @audit_app.command("consistency")
@@ -169,10 +238,16 @@ def audit_checkpoint(home: HomeOption = None) -> None:
 
 @audit_app.command("public-key")
 def audit_public_key(home: HomeOption = None) -> None:
-    """Print the checkpoint public key and origin an auditor verifies with."""
+    """Print the origin and checkpoint public key an auditor verifies with: in hex, and as
+    the verifier key (``<origin>+<key id>+<base64 key>``) transparency-log tools read."""
     with reporting_errors():
         verifier = _verifier(load_settings(home=home))
-    console.print(f"{verifier.origin} {verifier.public_key.hex()}", soft_wrap=True)
+    console.print(
+        f"{verifier.origin} {verifier.public_key.hex()} {verifier.verifier_key}",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+    )
     verifier.close()
 
 

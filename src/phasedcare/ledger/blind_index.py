@@ -4,6 +4,9 @@ A new melding must be linked to a household Veilig Thuis already knows, without 
 stored in clear. Each recorded member yields HMAC-SHA256 tokens of their normalised name, and
 of name plus date of birth, under an index key kept in the key folder. The tokens reveal
 nothing without the key; a lookup computes the same tokens and finds the cases.
+
+The same key also yields, under a label of its own, the sub-key of the HTTP API's request
+digests (Idempotency-Key), so those too confirm no guessed name without the key folder.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from phasedcare.ledger.files import write_new_file
 
 __all__ = ["BlindIndex", "normalise_name"]
 
+_REQUEST_DIGEST_LABEL = b"phasedcare-request-digest-v1"
+
 
 def normalise_name(name: str) -> str:
     """Lower case, no accents or punctuation, 'Émile Vries-Ot' gives 'emile vries ot'."""
@@ -35,6 +40,7 @@ class BlindIndex:
         if len(key) < 32:
             raise StoreError("the blind-index key must be at least 32 bytes")
         self._key = key
+        self._request_key = hmac.new(key, _REQUEST_DIGEST_LABEL, hashlib.sha256).digest()
 
     @classmethod
     def generate(cls) -> BlindIndex:
@@ -65,3 +71,11 @@ class BlindIndex:
     def query(self, name: str, date_of_birth: date | None) -> bytes:
         """The one token to look up: name and date of birth when given, else the name."""
         return self.tokens(name, date_of_birth)[-1]
+
+    def request_digest(self, text: bytes) -> str:
+        """HMAC-SHA256 (hex) of a request under the sub-key HMAC(index key, label).
+
+        The label sets the sub-key apart from the index's tokens: neither can be computed
+        from the other, and no digest without the index key.
+        """
+        return hmac.new(self._request_key, text, hashlib.sha256).hexdigest()

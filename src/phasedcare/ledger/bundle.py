@@ -2,9 +2,14 @@
 
 A bundle is JSON: the origin, the checkpoint notes, and records as stored (clear header,
 sealed payload, leaf hash, tree index). A *ledger* bundle holds every record and is verified
-like the live ledger. A *case* bundle holds one case's records and, for each, an inclusion
-proof against the newest checkpoint, so it can be checked without seeing any other case.
-Payloads stay sealed: a bundle holds no personal data in clear.
+like the live ledger. A *case* bundle holds one case's records up to one signed checkpoint,
+an inclusion proof for each, and the proof of the case's *head* in the map that checkpoint
+signs (:mod:`.heads`), so it can be checked without seeing any other case and shows that
+no record was left out, the newest included: "complete through sequence N as of
+checkpoint T". Payloads stay sealed: a bundle holds no personal data in clear.
+
+Format ``phasedcare-bundle-v2`` (docs/ledger.md gives every byte); a v1 case bundle (no
+head proof) still verifies record by record but proves no completeness, and says so.
 """
 
 from __future__ import annotations
@@ -14,15 +19,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from phasedcare.ledger.authenticity import header_problem, is_legacy_tombstone
 from phasedcare.ledger.chain import GENESIS, leaf_hash
-from phasedcare.ledger.checkpoints import parse_checkpoint
-from phasedcare.ledger.merkle import inclusion_proof, verify_inclusion
+from phasedcare.ledger.checkpoints import Checkpoint, parse_checkpoint
+from phasedcare.ledger.heads import HeadProof, verify_head
+from phasedcare.ledger.merkle import verify_inclusion
 from phasedcare.ledger.records import RecordHeader, StoredEvent
 from phasedcare.ledger.verify import Problem, VerifyReport, verify_ledger
 
-__all__ = ["FORMAT", "case_bundle", "ledger_bundle", "verify_bundle"]
+__all__ = ["FORMAT", "FORMATS", "case_bundle", "ledger_bundle", "verify_bundle"]
 
-FORMAT = "phasedcare-bundle-v1"
+FORMAT = "phasedcare-bundle-v2"
+FORMATS = ("phasedcare-bundle-v1", FORMAT)
+"""What :func:`verify_bundle` reads; bundles are written in the newest."""
 
 
 def _b64(data: bytes) -> str:
@@ -77,34 +86,47 @@ def ledger_bundle(
 
 
 def case_bundle(
-    records: Sequence[StoredEvent], *, leaves: Sequence[bytes], note: str, origin: str
+    records: Sequence[StoredEvent],
+    *,
+    checkpoint: Checkpoint,
+    proofs: dict[int, list[bytes]],
+    head: HeadProof,
 ) -> dict[str, Any]:
-    """A bundle of one case, with inclusion proofs against the checkpoint ``note``."""
-    size = len(leaves)
-    proofs = {
-        str(r.tree_index): [p.hex() for p in inclusion_proof(leaves, r.tree_index)]
-        for r in records
-        if r.tree_index is not None and r.tree_index < size
-    }
+    """A bundle of one case's records under ``checkpoint``: inclusion proofs by tree index,
+    and the proof of the case's head (its last record here) in the checkpoint's map."""
+    last = records[-1]
     return {
         "format": FORMAT,
         "kind": "case",
-        "origin": origin,
-        "checkpoints": [note],
+        "origin": checkpoint.origin,
+        "checkpoints": [checkpoint.note],
         "records": [_record(r) for r in records],
-        "proofs": proofs,
+        "proofs": {str(index): [p.hex() for p in path] for index, path in proofs.items()},
+        "head": {
+            "case_id": last.header.case_id,
+            "sequence": last.header.sequence,
+            "leaf_hash": last.leaf_hash.hex(),
+            "bucket_size": head.bucket_size,
+            "index": head.index,
+            "bucket_path": [p.hex() for p in head.bucket_path],
+            "map_path": [p.hex() for p in head.map_path],
+        },
     }
 
 
 def verify_bundle(bundle: dict[str, Any], *, public: bytes) -> VerifyReport:
-    """Verify a bundle with the public key only."""
-    if bundle.get("format") != FORMAT:
+    """Verify a bundle with the public key only; a malformed one is reported, not raised."""
+    if bundle.get("format") not in FORMATS:
         return VerifyReport(problems=[Problem(f"not a {FORMAT} bundle")])
-    records = [_stored(r) for r in bundle["records"]]
-    origin = bundle["origin"]
-    if bundle.get("kind") == "ledger":
-        return verify_ledger(records, notes=bundle["checkpoints"], public=public, origin=origin)
-    return _verify_case(records, bundle, public=public, origin=origin)
+    try:
+        records = [_stored(r) for r in bundle["records"]]
+        origin = str(bundle["origin"])
+        if bundle.get("kind") == "ledger":
+            return verify_ledger(records, notes=bundle["checkpoints"], public=public, origin=origin)
+        return _verify_case(records, bundle, public=public, origin=origin)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        what = f"malformed bundle: {type(exc).__name__} at {exc}"[:200]
+        return VerifyReport(problems=[Problem(what)])
 
 
 def _verify_case(
@@ -117,7 +139,23 @@ def _verify_case(
         report.problems.append(Problem(f"checkpoint rejected: {exc}"))
         return report
     report.checkpoints.append(checkpoint)
-    report.tree_size = checkpoint.size
+    report.tree_size = report.anchored_through = checkpoint.size
+    if report.cases != 1:
+        report.problems.append(Problem(f"a case bundle holds {report.cases} cases, not one"))
+        return report
+    if _records_hold(records, bundle, checkpoint, public, report):
+        _complete(records[-1], bundle.get("head"), checkpoint, report)
+    return report
+
+
+def _records_hold(
+    records: list[StoredEvent],
+    bundle: dict[str, Any],
+    checkpoint: Checkpoint,
+    public: bytes,
+    report: VerifyReport,
+) -> bool:
+    """Each record chains on the one before, is authentic and is in the signed tree."""
     previous, expected = GENESIS, 1
     for record in records:
         header = record.header
@@ -127,11 +165,46 @@ def _verify_case(
             or leaf_hash(header, record.payload, previous) != record.leaf_hash
         ):
             report.problems.append(Problem("record missing, reordered or altered", *where))
-            break
+            return False
+        problem = header_problem(record, public)
+        if problem is None and is_legacy_tombstone(header) and checkpoint.map_root is not None:
+            problem = "unsigned erasure tombstone under a checkpoint that signs a map: forged"
+        if problem is not None:
+            report.problems.append(Problem(problem, *where))
+            return False
         proof = [bytes.fromhex(p) for p in bundle["proofs"].get(str(record.tree_index), [])]
         index = record.tree_index if record.tree_index is not None else -1
         if not verify_inclusion(record.leaf_hash, index, checkpoint.size, proof, checkpoint.root):
             report.problems.append(Problem("not included in the signed checkpoint", *where))
-            break
+            return False
         previous, expected = record.leaf_hash, expected + 1
-    return report
+    return True
+
+
+def _complete(last: StoredEvent, head: Any, checkpoint: Checkpoint, report: VerifyReport) -> None:
+    """The case's head in the checkpoint's map is the bundle's last record: nothing after
+    it was left out. Sets ``report.complete_through`` when it is."""
+    where = (last.position, last.header.case_id, last.header.sequence)
+    if checkpoint.map_root is None or not isinstance(head, dict):
+        what = "no proof of the case's head: completeness is not proven (a v1 bundle)"
+        report.problems.append(Problem(what, *where))
+        return
+    proof = HeadProof(
+        bucket_size=int(head["bucket_size"]),
+        index=int(head["index"]),
+        bucket_path=tuple(bytes.fromhex(p) for p in head["bucket_path"]),
+        map_path=tuple(bytes.fromhex(p) for p in head["map_path"]),
+    )
+    case_id, sequence = str(head["case_id"]), int(head["sequence"])
+    leaf = bytes.fromhex(head["leaf_hash"])
+    if not verify_head(case_id, sequence, leaf, proof, checkpoint.map_root):
+        what = "the head proof does not verify against the checkpoint's map: altered"
+        report.problems.append(Problem(what, *where))
+    elif (case_id, sequence, leaf) != (last.header.case_id, last.header.sequence, last.leaf_hash):
+        what = (
+            f"records after sequence {last.header.sequence} are missing: the case's head at "
+            f"checkpoint {checkpoint.size} is sequence {sequence}"
+        )
+        report.problems.append(Problem(what, *where))
+    else:
+        report.complete_through = sequence

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 
 from phasedcare.ledger.records import RecordHeader
 
-__all__ = ["GENESIS", "canonical_header", "leaf_hash"]
+__all__ = ["GENESIS", "as_utc", "canonical_header", "leaf_hash"]
 
 GENESIS = bytes(32)
 """The 'previous leaf' of a case's first record."""
@@ -23,15 +24,27 @@ _PLAIN = re.compile(r"[ !#-\[\]-~]*")
 """Printable ASCII without quotes (0x22) or backslashes (0x5C): JSON writes it unchanged."""
 
 
+def as_utc(moment: datetime) -> datetime:
+    """The one conversion of a record's time to UTC (a naive time is taken as UTC already).
+
+    Drivers hand times back in their session's zone (PostgreSQL's ``timestamptz`` in
+    Europe/Amsterdam comes back as +01:00 or +02:00); the hash must not depend on that.
+    """
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
 def canonical_header(header: RecordHeader) -> bytes:
     """The header's one canonical byte form: the AEAD's associated data and hash input.
 
     A compact JSON array; built directly when every text is plain ASCII without quotes or
     backslashes (always, for ids the engine makes), else through ``json.dumps``: same bytes.
-    The time always carries microseconds, which ``isoformat()`` writes unasked (and faster)
-    unless they are zero.
+    The time is converted to UTC first (:func:`as_utc`), so the same instant always gives
+    the same bytes, whatever zone a driver returned it in; it always carries microseconds,
+    which ``isoformat()`` writes unasked (and faster) unless they are zero.
     """
-    at = header.recorded_at
+    at = as_utc(header.recorded_at)
     moment = at.isoformat() if at.microsecond else at.isoformat(timespec="microseconds")
     if _PLAIN.fullmatch(header.case_id + header.event_type + header.key_id):
         return (

@@ -18,10 +18,19 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 
-from phasedcare.domain.events import DomainEvent
-from phasedcare.errors import StoreError
+from phasedcare.domain.events import CaseErased, DomainEvent
+from phasedcare.errors import NotAuthentic, StoreError
+from phasedcare.ledger.authenticity import (
+    SIGNED_TOMBSTONE,
+    TOMBSTONE_TYPE,
+    header_problem,
+    is_legacy_tombstone,
+    seal_problem,
+    sign_tombstone,
+    tombstone_body,
+)
 from phasedcare.ledger.chain import GENESIS, canonical_header, leaf_hash
-from phasedcare.ledger.keys import CaseKeys
+from phasedcare.ledger.keys import CaseKeys, CheckpointKey
 from phasedcare.ledger.mapper import EventMapper
 from phasedcare.ledger.records import StoredEvent
 from phasedcare.ledger.sealing import SealBroken, open_sealed, seal
@@ -72,10 +81,12 @@ class RecordCodec:
         self,
         *,
         keys: CaseKeys | None,
+        signer: CheckpointKey | None = None,
         mapper: EventMapper | None = None,
         cached_events: int = CACHED_EVENTS,
     ) -> None:
         self._keys = keys
+        self._signer = signer
         self._mapper = mapper or EventMapper()
         self._opened = _OpenedEvents(cached_events)
 
@@ -90,18 +101,17 @@ class RecordCodec:
         *,
         after_sequence: int,
         previous: bytes = GENESIS,
-        seal_payload: bool = True,
     ) -> list[StoredEvent]:
-        """Records for ``events``, numbered after ``after_sequence``, chained to ``previous``.
-
-        ``seal_payload=False`` only for records that must stay readable without the case's
-        key and hold no personal data (a CaseErased tombstone).
-        """
+        """Sealed records for ``events``, numbered after ``after_sequence``, chained to
+        ``previous``. A CaseErased is signed instead (:meth:`encode_tombstone`)."""
         records = []
         for offset, event in enumerate(events, start=1):
             plain = self._mapper.to_stored(event, sequence=after_sequence + offset)
             header, payload = plain.header, plain.payload
-            if self._keys is not None and seal_payload:
+            if isinstance(event, CaseErased):
+                header = replace(header, key_id=SIGNED_TOMBSTONE)
+                payload = sign_tombstone(header, payload, self._signing_key())
+            elif self._keys is not None:
                 key_id, key = self._keys.key(header.case_id, create=True)
                 header = replace(header, key_id=key_id)
                 payload = seal(key, payload, canonical_header(header))
@@ -109,6 +119,11 @@ class RecordCodec:
             records.append(StoredEvent(header=header, payload=payload, leaf_hash=previous))
             self._opened.put(header.case_id, previous, event)
         return records
+
+    def _signing_key(self) -> bytes:
+        if self._signer is None or not self._signer.private:
+            raise StoreError("this codec holds no checkpoint key: it cannot sign a tombstone")
+        return self._signer.private
 
     def create_keys(self, case_ids: Sequence[str]) -> None:
         """Data keys for these new cases, stored together (one transaction, not one each)."""
@@ -133,17 +148,50 @@ class RecordCodec:
             self._opened.put(case_id, record.leaf_hash, event)
         return event
 
+    def authentic(self, record: StoredEvent) -> str | None:
+        """Why the record was not written by this engine, or None: it opens (or, a tombstone,
+        its signature verifies). What the checkpoint signer asks before integrating it."""
+        try:
+            self._decoded(record)
+        except NotAuthentic as exc:
+            return str(exc)
+        except StoreError as exc:  # no data key: the record cannot be shown to open
+            return str(exc)
+        return None
+
     def _open(self, record: StoredEvent) -> bytes:
-        """The record's clear payload."""
+        """The record's clear payload, if the engine wrote it; else NotAuthentic."""
         header = record.header
-        if not header.key_id:
+        where = f"record {header.case_id}#{header.sequence}"
+        if self._keys is None:  # a plain codec (benchmarks) reads what it wrote
             return record.payload
-        if self._keys is None:
-            msg = f"record {header.case_id}#{header.sequence} is sealed; no key provider is set"
-            raise StoreError(msg)
+        if header.event_type == TOMBSTONE_TYPE:
+            return self._open_tombstone(record, where)
+        problem = seal_problem(header)
+        if problem is not None:
+            raise NotAuthentic(f"{where} is not authentic: {problem}", case_id=header.case_id)
         _, key = self._keys.key(header.case_id)
         try:
             return open_sealed(key, record.payload, canonical_header(header))
         except SealBroken:
-            msg = f"record {header.case_id}#{header.sequence} does not open: altered or moved"
-            raise StoreError(msg) from None
+            msg = f"{where} does not open under its case's key: altered or moved"
+            raise NotAuthentic(msg, case_id=header.case_id) from None
+
+    def _open_tombstone(self, record: StoredEvent, where: str) -> bytes:
+        """A signed tombstone's event; a legacy (unsigned) one only once its key is gone."""
+        header = record.header
+        if is_legacy_tombstone(header):
+            if self._keys is not None and self._keys.exists(header.case_id):
+                msg = f"{where} is an unsigned erasure tombstone on a case that still has its key"
+                raise NotAuthentic(f"{msg}: forged", case_id=header.case_id)
+            return record.payload
+        problem = header_problem(record, self._public())
+        body = None if problem else tombstone_body(header, record.payload, self._public())
+        if body is None:
+            raise NotAuthentic(f"{where} is not authentic: {problem}", case_id=header.case_id)
+        return body
+
+    def _public(self) -> bytes:
+        if self._signer is None:
+            raise StoreError("this codec holds no checkpoint key: it cannot check authenticity")
+        return self._signer.public

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from phasedcare.errors import InvalidInput, StoreError
+from phasedcare.errors import InvalidInput, NotAuthentic, StoreError
 from phasedcare.ledger.files import write_new_file
 from phasedcare.ledger.sealing import (
     KEY_BYTES,
     SealBroken,
     ed25519_public,
+    forget_key,
     new_ed25519_key,
     new_key,
     open_sealed,
@@ -217,9 +218,11 @@ class CaseKeys:
         self._lock = threading.Lock()
 
     def forget(self, case_id: str) -> None:
-        """Drop the case's key from the cache (after it was destroyed)."""
+        """Drop the case's key from the caches, this one and sealing's (after it was destroyed)."""
         with self._lock:
-            self._cache.pop(case_id, None)
+            key = self._cache.pop(case_id, None)
+        if key is not None:
+            forget_key(key)
 
     def key(self, case_id: str, *, create: bool = False) -> tuple[str, bytes]:
         """``(key id, key)`` of the case; a new key when ``create`` and the case has none."""
@@ -229,9 +232,17 @@ class CaseKeys:
         wrapped = self._store.case_key(case_id)
         if wrapped is None:
             if not create:
-                raise StoreError(f"case {case_id} has no data key (erased or never sealed)")
+                msg = f"case {case_id} has no data key: erased, or removed outside the engine"
+                raise NotAuthentic(msg, case_id=case_id)
             [wrapped] = self._store.add_case_keys([self._fresh(case_id)])
         return str(wrapped.version), self._remember(wrapped)
+
+    def exists(self, case_id: str) -> bool:
+        """Whether the case has a data key (in this process's cache or the store)."""
+        with self._lock:
+            if case_id in self._cache:
+                return True
+        return self._store.case_key(case_id) is not None
 
     def create(self, case_ids: Sequence[str]) -> None:
         """Keys for new cases, stored in one transaction (a bulk import's batch)."""

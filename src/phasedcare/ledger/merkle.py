@@ -14,15 +14,18 @@ so a checkpoint after k new records costs O(k + log n) hashes, not O(n).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 _HASH_BYTES = 32
 
 __all__ = [
     "EMPTY_ROOT",
+    "NODE_LEVEL",
     "Frontier",
     "consistency_proof",
     "inclusion_proof",
+    "inclusion_proof_from",
+    "inclusion_root",
     "node_hash",
     "root",
     "roots_at",
@@ -31,6 +34,10 @@ __all__ = [
 ]
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+NODE_LEVEL = 8
+"""Perfect subtrees of 2**8 = 256 leaves and more have their roots stored with checkpoints:
+an inclusion proof then reads O(log n) stored roots and at most 256 leaves."""
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -83,19 +90,26 @@ class Frontier:
         """The number of leaves covered."""
         return self._size
 
-    def append(self, leaf: bytes) -> None:
-        """Add the next leaf."""
-        node, carries = leaf, self._size
+    def append(self, leaf: bytes, nodes: list[tuple[int, int, bytes]] | None = None) -> None:
+        """Add the next leaf; each perfect subtree it completes at level ``NODE_LEVEL`` or
+        above goes into ``nodes`` as (level, index, root), when given."""
+        node, carries, level = leaf, self._size, 0
         while carries & 1:
             node = node_hash(self._nodes.pop(), node)
             carries >>= 1
+            level += 1
+            if nodes is not None and level >= NODE_LEVEL:
+                nodes.append((level, ((self._size + 1) >> level) - 1, node))
         self._nodes.append(node)
         self._size += 1
 
-    def extend(self, leaves: Iterable[bytes]) -> Frontier:
-        """Add the next leaves; returns this frontier."""
+    def extend(
+        self, leaves: Iterable[bytes], nodes: list[tuple[int, int, bytes]] | None = None
+    ) -> Frontier:
+        """Add the next leaves (collecting completed subtree roots in ``nodes``); returns
+        this frontier."""
         for leaf in leaves:
-            self.append(leaf)
+            self.append(leaf, nodes)
         return self
 
     def root(self) -> bytes:
@@ -131,16 +145,42 @@ def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     return [*inclusion_proof(leaves[k:], index - k), root(leaves[:k])]
 
 
-def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], expected: bytes
-) -> bool:
-    """Whether ``proof`` puts ``leaf`` at ``index`` in the tree of ``size``, root ``expected``."""
+def inclusion_proof_from(index: int, size: int, node: Callable[[int, int], bytes]) -> list[bytes]:
+    """The audit path of leaf ``index`` in the tree of ``size`` (the same as
+    :func:`inclusion_proof`), from perfect subtree roots: ``node(level, i)`` is the root of
+    leaves ``[i * 2**level, (i + 1) * 2**level)``. O(log n) nodes instead of every leaf."""
+
+    def range_root(low: int, high: int) -> bytes:
+        width = high - low
+        if width & (width - 1) == 0:  # a perfect subtree, aligned by the RFC's splits
+            level = width.bit_length() - 1
+            return node(level, low >> level)
+        k = _split(width)
+        return node_hash(range_root(low, low + k), range_root(low + k, high))
+
+    path: list[bytes] = []
+    low, high = 0, size
+    while high - low > 1:
+        k = _split(high - low)
+        if index < low + k:
+            path.append(range_root(low + k, high))
+            high = low + k
+        else:
+            path.append(range_root(low, low + k))
+            low += k
+    path.reverse()
+    return path
+
+
+def inclusion_root(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes | None:
+    """The root ``proof`` leads to from ``leaf`` at ``index`` in a tree of ``size``; None
+    when the proof does not fit the position (too short, too long, or out of range)."""
     if not 0 <= index < size:
-        return False
+        return None
     fn, sn, result = index, size - 1, leaf
     for sibling in proof:
         if sn == 0:
-            return False
+            return None
         if fn & 1 or fn == sn:
             result = node_hash(sibling, result)
             while not fn & 1 and fn != 0:
@@ -148,7 +188,14 @@ def verify_inclusion(
         else:
             result = node_hash(result, sibling)
         fn, sn = fn >> 1, sn >> 1
-    return sn == 0 and result == expected
+    return result if sn == 0 else None
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], expected: bytes
+) -> bool:
+    """Whether ``proof`` puts ``leaf`` at ``index`` in the tree of ``size``, root ``expected``."""
+    return inclusion_root(leaf, index, size, proof) == expected
 
 
 def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:

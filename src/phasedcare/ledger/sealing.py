@@ -4,12 +4,17 @@ This is the only module that touches ``cryptography.hazmat``. AES-256-GCM (an AE
 random 96-bit nonce per record; the associated data is the canonical header (case,
 sequence, event type, schema version, time, key id), so a ciphertext moved to another record
 fails to open. Data keys are wrapped with AES-256-GCM too, bound to their case and version.
+
+The AESGCM object of each key in use is cached (building one costs as much as sealing a
+small record); :func:`forget_key` drops a destroyed key's object, so crypto-shredding leaves
+no copy of the key in this cache.
 """
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+import threading
+from collections import OrderedDict
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -23,6 +28,7 @@ __all__ = [
     "ed25519_public",
     "ed25519_sign",
     "ed25519_verify",
+    "forget_key",
     "new_ed25519_key",
     "new_key",
     "open_sealed",
@@ -31,6 +37,11 @@ __all__ = [
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+CACHED_KEYS = 4096
+"""How many keys' AESGCM objects are kept (least recently used dropped first)."""
+
+_aeads: OrderedDict[bytes, AESGCM] = OrderedDict()
+_aeads_lock = threading.Lock()
 
 
 class SealBroken(Exception):
@@ -42,10 +53,25 @@ def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
-@lru_cache(maxsize=4096)
 def _aead(key: bytes) -> AESGCM:
-    """One AESGCM object per key: building it costs as much as sealing a small record."""
-    return AESGCM(key)
+    """The key's cached AESGCM object, built on first use (a bad key raises ValueError)."""
+    with _aeads_lock:
+        aead = _aeads.get(key)
+        if aead is not None:
+            _aeads.move_to_end(key)
+            return aead
+    aead = AESGCM(key)
+    with _aeads_lock:
+        _aeads[key] = aead
+        while len(_aeads) > CACHED_KEYS:
+            _aeads.popitem(last=False)
+    return aead
+
+
+def forget_key(key: bytes) -> None:
+    """Drop the key's cached AESGCM object (after the key was destroyed)."""
+    with _aeads_lock:
+        _aeads.pop(key, None)
 
 
 def seal(key: bytes, plaintext: bytes, associated: bytes) -> bytes:

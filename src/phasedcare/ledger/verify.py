@@ -1,17 +1,22 @@
-"""Verification without decryption: chains, leaf hashes, the tree and signed checkpoints.
+"""Verification without decryption: chains, leaf hashes, authenticity, the tree, the map of
+case heads and signed checkpoints.
 
 An auditor needs only the records (headers, sealed payloads, leaf hashes), the checkpoint
-notes and the public key. Every problem names the record's position and case and what is
+notes and the public key. A ledger whose records are not all under a signed checkpoint is
+*unanchored*: reported as a problem unless the caller allows it (a live ledger has a tail
+committed since the last checkpoint). Every problem names the record's position and case and what is
 wrong; the first one is what ``phasedcare audit verify`` reports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
+from phasedcare.ledger.authenticity import TOMBSTONE_TYPE, header_problem, is_legacy_tombstone
 from phasedcare.ledger.chain import GENESIS, leaf_hash
 from phasedcare.ledger.checkpoints import Checkpoint, parse_checkpoint
+from phasedcare.ledger.heads import HeadMap
 from phasedcare.ledger.merkle import EMPTY_ROOT, Frontier
 from phasedcare.ledger.records import StoredEvent
 
@@ -45,6 +50,12 @@ class VerifyReport:
     tree_size: int = 0
     checkpoints: list[Checkpoint] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    unanchored: int = 0
+    """Records no signed checkpoint covers (a problem unless allowed)."""
+    anchored_through: int = 0
+    """The size of the newest signed checkpoint: the records it covers."""
+    complete_through: int | None = None
+    """A case bundle's last sequence, once the checkpoint's map proves it is the case's head."""
 
     @property
     def intact(self) -> bool:
@@ -74,24 +85,28 @@ def _check_record(
 
 
 class _Tree:
-    """The Merkle tree rebuilt as records stream past, keeping O(log n) hashes.
+    """The Merkle tree and the map of case heads rebuilt as records stream past, keeping
+    O(log n) tree hashes and one head per stream.
 
-    Leaves arriving in tree order go straight into a :class:`Frontier`; one arriving early
-    (PostgreSQL may commit out of position order) waits until the gap before it fills. The
-    root is taken at each signed size as the frontier passes it.
+    Leaves arriving in tree order go straight into a :class:`Frontier` and the heads; one
+    arriving early (PostgreSQL may commit out of position order) waits until the gap before
+    it fills. The roots are taken at each signed size as the frontier passes it.
     """
 
     def __init__(self, sizes: set[int]) -> None:
         self._frontier = Frontier()
-        self.roots = {0: EMPTY_ROOT} if 0 in sizes else {}
+        self.heads = HeadMap()
+        self.roots = {0: (EMPTY_ROOT, self.heads.root())} if 0 in sizes else {}
         self.size = 0  # the frontier's size, kept here where every record reads it
         self._sizes = sizes
-        self._early: dict[int, bytes] = {}
+        self._early: dict[int, StoredEvent] = {}
 
-    def add(self, index: int, leaf: bytes) -> str | None:
-        """Take the leaf at ``index``, or say why it cannot be there."""
+    def add(self, record: StoredEvent) -> str | None:
+        """Take the record at its tree index, or say why it cannot be there."""
+        index = record.tree_index
+        assert index is not None  # noqa: S101 - only integrated records are added
         if index == self.size:
-            self._take(leaf)
+            self._take(record)
             while self._early and self.size in self._early:
                 self._take(self._early.pop(self.size))
             return None
@@ -99,15 +114,16 @@ class _Tree:
             return f"tree index {index} is negative"
         if index < self.size or index in self._early:
             return f"tree index {index} appears twice"
-        self._early[index] = leaf
+        self._early[index] = record
         return None
 
-    def _take(self, leaf: bytes) -> None:
-        """Append the next leaf; keep the root when a checkpoint signed this size."""
-        self._frontier.append(leaf)
+    def _take(self, record: StoredEvent) -> None:
+        """Append the next leaf; keep the roots when a checkpoint signed this size."""
+        self._frontier.append(record.leaf_hash)
+        self.heads.put(record.header.case_id, record.header.sequence, record.leaf_hash)
         self.size += 1
         if self.size in self._sizes:
-            self.roots[self.size] = self._frontier.root()
+            self.roots[self.size] = (self._frontier.root(), self.heads.root())
 
     def gap(self) -> int | None:
         """The first missing index below a taken one, if any."""
@@ -137,13 +153,74 @@ def _roots(tree: _Tree, report: VerifyReport) -> None:
                     f"{report.tree_size}: records were removed (truncation or rollback)"
                 )
             )
-        elif tree.roots[checkpoint.size] != checkpoint.root:
+            continue
+        tree_root, map_root = tree.roots[checkpoint.size]
+        if tree_root != checkpoint.root:
             report.problems.append(
                 Problem(
                     f"the tree's root at size {checkpoint.size} differs from its signed "
                     "checkpoint: integrated records were altered, removed or reordered"
                 )
             )
+        elif checkpoint.map_root is not None and map_root != checkpoint.map_root:
+            report.problems.append(
+                Problem(
+                    f"the case heads at size {checkpoint.size} differ from the map its "
+                    "checkpoint signed: a case's records were altered or removed"
+                )
+            )
+
+
+class _Authenticity:
+    """What the engine wrote, told from the headers (:mod:`.authenticity`), per record and
+    per stream: legacy tombstones must lie under an old-format checkpoint, and a stream
+    without a data key must end in a tombstone."""
+
+    def __init__(self, public: bytes) -> None:
+        self._public = public
+        self.legacy: list[StoredEvent] = []
+        self.erased: set[str] = set()
+
+    def check(self, record: StoredEvent, report: VerifyReport) -> None:
+        problem = header_problem(record, self._public)
+        if problem is not None:
+            report.problems.append(_at(record, problem))
+        elif is_legacy_tombstone(record.header):
+            self.legacy.append(record)
+        if record.header.event_type == TOMBSTONE_TYPE:
+            self.erased.add(record.header.case_id)
+
+    def finish(
+        self,
+        heads: dict[str, tuple[int, bytes]],
+        keyed: Collection[str] | None,
+        report: VerifyReport,
+    ) -> None:
+        legacy_cover = max((c.size for c in report.checkpoints if c.map_root is None), default=0)
+        for record in self.legacy:
+            if record.tree_index is None or record.tree_index >= legacy_cover:
+                what = "unsigned erasure tombstone that no checkpoint from before signed "
+                report.problems.append(_at(record, what + "tombstones covers: forged"))
+        if keyed is None:
+            return
+        for case_id in sorted(heads.keys() - self.erased - set(keyed)):
+            sequence, _ = heads[case_id]
+            what = "sealed records but no data key and no erasure tombstone: key removed"
+            report.problems.append(Problem(what, None, case_id, sequence))
+
+
+def _anchoring(report: VerifyReport, first: StoredEvent | None, *, allow_unanchored: bool) -> None:
+    """The records no signed checkpoint covers (counted as they passed, ``first`` the
+    first of them); unless allowed, that is a problem."""
+    covered = max((c.size for c in report.checkpoints), default=0)
+    report.anchored_through = covered
+    if first is not None and not allow_unanchored:
+        what = (
+            f"unanchored: {report.unanchored} records are covered by no signed checkpoint "
+            f"(the newest covers {covered}); sign one (phasedcare audit checkpoint) or "
+            "allow it explicitly"
+        )
+        report.problems.append(_at(first, what))
 
 
 def verify_ledger(
@@ -153,20 +230,31 @@ def verify_ledger(
     public: bytes,
     origin: str,
     progress: Callable[[int], None] | None = None,
+    keyed: Collection[str] | None = None,
+    allow_unanchored: bool = False,
 ) -> VerifyReport:
-    """Check every record, the tree and every checkpoint; needs no decryption key.
+    """Check every record, the tree, the map of case heads and every checkpoint; needs no
+    decryption key.
 
-    Records stream through once: memory holds a chain head per case and O(log n) tree
-    hashes, not the ledger.
+    Records stream through once: memory holds a chain head per stream and O(log n) tree
+    hashes, not the ledger. ``keyed`` names the streams that have a data key (the key table
+    of a live database): a stream with records, no key and no tombstone is reported.
     """
     report = VerifyReport()
     checkpoints, rejected = _checkpoints(notes, public, origin)
     tree = _Tree({c.size for c in checkpoints})
+    newest = max((c.size for c in checkpoints), default=0)
     heads: dict[str, tuple[int, bytes]] = {}
+    authenticity = _Authenticity(public)
+    unanchored: StoredEvent | None = None
     for record in records:
         report.records += 1
         _check_record(record, heads, report)
-        wrong = None if record.tree_index is None else tree.add(record.tree_index, record.leaf_hash)
+        authenticity.check(record, report)
+        if record.tree_index is None or record.tree_index >= newest:
+            report.unanchored += 1
+            unanchored = unanchored or record
+        wrong = None if record.tree_index is None else tree.add(record)
         if wrong is not None:
             report.problems.append(_at(record, wrong))
         if progress is not None:
@@ -179,4 +267,6 @@ def verify_ledger(
     report.checkpoints = checkpoints
     report.problems.extend(rejected)
     _roots(tree, report)
+    authenticity.finish(heads, keyed, report)
+    _anchoring(report, unanchored, allow_unanchored=allow_unanchored)
     return report

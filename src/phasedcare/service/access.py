@@ -48,8 +48,10 @@ class AccessLog:
         clock: Callable[[], datetime],
         policy_version: str,
         access_point: str,
+        written: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
+        self._written = written  # after each entry: the checkpoint schedule, as for commands
         self._codec = codec
         self._clock = clock
         self._policy_version = policy_version
@@ -91,6 +93,8 @@ class AccessLog:
                 )
             except ConcurrencyConflict:
                 continue
+            if self._written is not None:
+                self._written()
             return
         raise ConcurrencyConflict(case_id=stream, expected=sequence)
 

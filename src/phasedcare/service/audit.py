@@ -12,18 +12,30 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
-from phasedcare.errors import InvalidInput, PhasedCareError
+from phasedcare.errors import InvalidInput, NotFound, PhasedCareError, StoreError
+from phasedcare.ledger.bundle import case_bundle
 from phasedcare.ledger.checkpoints import Checkpoint, parse_checkpoint, sign_checkpoint
+from phasedcare.ledger.heads import HeadMap
 from phasedcare.ledger.keys import CheckpointKey
-from phasedcare.ledger.merkle import Frontier, consistency_proof, verify_consistency
+from phasedcare.ledger.merkle import (
+    NODE_LEVEL,
+    Frontier,
+    consistency_proof,
+    inclusion_proof_from,
+    node_hash,
+    root,
+    verify_consistency,
+)
+from phasedcare.ledger.notes import verifier_key
+from phasedcare.ledger.records import StoredEvent
 from phasedcare.ledger.verify import VerifyReport, verify_ledger
-from phasedcare.service.ports import EventStore
+from phasedcare.service.ports import EventStore, TreeNode
 
-__all__ = ["Auditor", "Witness"]
+__all__ = ["Auditor", "NoteSource", "Witness"]
 
 
 class Witness(Protocol):
@@ -35,6 +47,14 @@ class Witness(Protocol):
 
     def notes(self) -> list[str]:
         """Every kept note."""
+        ...
+
+
+class NoteSource(Protocol):
+    """Checkpoint notes kept elsewhere and only read here (an outside witness's state)."""
+
+    def notes(self) -> list[str]:
+        """Every note it holds of this ledger."""
         ...
 
 
@@ -50,8 +70,12 @@ class Auditor:
         witness: Witness | None,
         clock: Callable[[], datetime],
         interval: timedelta = timedelta(seconds=60),
+        authenticate: Callable[[StoredEvent], str | None] | None = None,
     ) -> None:
         self._store = store
+        self._authenticate = authenticate
+        self._signing = threading.Lock()  # one signer per process; the store locks across them
+        self._heads: HeadMap | None = None
         self._key = key
         self._origin = origin
         self._witness = witness
@@ -61,6 +85,7 @@ class Auditor:
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
         self._log = structlog.get_logger("phasedcare.audit")
+        self._sources: list[NoteSource] = []  # read by notes(), never written
 
     @property
     def public_key(self) -> bytes:
@@ -73,60 +98,170 @@ class Auditor:
         return self._origin
 
     def checkpoint(self) -> Checkpoint | None:
-        """Integrate new records and sign the tree; None when the ledger is empty.
+        """Integrate new records the engine wrote and sign the tree and the heads' map; None
+        when the ledger is empty.
 
-        The tree grows from the frontier kept with the latest checkpoint: only the records
-        integrated since are read and hashed, O(new records + log n) whatever the ledger's size.
+        A record that does not open under its case's key (an insider's append: no key, no
+        seal) is not integrated, not signed, and logged; verify names it. The tree and the
+        map grow from the state kept with the latest checkpoint: only the records integrated
+        since are read and hashed, O(new records + log n) whatever the ledger's size. When
+        another signer already covered every integrated record, its checkpoint is returned.
         """
         if not self._key.private:
             raise InvalidInput(
                 "this auditor holds only the public key: it cannot sign", field="key"
             )
-        size = self._store.integrate()
-        if size == 0:
-            return None
-        frontier = self._latest_frontier(size)
-        frontier.extend(self._store.tree_leaves(start=frontier.size, stop=size))
-        note = sign_checkpoint(
-            origin=self._origin,
-            size=size,
-            root=frontier.root(),
-            at=self._clock(),
-            private=self._key.private,
-            public=self._key.public,
-        )
-        self._store.add_checkpoint(size=size, note=note, frontier=frontier.to_bytes())
+        with self._signing:
+            size = self._store.integrate(accept=self._accept)
+            if size == 0:
+                return None
+            covering = self._covering(size)
+            if covering is not None:
+                return covering
+            frontier, heads = self._state(size)
+            nodes: list[TreeNode] = []
+            entries = self._store.tree_entries(start=frontier.size, stop=size)
+            frontier.extend((leaf for _, _, leaf in entries), nodes)
+            heads.advance(entries, size=size)
+            note = sign_checkpoint(
+                origin=self._origin,
+                size=size,
+                root=frontier.root(),
+                at=self._clock(),
+                private=self._key.private,
+                public=self._key.public,
+                map_root=heads.root(),
+            )
+            self._store.add_checkpoint(
+                size=size, note=note, frontier=frontier.to_bytes(), nodes=nodes
+            )
+            self._heads = heads
         if self._witness is not None:
             self._witness.publish(size=size, note=note)
         self._last = time.monotonic()
         self._log.info("checkpoint", tree_size=size)
+        return self._parse(note)
+
+    def _accept(self, record: StoredEvent) -> bool:
+        """Whether the integrator may take the record: the engine wrote it."""
+        problem = self._authenticate(record) if self._authenticate is not None else None
+        if problem is not None:
+            self._log.warning(
+                "record refused by the integrator: not written by the engine",
+                position=record.position,
+                case_id=record.header.case_id,
+                sequence=record.header.sequence,
+            )
+        return problem is None
+
+    def _parse(self, note: str) -> Checkpoint:
         return parse_checkpoint(note, public=self._key.public, origin=self._origin)
 
-    def _latest_frontier(self, size: int) -> Frontier:
-        """The frontier kept with the latest checkpoint, if its signed root vouches for it.
+    def _covering(self, size: int) -> Checkpoint | None:
+        """The latest checkpoint if another signer already covered ``size`` records with it."""
+        latest = self._store.latest_checkpoint()
+        if latest is None or latest[0] < size:
+            return None
+        try:
+            checkpoint = self._parse(latest[1])
+        except ValueError:
+            return None
+        return checkpoint if checkpoint.map_root is not None else None
 
-        Otherwise (none yet, kept before frontiers were, altered, signed by another key, or
-        beyond a tree that shrank) an empty one: the tree is then read from its first leaf.
+    def _state(self, size: int) -> tuple[Frontier, HeadMap]:
+        """The tree's frontier and the heads' map as the latest checkpoint left them.
+
+        From the latest checkpoint whose signed roots vouch for its kept frontier and for the
+        map this process holds (or reads from the database: one scan, once per process).
+        Otherwise (none yet, signed before maps existed, altered, another key, beyond a
+        tree that shrank) both start empty: the tree is then read from its first leaf, and
+        every subtree root is kept on the way.
         """
         latest = self._store.latest_checkpoint()
         if latest is None:
-            return Frontier()
-        frontier = self._vouched(*latest)
-        if frontier is None or frontier.size > size:
-            self._log.warning(
-                "checkpoint frontier unusable: reading the whole tree", tree_size=latest[0]
-            )
-            return Frontier()
-        return frontier
+            return Frontier(), HeadMap()
+        vouched = self._vouched(*latest)
+        if vouched is not None and vouched[0].size <= size:
+            frontier, map_root = vouched
+            heads = self._heads_at(frontier.size)
+            if heads.root() == map_root:
+                return frontier, heads
+        self._log.warning("checkpoint state unusable: reading the whole tree", tree_size=latest[0])
+        return Frontier(), HeadMap()
 
-    def _vouched(self, size: int, note: str, kept: bytes) -> Frontier | None:
-        """The kept frontier if it is well formed and its root is the one the note signs."""
+    def _heads_at(self, size: int) -> HeadMap:
+        """The map of heads at ``size``: this process's, moved on, or read afresh."""
+        heads = self._heads
+        if heads is None or heads.size > size:
+            heads = HeadMap()
+            heads.advance(self._store.heads_at(size), size=size)
+        elif heads.size < size:
+            heads.advance(self._store.tree_entries(start=heads.size, stop=size), size=size)
+        self._heads = heads
+        return heads
+
+    def _vouched(self, size: int, note: str, kept: bytes) -> tuple[Frontier, bytes] | None:
+        """The kept frontier and the map root, if the note signs both (and the frontier's
+        root is the tree root it signs)."""
         try:
             frontier = Frontier.from_bytes(kept, size=size)
-            signed = parse_checkpoint(note, public=self._key.public, origin=self._origin)
+            signed = self._parse(note)
         except ValueError:
             return None
-        return frontier if (signed.size, signed.root) == (size, frontier.root()) else None
+        if signed.map_root is None or (signed.size, signed.root) != (size, frontier.root()):
+            return None
+        return frontier, signed.map_root
+
+    def case_bundle(self, case_id: str) -> dict[str, Any]:
+        """The case's records under a signed checkpoint, each with its inclusion proof, and
+        the proof of the case's head in the checkpoint's map (a bundle, see ledger.bundle).
+
+        The newest checkpoint is reused when its map already holds the case's current head;
+        only a case written since is signed anew. Repeated exports (each only adds an access
+        record, to another stream) sign nothing and add nothing to write-once witness
+        storage. Proofs cost O(k log n) reads.
+        """
+        checkpoint = self._export_checkpoint(case_id)
+        size = checkpoint.size
+        with self._signing:
+            heads = self._heads_at(size)
+            if heads.root() != checkpoint.map_root:
+                msg = f"the case heads differ from checkpoint {size}'s map: run audit verify"
+                raise StoreError(msg)
+            head = heads.proof(case_id)
+        records = [
+            r for r in self._store.load(case_id) if r.tree_index is not None and r.tree_index < size
+        ]
+        node = _NodeSource(self._store, size).node
+        proofs = {
+            r.tree_index: inclusion_proof_from(r.tree_index, size, node)
+            for r in records
+            if r.tree_index is not None
+        }
+        return case_bundle(records, checkpoint=checkpoint, proofs=proofs, head=head)
+
+    def _export_checkpoint(self, case_id: str) -> Checkpoint:
+        """The newest checkpoint if its map holds the case's current head, else a new one."""
+        latest = self._store.latest_checkpoint()
+        if latest is not None:
+            try:
+                newest = self._parse(latest[1])
+            except ValueError:
+                newest = None
+            if (
+                newest is not None
+                and newest.map_root is not None
+                and self._mapped_head(newest.size, case_id) == self._store.head(case_id)
+            ):
+                return newest
+        signed = self.checkpoint()
+        if signed is None:
+            raise NotFound(f"case {case_id} does not exist", kind="case", ident=case_id)
+        return signed
+
+    def _mapped_head(self, size: int, case_id: str) -> tuple[int, bytes] | None:
+        with self._signing:
+            return self._heads_at(size).head(case_id)
 
     def after_commit(self) -> None:
         """Sign now when the last checkpoint is older than the interval, else schedule one.
@@ -187,26 +322,116 @@ class Auditor:
         seen = dict.fromkeys(self._store.checkpoints())
         if self._witness is not None:
             seen.update(dict.fromkeys(self._witness.notes()))
+        for source in self._sources:
+            seen.update(dict.fromkeys(source.notes()))
         return list(seen)
 
+    def add_note_source(self, source: NoteSource) -> None:
+        """Read ``source``'s notes too: :meth:`notes` returns them, so :meth:`verify` and
+        :meth:`consistency` check them. An outside witness's copy makes a database rolled
+        back behind a checkpoint it holds fail, even when the witness folder was rolled back."""
+        self._sources.append(source)
+
+    def latest_note(self) -> str | None:
+        """The newest checkpoint note kept in the database (None before the first); it signs
+        nothing, so serving it to witnesses costs no signature and adds no record."""
+        latest = self._store.latest_checkpoint()
+        return None if latest is None else latest[1]
+
+    def proof(self, first: int, second: int) -> list[bytes]:
+        """The RFC 9162 consistency proof from signed size ``first`` to signed size ``second``
+        (``first <= second``), as the tree holds it now; the caller checks it against the
+        roots it trusts. NotFound for a size no checkpoint was signed at, or one the tree
+        no longer reaches; InvalidInput when ``first > second``."""
+        if first > second:
+            raise InvalidInput(f"from {first} is larger than to {second}", field="size")
+        signed = {c.size for c in self._signed()}
+        for size in (first, second):
+            if size not in signed:
+                raise NotFound(
+                    f"no signed checkpoint of size {size}", kind="checkpoint", ident=str(size)
+                )
+        leaves = self._store.tree_leaves(stop=second)
+        if len(leaves) < second:
+            raise NotFound(
+                f"the tree holds {len(leaves)} records, fewer than its checkpoint of {second}",
+                kind="checkpoint",
+                ident=str(second),
+            )
+        return consistency_proof(leaves, first)
+
+    @property
+    def verifier_key(self) -> str:
+        """The checkpoint key as a C2SP verifier key, ``<origin>+<key id>+<base64 key>``."""
+        return verifier_key(self._origin, self._key.public)
+
     def close(self) -> None:
-        """Cancel a scheduled checkpoint and release the store."""
+        """Sign what a scheduled checkpoint would have covered, then release the store."""
         self.cancel()
         self._store.close()
 
     def cancel(self) -> None:
-        """Cancel a scheduled checkpoint (the engine is closing)."""
+        """The engine is closing: a scheduled checkpoint is signed now instead of later, so
+        a process that stops leaves no commit unanchored (the verifier signs nothing)."""
         with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            pending, self._timer = self._timer, None
+        if pending is not None:
+            pending.cancel()
+            if self._key.private:
+                self._checkpoint_quietly()
 
-    def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
-        """Verify every record, the tree and every checkpoint (no decryption)."""
+    def verify(
+        self,
+        *,
+        progress: Callable[[int], None] | None = None,
+        allow_unanchored: bool = False,
+    ) -> VerifyReport:
+        """Verify every record, its authenticity, the tree, the map of case heads and every
+        checkpoint (no decryption); streams with records but no data key are reported.
+        Records no checkpoint covers fail it unless ``allow_unanchored``."""
         return verify_ledger(
             self._store.read_all(),
             notes=self.notes(),
             public=self._key.public,
             origin=self._origin,
             progress=progress,
+            keyed={key.case_id for key in self._store.case_keys()},
+            allow_unanchored=allow_unanchored,
         )
+
+
+class _NodeSource:
+    """Perfect subtree roots of the tree of ``size`` for inclusion proofs: stored roots of
+    256 leaves and more (computed from their halves where none was kept), smaller ones
+    from one read of their 256-leaf block. Each is fetched once per bundle."""
+
+    def __init__(self, store: EventStore, size: int) -> None:
+        self._store = store
+        self._size = size
+        self._nodes: dict[tuple[int, int], bytes] = {}
+        self._blocks: dict[int, list[bytes]] = {}
+
+    def node(self, level: int, index: int) -> bytes:
+        """The root of leaves ``[index * 2**level, (index + 1) * 2**level)``."""
+        key = (level, index)
+        if key not in self._nodes:
+            self._nodes[key] = self._find(level, index)
+        return self._nodes[key]
+
+    def _find(self, level: int, index: int) -> bytes:
+        if level < NODE_LEVEL:
+            start = index << level
+            block = self._block(start >> NODE_LEVEL)
+            offset = start - ((start >> NODE_LEVEL) << NODE_LEVEL)
+            return root(block[offset : offset + (1 << level)])
+        kept = self._store.tree_node(level, index)
+        if kept is not None:
+            return kept
+        return node_hash(self.node(level - 1, 2 * index), self.node(level - 1, 2 * index + 1))
+
+    def _block(self, block: int) -> list[bytes]:
+        if block not in self._blocks:
+            start = block << NODE_LEVEL
+            stop = min(start + (1 << NODE_LEVEL), self._size)
+            self._blocks[block] = self._store.tree_leaves(start=start, stop=stop)
+        return self._blocks[block]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -64,13 +64,16 @@ from phasedcare.service.views import (
     case_view,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "Engine", "Remember", "utc_now"]
+__all__ = ["DEFAULT_BASE_URL", "IDEMPOTENCY_TTL", "Engine", "Remember", "utc_now"]
 
 Remember = Callable[[CommandResult], IdempotencyRecord]
 """Turns a command's result into the idempotency record stored with it (HTTP)."""
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 """Where webhook links point by default: ``phasedcare serve`` on this machine."""
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+"""How long an idempotency record answers retries by default; then it is deleted."""
 
 
 def utc_now() -> datetime:
@@ -115,6 +118,7 @@ class Engine(CommandMethods, CaseReads):
         blind_index: BlindIndex | None = None,
         notifier: Notifier | None = None,
         webhooks: WebhookSubscriptions | None = None,
+        idempotency_ttl: timedelta = IDEMPOTENCY_TTL,
     ) -> None:
         self._store = store
         self._policy = policy
@@ -128,8 +132,11 @@ class Engine(CommandMethods, CaseReads):
             clock=clock,
             policy_version=policy.version,
             access_point=access_point,
+            written=None if auditor is None else auditor.after_commit,
         )
         self._index = blind_index
+        self._requests = blind_index or BlindIndex.generate()  # request digests' key
+        self._idempotency_ttl = idempotency_ttl
         self._notifier = notifier or Notifier(policy=policy, base_url=DEFAULT_BASE_URL)
         self._webhooks = webhooks
         self._new_case_id = new_case_id
@@ -344,6 +351,36 @@ class Engine(CommandMethods, CaseReads):
             progress=progress,
         )
 
+    # -- idempotency records (HTTP Idempotency-Key) ------------------------------------------
+
+    def now(self) -> datetime:
+        """The engine clock's time, at UTC."""
+        return self._clock().astimezone(UTC)
+
+    def request_digest(self, text: bytes) -> str:
+        """A keyed digest of a request: HMAC-SHA256 under a sub-key of the blind-index key.
+
+        The key is kept in the key folder, not the database, so a stored digest confirms no
+        guessed name. Without a blind index (tests) the key lives as long as the engine.
+        """
+        return self._requests.request_digest(text)
+
+    def idempotency_record(self, actor: Actor, key: str) -> IdempotencyRecord | None:
+        """The record of this actor's key, unless it expired: then every expired record is
+        deleted, so that a retry runs as a new request."""
+        found = self._store.idempotency_get(str(actor), key)
+        if found is None or found.created_at >= self._idempotency_cutoff():
+            return found
+        self.expire_idempotency()
+        return None
+
+    def expire_idempotency(self) -> int:
+        """Delete the idempotency records older than the TTL; returns how many."""
+        return self._store.idempotency_expire(self._idempotency_cutoff())
+
+    def _idempotency_cutoff(self) -> datetime:
+        return self.now() - self._idempotency_ttl
+
     # -- break-glass: a read that records an event (the other reads are in CaseReads) ------
 
     def break_glass(self, case_id: str, *, actor: Actor, reason: str) -> CaseView:
@@ -398,25 +435,33 @@ class Engine(CommandMethods, CaseReads):
     def run_retention(self, *, actor: Actor, dry_run: bool = False) -> list[RetentionDecision]:
         """Destroy the data keys of closed cases whose retention has ended; report every case.
 
-        Only Veilig Thuis runs it. Each erasure appends an unsealed CaseErased record first,
-        then destroys the key, so a crash in between is finished by the next run.
+        Only Veilig Thuis runs it. Each erasure appends a signed (unsealed) CaseErased record
+        first; a checkpoint then integrates every record of the erased cases while their keys
+        can still show the records are the engine's, and only then are the keys destroyed. A
+        crash in between is finished by the next run.
         """
         authorise_retention(actor, self._policy)
         today = self._clock().astimezone(UTC).date()
-        decisions = []
+        decisions, erased = [], []
         for case_id in self._store.case_ids():
             try:
                 case, head = self._load_with_head(case_id)
             except Erased:
-                self._store.destroy_case_key(case_id)  # finish an erasure a crash interrupted
+                erased.append(case_id)  # finish an erasure a crash interrupted
                 continue
             decision = retention(case, self._policy, today)
             if decision.due and not dry_run:
-                self._erase(case, head, decision, actor)
+                self._entomb(case, head, decision, actor)
+                erased.append(case_id)
             decisions.append(decision)
+        if erased and self._auditor is not None:
+            self._auditor.checkpoint()
+        for case_id in erased:
+            self._store.destroy_case_key(case_id)
+            self._codec.forget(case_id)
         return decisions
 
-    def _erase(
+    def _entomb(
         self, case: CaseState, head: bytes, decision: RetentionDecision, actor: Actor
     ) -> None:
         assert decision.keep_until is not None  # noqa: S101 - only due decisions get here
@@ -428,14 +473,10 @@ class Engine(CommandMethods, CaseReads):
             rule=decision.rule,
             retained_until=decision.keep_until,
         )
-        records = self._codec.encode(
-            [tombstone], after_sequence=case.sequence, previous=head, seal_payload=False
-        )
+        records = self._codec.encode([tombstone], after_sequence=case.sequence, previous=head)
         self._store.append(
             case_id=case.case_id, expected_sequence=case.sequence, records=records, projection=None
         )
-        self._store.destroy_case_key(case.case_id)
-        self._codec.forget(case.case_id)
         self._log.info("case erased", case_id=case.case_id, rule=decision.rule)
 
     def rebuild_projections(self) -> int:

@@ -1,5 +1,7 @@
 """The scheduled work: deadline sweeps, MDA++ evaluation and draining the outbox.
 
+The deadline sweep also deletes the idempotency records that have expired.
+
 Prefect flows (``phasedcare.flows``) call these; so can a test or a cron job. Each job is
 short and takes ids only: state lives in the ledger, and time is handled by running the
 sweeps again, never by waiting. Every change a job makes is an ordinary command decided by
@@ -12,7 +14,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -34,11 +36,13 @@ _LEASE = timedelta(minutes=2)
 
 @dataclass(frozen=True, slots=True)
 class SweepReport:
-    """What a sweep did: cases looked at, handovers expired, deadlines escalated (ids only)."""
+    """What a sweep did: cases looked at, handovers expired, deadlines escalated (ids only),
+    and how many expired idempotency records it deleted."""
 
     checked: int
     expired: list[str]
     escalated: list[str]
+    idempotency_expired: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +92,12 @@ class Jobs:
         return sorted({r.case_id for r in self._overdue_rows()})
 
     def sweep_deadlines(self) -> SweepReport:
-        """Expire unanswered handovers and escalate every overdue deadline, once each."""
-        return self._escalate_rows(self._overdue_rows())
+        """Expire unanswered handovers and escalate every overdue deadline, once each; delete
+        the expired idempotency records."""
+        report = self._escalate_rows(self._overdue_rows())
+        forgotten = self._engine.expire_idempotency()
+        self._log.info("idempotency records expired", deleted=forgotten)
+        return replace(report, idempotency_expired=forgotten)
 
     def escalate(self, case_ids: Sequence[str]) -> SweepReport:
         """The sweep for these cases only."""

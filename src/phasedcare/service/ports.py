@@ -6,7 +6,7 @@ docs use, and a SQL implementation (``phasedcare.store.sql``) for SQLite and Pos
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -34,9 +34,17 @@ __all__ = [
     "NotificationStore",
     "OutboxMessage",
     "Subscription",
+    "TreeEntry",
+    "TreeNode",
     "deadline_cursor",
     "handover_cursor",
 ]
+
+TreeEntry = tuple[str, int, bytes]
+"""An integrated record as the tree and the map of heads see it: case, sequence, leaf hash."""
+
+TreeNode = tuple[int, int, bytes]
+"""A stored perfect subtree root: level, index at that level, hash."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -314,7 +322,9 @@ class ApiKey:
 class IdempotencyRecord:
     """The stored outcome of a request made with an ``Idempotency-Key``, replayed on a retry.
 
-    One per (actor, key): ``request_hash`` tells a retry from another request reusing the key.
+    One per (actor, key): ``request_hash``, a keyed digest of the request, tells a retry from
+    another request reusing the key. ``case_id`` names the case the command wrote to, so the
+    record is erased with it (None for records stored before schema 0007).
     """
 
     key: str
@@ -325,6 +335,7 @@ class IdempotencyRecord:
     status: int
     response_body: bytes
     created_at: datetime
+    case_id: str | None = None
 
 
 class ApiKeyStore(Protocol):
@@ -348,7 +359,10 @@ class ApiKeyStore(Protocol):
 
 
 class IdempotencyStore(Protocol):
-    """The outcomes of requests made with an idempotency key, one per (actor, key)."""
+    """The outcomes of requests made with an idempotency key, one per (actor, key).
+
+    ``destroy_case_key`` deletes a case's records with its key (crypto-shredding).
+    """
 
     def idempotency_get(self, actor: str, key: str) -> IdempotencyRecord | None:
         """The record stored for this actor's key, or None."""
@@ -357,6 +371,10 @@ class IdempotencyStore(Protocol):
     def idempotency_put(self, record: IdempotencyRecord) -> IdempotencyRecord:
         """Store the record, or return the one another request stored first for its
         (actor, key): never an error for a race, the first writer wins."""
+        ...
+
+    def idempotency_expire(self, before: datetime) -> int:
+        """Delete the records created before ``before``; returns how many."""
         ...
 
 
@@ -450,8 +468,9 @@ class EventStore(CaseKeyStore, NotificationStore, ApiKeyStore, IdempotencyStore,
         """The cases a blind-index token points at, sorted."""
         ...
 
-    def integrate(self) -> int:
-        """Give every record without one the next Merkle tree index (in position order).
+    def integrate(self, *, accept: Callable[[StoredEvent], bool] | None = None) -> int:
+        """Give each waiting record ``accept`` takes the next Merkle tree index (in position
+        order); one it refuses keeps none and waits (verify reports it).
 
         One integrator at a time (a lock), so indexes are gapless; returns the tree size.
         Costs O(new records), whatever the tree's size.
@@ -462,9 +481,24 @@ class EventStore(CaseKeyStore, NotificationStore, ApiKeyStore, IdempotencyStore,
         """The leaf hashes of the integrated records with ``start <= tree index < stop``."""
         ...
 
-    def add_checkpoint(self, *, size: int, note: str, frontier: bytes = b"") -> None:
+    def tree_entries(self, *, start: int = 0, stop: int | None = None) -> list[TreeEntry]:
+        """(case, sequence, leaf) of the integrated records with ``start <= index < stop``."""
+        ...
+
+    def heads_at(self, size: int) -> list[TreeEntry]:
+        """Each stream's last record among the first ``size`` leaves of the tree."""
+        ...
+
+    def tree_node(self, level: int, index: int) -> bytes | None:
+        """The stored root of the perfect subtree ``index`` at ``level`` (leaves
+        ``[index * 2**level, (index + 1) * 2**level)``), if a checkpoint kept it."""
+        ...
+
+    def add_checkpoint(
+        self, *, size: int, note: str, frontier: bytes = b"", nodes: Sequence[TreeNode] = ()
+    ) -> None:
         """Keep a signed checkpoint note and the tree's frontier at its size (one per tree
-        size; a repeat is ignored)."""
+        size; a repeat is ignored), and the subtree roots it completed, in one transaction."""
         ...
 
     def latest_checkpoint(self) -> tuple[int, str, bytes] | None:

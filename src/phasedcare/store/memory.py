@@ -7,7 +7,7 @@ suite checks, except that it forgets everything when the process ends.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 
 from phasedcare.errors import ConcurrencyConflict
@@ -23,6 +23,8 @@ from phasedcare.service.ports import (
     HandoverRow,
     IdempotencyRecord,
     OutboxMessage,
+    TreeEntry,
+    TreeNode,
     deadline_cursor,
     handover_cursor,
 )
@@ -109,6 +111,10 @@ class InMemoryEventStore(InMemoryNotifications, InMemoryCredentials):
         self._projections: dict[str, CaseProjection] = {}
         self._keys: dict[str, WrappedKey] = {}
         self._tree: list[bytes] = []
+        self._tree_records: list[StoredEvent] = []
+        self._nodes: dict[tuple[int, int], bytes] = {}
+        self._held: list[int] = []  # log numbers the integrator refused, still waiting
+        self._scanned = 0  # log numbers below this were integrated or held
         self._index: dict[bytes, set[str]] = {}
         self._checkpoints: dict[int, tuple[str, bytes]] = {}  # size: note, frontier
 
@@ -229,14 +235,20 @@ class InMemoryEventStore(InMemoryNotifications, InMemoryCredentials):
         with self._lock:
             return [self._keys.setdefault(key.case_id, key) for key in keys]
 
-    def integrate(self) -> int:
-        """Index the records not yet in the tree: the log's tail, in position order."""
+    def integrate(self, *, accept: Callable[[StoredEvent], bool] | None = None) -> int:
+        """Index the waiting records ``accept`` takes, in position order; hold the others."""
         with self._lock:
-            for number in range(len(self._tree), len(self._log)):
+            waiting = [*self._held, *range(self._scanned, len(self._log))]
+            self._held, self._scanned = [], len(self._log)
+            for number in waiting:
+                if accept is not None and not accept(self._log[number]):
+                    self._held.append(number)
+                    continue
                 record = replace(self._log[number], tree_index=len(self._tree))
                 self._log[number] = record
                 self._cases[record.header.case_id][record.header.sequence - 1] = record
                 self._tree.append(record.leaf_hash)
+                self._tree_records.append(record)
             return len(self._tree)
 
     def tree_leaves(self, *, start: int = 0, stop: int | None = None) -> list[bytes]:
@@ -244,9 +256,31 @@ class InMemoryEventStore(InMemoryNotifications, InMemoryCredentials):
         with self._lock:
             return self._tree[start:stop]
 
-    def add_checkpoint(self, *, size: int, note: str, frontier: bytes = b"") -> None:
-        """Keep the first note (and frontier) for each size."""
+    def tree_entries(self, *, start: int = 0, stop: int | None = None) -> list[TreeEntry]:
+        """(case, sequence, leaf) of the integrated records by tree index, in ``[start, stop)``."""
         with self._lock:
+            chosen = self._tree_records[start:stop]
+        return [(r.header.case_id, r.header.sequence, r.leaf_hash) for r in chosen]
+
+    def heads_at(self, size: int) -> list[TreeEntry]:
+        """Each stream's last record among the first ``size`` leaves."""
+        heads = {
+            case: (case, sequence, leaf) for case, sequence, leaf in self.tree_entries(stop=size)
+        }
+        return list(heads.values())
+
+    def tree_node(self, level: int, index: int) -> bytes | None:
+        """The stored root of a perfect subtree, if kept."""
+        with self._lock:
+            return self._nodes.get((level, index))
+
+    def add_checkpoint(
+        self, *, size: int, note: str, frontier: bytes = b"", nodes: Sequence[TreeNode] = ()
+    ) -> None:
+        """Keep the first note (and frontier) for each size, and the subtree roots."""
+        with self._lock:
+            for level, index, node in nodes:
+                self._nodes.setdefault((level, index), node)
             self._checkpoints.setdefault(size, (note, frontier))
 
     def checkpoints(self) -> list[str]:
@@ -276,6 +310,7 @@ class InMemoryEventStore(InMemoryNotifications, InMemoryCredentials):
             self._projections.pop(case_id, None)
             for cases in self._index.values():
                 cases.discard(case_id)
+            self._delete_case_idempotency(case_id)
             return self._keys.pop(case_id, None) is not None
 
     def find_by_token(self, token: bytes) -> list[str]:

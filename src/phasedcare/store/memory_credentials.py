@@ -6,6 +6,7 @@ Mixed into :class:`~phasedcare.store.memory.InMemoryEventStore`, whose lock it s
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -62,3 +63,19 @@ class InMemoryCredentials:
         """Store the record unless its (actor, key) has one; return the stored one."""
         with self._lock:
             return self._idempotency.setdefault((record.actor, record.key), record)
+
+    def idempotency_expire(self, before: datetime) -> int:
+        """Delete the records created before ``before``; returns how many."""
+        with self._lock:
+            return self._drop_idempotency(lambda r: r.created_at < before)
+
+    def _delete_case_idempotency(self, case_id: str) -> None:
+        """Delete the case's records (lock held: the case is being erased)."""
+        self._drop_idempotency(lambda r: r.case_id == case_id)
+
+    def _drop_idempotency(self, dropped: Callable[[IdempotencyRecord], bool]) -> int:
+        """Delete the records ``dropped`` picks (lock held); returns how many."""
+        keys = [k for k, record in self._idempotency.items() if dropped(record)]
+        for key in keys:
+            del self._idempotency[key]
+        return len(keys)

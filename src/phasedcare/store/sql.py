@@ -14,7 +14,7 @@ three times as fast as the same append through the ORM.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from phasedcare.errors import ConcurrencyConflict, StoreError
+from phasedcare.ledger.chain import as_utc
 from phasedcare.ledger.keys import WrappedKey
 from phasedcare.ledger.records import RecordHeader, StoredEvent
 from phasedcare.service.ports import (
@@ -46,6 +47,8 @@ from phasedcare.service.ports import (
     CaseProjection,
     IdempotencyRecord,
     OutboxMessage,
+    TreeEntry,
+    TreeNode,
 )
 from phasedcare.store.memory import check_batch, check_numbering
 from phasedcare.store.sql_credentials import SqlCredentials, insert_idempotency
@@ -65,6 +68,7 @@ from phasedcare.store.tables import (
     CheckpointRecord,
     EventRecord,
     HouseholdIndexRecord,
+    TreeNodeRecord,
 )
 
 __all__ = ["SqlEventStore"]
@@ -74,6 +78,7 @@ CASES = CaseRecord.__table__  # type: ignore[attr-defined]
 KEYS = CaseKeyRecord.__table__  # type: ignore[attr-defined]
 CHECKPOINTS = CheckpointRecord.__table__  # type: ignore[attr-defined]
 INDEX = HouseholdIndexRecord.__table__  # type: ignore[attr-defined]
+NODES = TreeNodeRecord.__table__  # type: ignore[attr-defined]
 
 _BUSY_TIMEOUT_SECONDS = 30
 _SQLITE_PRAGMAS = (
@@ -120,9 +125,7 @@ _LOAD = (
 )
 _INSERT_EVENTS = EVENTS.insert()
 _TREE_SIZE = select(func.coalesce(func.max(EVENTS.c.tree_index) + 1, 0))
-_WAITING = (
-    select(EVENTS.c.position).where(EVENTS.c.tree_index.is_(None)).order_by(EVENTS.c.position)
-)
+_WAITING = select(*_COLUMNS).where(EVENTS.c.tree_index.is_(None)).order_by(EVENTS.c.position)
 _NUMBER = (
     EVENTS.update()
     .where(EVENTS.c.position == bindparam("at"))
@@ -170,6 +173,25 @@ def _sqlite_engine(url: URL, echo: bool, synchronous: str) -> Engine:
     return engine
 
 
+def _postgres_engine(url: URL, echo: bool) -> Engine:
+    """A PostgreSQL engine whose sessions run in UTC, whatever the server or database says.
+
+    ``timestamptz`` values come back in the session's zone; records are hashed in UTC
+    (:func:`~phasedcare.ledger.chain.as_utc` converts anyway), and pinning the session keeps
+    every other time the store reads (deadlines, leases, projections) in UTC as well.
+    """
+    engine = create_engine(url, echo=echo, pool_pre_ping=True)
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET TIME ZONE 'UTC'")
+        cursor.close()
+        dbapi_connection.commit()
+
+    return engine
+
+
 def _open_engine(url: URL, echo: bool) -> Engine:
     """The engine for a SQLite or PostgreSQL URL; other databases are refused."""
     backend = url.get_backend_name()
@@ -182,7 +204,7 @@ def _open_engine(url: URL, echo: bool) -> Engine:
             raise StoreError(msg)
         return _sqlite_engine(url.difference_update_query(["synchronous"]), echo, str(synchronous))
     if backend == "postgresql":
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        return _postgres_engine(url, echo)
     raise StoreError(f"unsupported database {backend!r}: use sqlite or postgresql")
 
 
@@ -224,6 +246,7 @@ _UPSERT_PROJECTION = _insert_or(
 )
 _INSERT_TOKENS = _insert_or(INDEX, "DO NOTHING")
 _INSERT_KEYS = _insert_or(KEYS, "(case_id) DO NOTHING")
+_INSERT_NODES = _insert_or(NODES, "DO NOTHING")
 
 
 class SqlEventStore(SqlNotifications, SqlCredentials):
@@ -508,6 +531,7 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
                 conn.execute(CASES.delete().where(CASES.c.case_id == case_id))
                 delete_case_rows(conn, [case_id])
                 conn.execute(INDEX.delete().where(INDEX.c.case_id == case_id))
+                self._delete_case_idempotency(conn, case_id)
             self._scrub()
         return bool(deleted)
 
@@ -530,13 +554,14 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
         finally:
             raw.close()
 
-    def integrate(self) -> int:
-        """Give unindexed records the next tree indexes, in position order, under one lock."""
+    def integrate(self, *, accept: Callable[[StoredEvent], bool] | None = None) -> int:
+        """Give the unindexed records ``accept`` takes the next tree indexes, in position
+        order, under one lock; the others keep none."""
         message = "integrating records into the tree failed"
         with translated(message), self._write() as conn, conn.begin():
             if self._backend == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _INTEGRATOR_LOCK})
-            return _integrate(conn)
+            return _integrate(conn, accept)
 
     def tree_leaves(self, *, start: int = 0, stop: int | None = None) -> list[bytes]:
         """The integrated leaves by tree index, from ``start`` up to ``stop`` (a range scan)."""
@@ -550,11 +575,51 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
         with translated("reading the tree failed"), self._engine.connect() as conn:
             return [bytes(leaf) for leaf in conn.execute(query).scalars()]
 
-    def add_checkpoint(self, *, size: int, note: str, frontier: bytes = b"") -> None:
-        """Keep the first note (and frontier) for each tree size."""
+    def tree_entries(self, *, start: int = 0, stop: int | None = None) -> list[TreeEntry]:
+        """(case, sequence, leaf) of the integrated records by tree index, in ``[start, stop)``."""
+        query = (
+            select(EVENTS.c.case_id, EVENTS.c.sequence, EVENTS.c.leaf_hash)
+            .where(EVENTS.c.tree_index >= start)
+            .order_by(EVENTS.c.tree_index)
+        )
+        if stop is not None:
+            query = query.where(EVENTS.c.tree_index < stop)
+        with translated("reading the tree failed"), self._engine.connect() as conn:
+            return [(str(c), int(q), bytes(leaf)) for c, q, leaf in conn.execute(query)]
+
+    def heads_at(self, size: int) -> list[TreeEntry]:
+        """Each stream's last record among the first ``size`` leaves (one scan, in SQL)."""
+        last = (
+            select(EVENTS.c.case_id, func.max(EVENTS.c.sequence).label("sequence"))
+            .where(EVENTS.c.tree_index < size)
+            .group_by(EVENTS.c.case_id)
+            .subquery()
+        )
+        query = select(EVENTS.c.case_id, EVENTS.c.sequence, EVENTS.c.leaf_hash).join(
+            last,
+            (EVENTS.c.case_id == last.c.case_id) & (EVENTS.c.sequence == last.c.sequence),
+        )
+        with translated("reading the case heads failed"), self._engine.connect() as conn:
+            return [(str(c), int(q), bytes(leaf)) for c, q, leaf in conn.execute(query)]
+
+    def tree_node(self, level: int, index: int) -> bytes | None:
+        """The stored root of the perfect subtree ``index`` at ``level``, if kept."""
+        query = select(NODES.c.hash).where(NODES.c.level == level, NODES.c.node_index == index)
+        with translated("reading the tree failed"), self._engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        return None if found is None else bytes(found)
+
+    def add_checkpoint(
+        self, *, size: int, note: str, frontier: bytes = b"", nodes: Sequence[TreeNode] = ()
+    ) -> None:
+        """Keep the first note (and frontier) for each tree size, and the subtree roots it
+        completed (each kept once: another signer may have completed them too)."""
         row = {"tree_size": size, "note": note, "frontier": frontier or None}
+        node_rows = [{"level": lv, "node_index": i, "hash": h} for lv, i, h in nodes]
         try:
             with self._write() as conn, conn.begin():
+                if node_rows:
+                    conn.execute(_INSERT_NODES, node_rows)
                 conn.execute(CHECKPOINTS.insert(), [row])
         except IntegrityError:
             pass  # a checkpoint of this size exists already
@@ -611,14 +676,15 @@ def _insert_batch(conn: Connection, appends: Sequence[Append]) -> None:
     insert_idempotency(conn, [a.idempotency for a in appends if a.idempotency is not None])
 
 
-def _integrate(conn: Connection) -> int:
-    """Number the unindexed records after the tree's current end; return the new size.
+def _integrate(conn: Connection, accept: Callable[[StoredEvent], bool] | None) -> int:
+    """Number the unindexed records ``accept`` takes after the tree's end; return the size.
 
     Both lookups read the unique index on ``tree_index`` (its last entry, its NULL entries)
     and the new indexes go out in one executemany: O(new records), not O(ledger).
     """
     size = int(conn.execute(_TREE_SIZE).scalar_one())
-    waiting = conn.execute(_WAITING).scalars().all()
+    records = [_from_row(*row) for row in conn.execute(_WAITING)]
+    waiting = [r.position for r in records if accept is None or accept(r)]
     if waiting:
         numbered = [{"at": position, "index": size + n} for n, position in enumerate(waiting)]
         conn.execute(_NUMBER, numbered)
@@ -626,8 +692,8 @@ def _integrate(conn: Connection) -> int:
 
 
 def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything is stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    """A stored moment at UTC: SQLite returns naive UTC, PostgreSQL the session's zone."""
+    return as_utc(moment)
 
 
 def _event_row(record: StoredEvent) -> dict[str, Any]:

@@ -125,3 +125,18 @@ class SqlCredentials:
         ):
             conn.execute(insert, row)
             return _idempotency(conn.execute(query).mappings().one())
+
+    def idempotency_expire(self, before: datetime) -> int:
+        """Delete the records created before ``before``; returns how many."""
+        query = IDEMPOTENCY.delete().where(IDEMPOTENCY.c.created_at < _utc(before))
+        with (
+            translated("expiring idempotency records failed"),
+            self._write() as conn,
+            conn.begin(),
+        ):
+            return int(conn.execute(query).rowcount)
+
+    @staticmethod
+    def _delete_case_idempotency(conn: Connection, case_id: str) -> None:
+        """Delete the case's records in the caller's transaction (the case is being erased)."""
+        conn.execute(IDEMPOTENCY.delete().where(IDEMPOTENCY.c.case_id == case_id))

@@ -26,12 +26,13 @@ __all__ = [
     "IdempotencyKeyRecord",
     "OutboxRecord",
     "SubscriptionRecord",
+    "TreeNodeRecord",
     "metadata",
 ]
 
 metadata = SQLModel.metadata
 
-SCHEMA_REVISION = "0006"
+SCHEMA_REVISION = "0008"
 """The Alembic revision these tables match; the store refuses a database at another one."""
 
 _POSITION = BigInteger().with_variant(Integer(), "sqlite")
@@ -109,6 +110,17 @@ class CheckpointRecord(SQLModel, table=True):
     tree_size: int = Field(sa_column=Column(_POSITION, primary_key=True, autoincrement=False))
     note: str
     frontier: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+class TreeNodeRecord(SQLModel, table=True):
+    """The root of one perfect subtree of 256 leaves or more (migration 0008), kept by the
+    checkpoint that completed it: an inclusion proof reads O(log n) of these, not the tree."""
+
+    __tablename__ = "tree_nodes"
+
+    level: int = Field(primary_key=True)
+    node_index: int = Field(sa_column=Column(_POSITION, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class HouseholdIndexRecord(SQLModel, table=True):
@@ -263,7 +275,11 @@ class ApiKeyRecord(SQLModel, table=True):
 
 
 class IdempotencyKeyRecord(SQLModel, table=True):
-    """The stored response to a request made with an idempotency key, per (actor, key)."""
+    """The stored response to a request made with an idempotency key, per (actor, key).
+
+    ``request_hash`` is keyed (an HMAC under a key outside the database); the record is
+    deleted with its case (``case_id``, migration 0007) and once it expires (``created_at``).
+    """
 
     __tablename__ = "idempotency_records"
 
@@ -274,4 +290,7 @@ class IdempotencyKeyRecord(SQLModel, table=True):
     request_hash: str = Field(max_length=128)
     status: int
     response_body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+    case_id: str | None = Field(default=None, max_length=64, index=True)
