@@ -13,6 +13,8 @@ from sqlalchemy import create_engine, text
 from phasedcare.store.migrate import upgrade_database
 
 POSTGRES_URL = os.environ.get("PHASEDCARE_TEST_POSTGRES_URL", "")
+AMSTERDAM = "Europe/Amsterdam"
+"""The session time zone every PostgreSQL test database is given (not UTC, on purpose)."""
 
 
 @pytest.fixture
@@ -33,7 +35,8 @@ def postgres_url() -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    # A Dutch server's zone: the store must pin its sessions to UTC, whatever this says.
+    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}%20-ctimezone%3D{AMSTERDAM}"
     try:
         upgrade_database(url)
         yield url

@@ -76,7 +76,9 @@ def test_the_auditors_guide_runs_as_written(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("ledger intact") == 3
-    assert re.search(r"case bundle intact: \d+ records, complete through sequence \d+", result.stdout)
+    assert re.search(
+        r"case bundle intact: \d+ records, complete through sequence \d+", result.stdout
+    )
     assert "checkpoint signed" in result.stdout
     assert "hashes, holds" in result.stdout
     assert "rewrapped" in result.stdout

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import Harness
 from phasedcare.bootstrap import build, build_verifier, initialise
 from phasedcare.config import Settings
 from phasedcare.ledger.verify import VerifyReport
@@ -217,7 +218,7 @@ def test_the_pristine_ledger_verifies(pristine: Path) -> None:
 
 @pytest.mark.parametrize("kind", list(MUTATIONS))
 def test_every_mutation_is_detected_at_the_first_bad_record(
-    pristine: Path, tmp_path: Path, kind: str
+    pristine: Path, tmp_path: Path, kind: str, harness: Harness
 ) -> None:
     """Each random mutation of this kind is detected; record-level ones name their record."""
     rng = random.Random(f"{kind}-7")
@@ -234,3 +235,4 @@ def test_every_mutation_is_detected_at_the_first_bad_record(
         detected += 1
         shutil.rmtree(home)
     print(f"{kind}: {detected} of {MUTATIONS_PER_KIND} mutations detected")
+    harness.count("tamper: mutations detected", detected)

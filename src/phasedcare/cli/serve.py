@@ -6,6 +6,7 @@ for a Veilig Thuis demo professional, so a newcomer sees households in every pha
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -101,9 +102,21 @@ def serve(
             f"try: curl -H 'Authorization: Bearer {token}' http://{host}:{port}/cases",
             soft_wrap=True,
         )
+    _finish_on_sigterm()
     try:
         uvicorn.run(application, host=host, port=port, log_level="warning")
     finally:
         if stop is not None:
             stop.set()
         engine.close()
+
+
+def _finish_on_sigterm() -> None:
+    """SIGTERM ends ``serve`` as Ctrl-C does: uvicorn drains its requests, then raises the
+    signal again under the handler it found, this one, so the engine still closes (and
+    signs the checkpoint its last commits wait for) instead of the process dying."""
+
+    def finish(_signal: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, finish)

@@ -38,7 +38,7 @@ __all__ = [
 TOMBSTONE_TYPE = "CaseErased"
 """The one event type that is not sealed: it must stay readable once the key is gone."""
 
-SIGNED_TOMBSTONE = "tombstone-ed25519"
+SIGNED_TOMBSTONE = "signed-erasure"  # fits key_id (16 characters)
 """The ``key_id`` of a signed tombstone: its payload is a signature, then the clear event."""
 
 SIGNATURE_BYTES = 64

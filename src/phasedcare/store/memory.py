@@ -236,12 +236,19 @@ class InMemoryEventStore(InMemoryNotifications, InMemoryCredentials):
             return [self._keys.setdefault(key.case_id, key) for key in keys]
 
     def integrate(self, *, accept: Callable[[StoredEvent], bool] | None = None) -> int:
-        """Index the waiting records ``accept`` takes, in position order; hold the others."""
+        """Index the waiting records ``accept`` takes, in position order; hold the others.
+
+        ``accept`` runs outside the lock: it opens records, and finding a case's key reads
+        this store again.
+        """
         with self._lock:
             waiting = [*self._held, *range(self._scanned, len(self._log))]
             self._held, self._scanned = [], len(self._log)
-            for number in waiting:
-                if accept is not None and not accept(self._log[number]):
+            candidates = [(number, self._log[number]) for number in waiting]
+        taken = [accept is None or accept(record) for _, record in candidates]
+        with self._lock:
+            for (number, _), take in zip(candidates, taken, strict=True):
+                if not take:
                     self._held.append(number)
                     continue
                 record = replace(self._log[number], tree_index=len(self._tree))
