@@ -75,7 +75,12 @@ def test_the_auditors_guide_runs_as_written(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("ledger intact") == 3
+    assert result.stdout.count("ledger intact") == 5
+    assert result.stdout.count("refused, exit 1") == 2  # the forged record, the cut bundle
+    assert "refused, exit 7" in result.stdout  # the case does not open: not authentic
+    assert "unsealed record" in result.stdout
+    assert "records after sequence" in result.stdout
+    assert "kept and cosigned the checkpoint" in result.stdout
     assert re.search(
         r"case bundle intact: \d+ records, complete through sequence \d+", result.stdout
     )

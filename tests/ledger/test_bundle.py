@@ -82,3 +82,61 @@ def test_only_auditors_export_the_whole_ledger(engine: Engine, vt: Actor) -> Non
     """A professional cannot export every case."""
     with pytest.raises(NotAuthorised, match="only auditors export the ledger"):
         engine.export_ledger(actor=vt)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("records", 0, "sequence"), -1, "sequence is not a whole number"),
+        (("records", 0, "sequence"), 2**64, "sequence is not a whole number"),
+        (("records", 0, "position"), "7", "position is not a whole number"),
+        (("records", 0), [], "a record is not a JSON object"),
+        (("head", "sequence"), 2**70, "sequence is not a whole number"),
+        (("head", "index"), True, "index is not a whole number"),
+        (("records", 0, "payload"), "not base64!", "malformed bundle"),
+    ],
+)
+def test_a_malformed_bundle_is_reported_not_raised(
+    exported: tuple[dict[str, Any], dict[str, Any], bytes],
+    path: tuple[Any, ...],
+    value: Any,
+    expected: str,
+) -> None:
+    """Numbers outside the format, records that are not objects, bad base64: one problem
+    that says what, never an exception."""
+    case, _, public = exported
+    broken = copy.deepcopy(case)
+    target: Any = broken
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    report = verify_bundle(broken, public=public)
+    assert not report.intact
+    assert expected in report.problems[0].what
+
+
+@pytest.mark.parametrize("bundle", [[], "bundle", 7, None])
+def test_a_bundle_that_is_not_an_object_is_reported(bundle: Any) -> None:
+    report = verify_bundle(bundle, public=bytes(32))
+    assert [p.what for p in report.problems] == [
+        f"malformed bundle: a JSON {type(bundle).__name__}"
+    ]
+
+
+def test_a_head_proof_of_another_case_is_named_as_such(
+    journey: Journey, engine: Engine, vt: Actor, auditor: Actor
+) -> None:
+    """Swapping in a valid head proof of another case does not pass, and says so."""
+    journey.in_stabiele_veiligheid()
+    other = engine.open_case(actor=vt, via="melding").case_id
+    assert engine.auditor is not None
+    mine = engine.export_case(journey.case_id, actor=auditor)
+    theirs = engine.export_case(other, actor=auditor)
+    if mine["checkpoints"] != theirs["checkpoints"]:
+        mine = engine.export_case(journey.case_id, actor=auditor)
+    assert mine["checkpoints"] == theirs["checkpoints"]
+    mine["head"] = theirs["head"]
+    report = verify_bundle(mine, public=engine.auditor.public_key)
+    assert [p.what for p in report.problems] == [
+        f"the head proof is of case {other}, not of the bundle's case"
+    ]

@@ -120,42 +120,11 @@ def audit_verify(
         else _verify_with_progress(home, key, witness, allow_unanchored=allow_unanchored)
     )
     if as_json:
-        emit_json(
-            {
-                "intact": report.intact,
-                "records": report.records,
-                "cases": report.cases,
-                "tree_size": report.tree_size,
-                "checkpoints": len(report.checkpoints),
-                "anchored_through": report.anchored_through,
-                "unanchored": report.unanchored,
-                "complete_through": report.complete_through,
-                "problems": [str(p) for p in report.problems],
-            }
-        )
-    elif report.intact:
-        console.print(_intact_line(report), soft_wrap=True, markup=False)
+        emit_json(report.as_json())
     else:
-        first = report.problems[0]
-        more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
-        console.print(f"ledger NOT intact: {first}{more}", soft_wrap=True, markup=False)
+        console.print(report.summary(), soft_wrap=True, markup=False)
     if not report.intact:
         raise typer.Exit(1)
-
-
-def _intact_line(report: VerifyReport) -> str:
-    """What an intact report says: counts, or a case bundle's completeness."""
-    if report.complete_through is not None:
-        [checkpoint] = report.checkpoints
-        return (
-            f"case bundle intact: {report.records} records, complete through sequence "
-            f"{report.complete_through} as of checkpoint {checkpoint.size} "
-            f"(signed {checkpoint.signed_at.isoformat()})"
-        )
-    counts = f"{report.records} records, {report.cases} cases, tree of {report.tree_size}"
-    signed = f"{len(report.checkpoints)} signed checkpoints verified"
-    tail = f", {report.unanchored} records unanchored (allowed)" if report.unanchored else ""
-    return f"ledger intact: {counts}, {signed}{tail}"
 
 
 def _verify_bundle(path: Path, key: bytes | None) -> VerifyReport:

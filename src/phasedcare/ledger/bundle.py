@@ -8,7 +8,7 @@ signs (:mod:`.heads`), so it can be checked without seeing any other case and sh
 no record was left out, the newest included: "complete through sequence N as of
 checkpoint T". Payloads stay sealed: a bundle holds no personal data in clear.
 
-Format ``phasedcare-bundle-v2`` (docs/ledger.md gives every byte); a v1 case bundle (no
+Format ``phasedcare-bundle-v2`` (docs/ledger-format.md gives every byte); a v1 case bundle (no
 head proof) still verifies record by record but proves no completeness, and says so.
 """
 
@@ -54,21 +54,43 @@ def _record(record: StoredEvent) -> dict[str, Any]:
     }
 
 
-def _stored(data: dict[str, Any]) -> StoredEvent:
+_COUNT_LIMIT = 2**63
+"""Sequences, positions and indexes are hashed as 8 bytes: anything outside is malformed."""
+
+
+def _count(data: dict[str, Any], name: str) -> int:
+    """``data[name]`` as a whole number that fits the format (ValueError otherwise)."""
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < _COUNT_LIMIT:
+        raise ValueError(f"{name} is not a whole number from 0 to 2^63-1")
+    return value
+
+
+def _text(data: dict[str, Any], name: str) -> str:
+    value = data[name]
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not a string")
+    return value
+
+
+def _stored(data: Any) -> StoredEvent:
+    if not isinstance(data, dict):
+        raise ValueError("a record is not a JSON object")
     header = RecordHeader(
-        case_id=data["case_id"],
-        sequence=int(data["sequence"]),
-        event_type=data["event_type"],
-        schema_version=int(data["schema_version"]),
-        recorded_at=datetime.fromisoformat(data["recorded_at"]),
-        key_id=data["key_id"],
+        case_id=_text(data, "case_id"),
+        sequence=_count(data, "sequence"),
+        event_type=_text(data, "event_type"),
+        schema_version=_count(data, "schema_version"),
+        recorded_at=datetime.fromisoformat(_text(data, "recorded_at")),
+        key_id=_text(data, "key_id"),
     )
+    tree_index = None if data["tree_index"] is None else _count(data, "tree_index")
     return StoredEvent(
         header=header,
-        payload=base64.b64decode(data["payload"]),
-        leaf_hash=bytes.fromhex(data["leaf_hash"]),
-        position=data["position"],
-        tree_index=data["tree_index"],
+        payload=base64.b64decode(_text(data, "payload"), validate=True),
+        leaf_hash=bytes.fromhex(_text(data, "leaf_hash")),
+        position=_count(data, "position"),
+        tree_index=tree_index,
     )
 
 
@@ -116,6 +138,8 @@ def case_bundle(
 
 def verify_bundle(bundle: dict[str, Any], *, public: bytes) -> VerifyReport:
     """Verify a bundle with the public key only; a malformed one is reported, not raised."""
+    if not isinstance(bundle, dict):
+        return VerifyReport(problems=[Problem(f"malformed bundle: a JSON {type(bundle).__name__}")])
     if bundle.get("format") not in FORMATS:
         return VerifyReport(problems=[Problem(f"not a {FORMAT} bundle")])
     try:
@@ -124,7 +148,7 @@ def verify_bundle(bundle: dict[str, Any], *, public: bytes) -> VerifyReport:
         if bundle.get("kind") == "ledger":
             return verify_ledger(records, notes=bundle["checkpoints"], public=public, origin=origin)
         return _verify_case(records, bundle, public=public, origin=origin)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         what = f"malformed bundle: {type(exc).__name__} at {exc}"[:200]
         return VerifyReport(problems=[Problem(what)])
 
@@ -190,15 +214,18 @@ def _complete(last: StoredEvent, head: Any, checkpoint: Checkpoint, report: Veri
         report.problems.append(Problem(what, *where))
         return
     proof = HeadProof(
-        bucket_size=int(head["bucket_size"]),
-        index=int(head["index"]),
+        bucket_size=_count(head, "bucket_size"),
+        index=_count(head, "index"),
         bucket_path=tuple(bytes.fromhex(p) for p in head["bucket_path"]),
         map_path=tuple(bytes.fromhex(p) for p in head["map_path"]),
     )
-    case_id, sequence = str(head["case_id"]), int(head["sequence"])
-    leaf = bytes.fromhex(head["leaf_hash"])
+    case_id, sequence = _text(head, "case_id"), _count(head, "sequence")
+    leaf = bytes.fromhex(_text(head, "leaf_hash"))
     if not verify_head(case_id, sequence, leaf, proof, checkpoint.map_root):
         what = "the head proof does not verify against the checkpoint's map: altered"
+        report.problems.append(Problem(what, *where))
+    elif case_id != last.header.case_id:
+        what = f"the head proof is of case {case_id}, not of the bundle's case"
         report.problems.append(Problem(what, *where))
     elif (case_id, sequence, leaf) != (last.header.case_id, last.header.sequence, last.leaf_hash):
         what = (

@@ -214,28 +214,29 @@ class CaseKeys:
     def __init__(self, store: CaseKeyStore, provider: KeyProvider) -> None:
         self._store = store
         self._provider = provider
-        self._cache: dict[str, bytes] = {}
+        self._cache: dict[str, tuple[str, bytes]] = {}
+        """Per case: the key id (its version) and the unwrapped key."""
         self._lock = threading.Lock()
 
     def forget(self, case_id: str) -> None:
         """Drop the case's key from the caches, this one and sealing's (after it was destroyed)."""
         with self._lock:
-            key = self._cache.pop(case_id, None)
-        if key is not None:
-            forget_key(key)
+            cached = self._cache.pop(case_id, None)
+        if cached is not None:
+            forget_key(cached[1])
 
     def key(self, case_id: str, *, create: bool = False) -> tuple[str, bytes]:
         """``(key id, key)`` of the case; a new key when ``create`` and the case has none."""
         with self._lock:
             if case_id in self._cache:
-                return "1", self._cache[case_id]
+                return self._cache[case_id]
         wrapped = self._store.case_key(case_id)
         if wrapped is None:
             if not create:
                 msg = f"case {case_id} has no data key: erased, or removed outside the engine"
                 raise NotAuthentic(msg, case_id=case_id)
             [wrapped] = self._store.add_case_keys([self._fresh(case_id)])
-        return str(wrapped.version), self._remember(wrapped)
+        return self._remember(wrapped)
 
     def exists(self, case_id: str) -> bool:
         """Whether the case has a data key (in this process's cache or the store)."""
@@ -254,11 +255,11 @@ class CaseKeys:
     def _fresh(self, case_id: str) -> WrappedKey:
         return wrap_case_key(self._provider, case_id=case_id, version=1, key=new_key())
 
-    def _remember(self, wrapped: WrappedKey) -> bytes:
-        key = unwrap_case_key(self._provider, wrapped)
+    def _remember(self, wrapped: WrappedKey) -> tuple[str, bytes]:
+        cached = str(wrapped.version), unwrap_case_key(self._provider, wrapped)
         with self._lock:
-            self._cache[wrapped.case_id] = key
-        return key
+            self._cache[wrapped.case_id] = cached
+        return cached
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,39 @@ class VerifyReport:
         """True when nothing is wrong."""
         return not self.problems
 
+    def summary(self) -> str:
+        """The one line ``phasedcare audit verify`` prints: counts, completeness or the first
+        problem."""
+        if not self.intact:
+            first = self.problems[0]
+            more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+            return f"ledger NOT intact: {first}{more}"
+        if self.complete_through is not None:
+            [checkpoint] = self.checkpoints
+            return (
+                f"case bundle intact: {self.records} records, complete through sequence "
+                f"{self.complete_through} as of checkpoint {checkpoint.size} "
+                f"(signed {checkpoint.signed_at.isoformat()})"
+            )
+        counts = f"{self.records} records, {self.cases} cases, tree of {self.tree_size}"
+        signed = f"{len(self.checkpoints)} signed checkpoints verified"
+        tail = f", {self.unanchored} records unanchored (allowed)" if self.unanchored else ""
+        return f"ledger intact: {counts}, {signed}{tail}"
+
+    def as_json(self) -> dict[str, object]:
+        """The report as ``audit verify --json`` and ``GET /ledger/verify`` give it."""
+        return {
+            "intact": self.intact,
+            "records": self.records,
+            "cases": self.cases,
+            "tree_size": self.tree_size,
+            "checkpoints": len(self.checkpoints),
+            "anchored_through": self.anchored_through,
+            "unanchored": self.unanchored,
+            "complete_through": self.complete_through,
+            "problems": [str(p) for p in self.problems],
+        }
+
 
 def _at(record: StoredEvent, what: str) -> Problem:
     return Problem(what, record.position, record.header.case_id, record.header.sequence)
@@ -173,20 +206,25 @@ def _roots(tree: _Tree, report: VerifyReport) -> None:
 
 class _Authenticity:
     """What the engine wrote, told from the headers (:mod:`.authenticity`), per record and
-    per stream: legacy tombstones must lie under an old-format checkpoint, and a stream
-    without a data key must end in a tombstone."""
+    per stream: a legacy tombstone must lie under a checkpoint signed before tombstones were
+    (one without a map), and a stream without a data key must end in a tombstone."""
 
-    def __init__(self, public: bytes) -> None:
+    def __init__(self, public: bytes, checkpoints: list[Checkpoint]) -> None:
         self._public = public
-        self.legacy: list[StoredEvent] = []
+        self._legacy_cover = max((c.size for c in checkpoints if c.map_root is None), default=0)
         self.erased: set[str] = set()
 
     def check(self, record: StoredEvent, report: VerifyReport) -> None:
         problem = header_problem(record, self._public)
+        if problem is None and is_legacy_tombstone(record.header):
+            index = record.tree_index
+            if index is None or index >= self._legacy_cover:
+                problem = (
+                    "unsigned erasure tombstone that no checkpoint from before signed "
+                    "tombstones covers: forged"
+                )
         if problem is not None:
             report.problems.append(_at(record, problem))
-        elif is_legacy_tombstone(record.header):
-            self.legacy.append(record)
         if record.header.event_type == TOMBSTONE_TYPE:
             self.erased.add(record.header.case_id)
 
@@ -196,11 +234,6 @@ class _Authenticity:
         keyed: Collection[str] | None,
         report: VerifyReport,
     ) -> None:
-        legacy_cover = max((c.size for c in report.checkpoints if c.map_root is None), default=0)
-        for record in self.legacy:
-            if record.tree_index is None or record.tree_index >= legacy_cover:
-                what = "unsigned erasure tombstone that no checkpoint from before signed "
-                report.problems.append(_at(record, what + "tombstones covers: forged"))
         if keyed is None:
             return
         for case_id in sorted(heads.keys() - self.erased - set(keyed)):
@@ -245,7 +278,7 @@ def verify_ledger(
     tree = _Tree({c.size for c in checkpoints})
     newest = max((c.size for c in checkpoints), default=0)
     heads: dict[str, tuple[int, bytes]] = {}
-    authenticity = _Authenticity(public)
+    authenticity = _Authenticity(public, checkpoints)
     unanchored: StoredEvent | None = None
     for record in records:
         report.records += 1
