@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from phasedcare.cli.flows import flows_app, run_each_once
-from phasedcare.cli.output import console, emit_json, fail, listing, reporting_errors, table
+from phasedcare.cli.output import (
+    console,
+    emit_json,
+    fail,
+    listing,
+    reporting_errors,
+    say,
+    table,
+)
 from phasedcare.config import load_settings
 from phasedcare.domain.actors import Actor
 
@@ -224,7 +232,7 @@ def case_fire(
         emit_json(result)
     else:
         where = f"phase {view.phase}, Veilig Thuis {view.vt_stage}"
-        console.print(f"{case_id}: {where} (sequence {result.sequence})")
+        say(f"{case_id}: {where} (sequence {result.sequence})")
 
 
 @case_app.command("allowed")
@@ -330,7 +338,7 @@ def projections_rebuild(
         if check:
             differences = engine.projection_differences()
             for line in differences:
-                console.print(line)
+                say(line)
             if differences:
                 raise typer.Exit(1)
             console.print("projections match the events")

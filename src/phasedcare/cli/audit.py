@@ -19,7 +19,7 @@ from phasedcare.cli.app import (
     open_engine,
     parse_actor,
 )
-from phasedcare.cli.output import console, emit_json, fail, listing, reporting_errors, table
+from phasedcare.cli.output import console, emit_json, fail, listing, reporting_errors, say, table
 from phasedcare.config import Settings, load_settings
 from phasedcare.domain.case import CaseState
 from phasedcare.ledger.bundle import verify_bundle
@@ -122,7 +122,7 @@ def audit_verify(
     if as_json:
         emit_json(report.as_json())
     else:
-        console.print(report.summary(), soft_wrap=True, markup=False)
+        say(report.summary())
     if not report.intact:
         raise typer.Exit(1)
 
@@ -265,9 +265,7 @@ def audit_replay(
         return
     regie = f"regie {state.regie.organisation} ({state.regie.casusregisseur})"
     where = f"phase {state.phase}, Veilig Thuis {state.vt_stage}, {regie}"
-    console.print(
-        f"case {case_id} after record {state.sequence} ({summary['at']}): {where}", soft_wrap=True
-    )
+    say(f"case {case_id} after record {state.sequence} ({summary['at']}): {where}")
     table(
         "who did what",
         ["#", "at", "event", "actor", "policy"],

@@ -30,6 +30,8 @@ from phasedcare.cli.output import (
     parse_day,
     report_command,
     reporting_errors,
+    safe_text,
+    say,
     table,
 )
 from phasedcare.domain import commands as cmd
@@ -255,19 +257,23 @@ def _render_payload(view: HandoverPayloadView) -> None:
     informed = (
         "yes" if view.household_informed else f"no, because {view.household_not_informed_reason}"
     )
-    header = (
-        f"[bold]{view.from_organisation}[/] -> [bold]{view.to_organisation}[/] ({view.purpose})"
-        f"   status [bold]{view.status}[/]\n"
-        f"proposed {view.proposed_at:%Y-%m-%d}   respond by {view.respond_by}"
+    header = safe_text(
+        (view.from_organisation, "bold"),
+        " -> ",
+        (view.to_organisation, "bold"),
+        f" ({view.purpose})   status ",
+        (view.status, "bold"),
+        f"\nproposed {view.proposed_at:%Y-%m-%d}   respond by {view.respond_by}",
     )
-    console.print(Panel(header, title=f"handover {view.handover_id} of case {view.case_id}"))
+    title = safe_text(f"handover {view.handover_id} of case {view.case_id}")
+    console.print(Panel(header, title=title))
     for label, text in (
         ("monitoring", view.monitoring_agreement),
         ("risk", view.risk_summary),
         ("legal basis", view.legal_basis),
         ("household informed", informed),
     ):
-        console.print(f"{label}: {text}", markup=False, highlight=False)
+        say(f"{label}: {text}")
     table(
         "safety conditions handed over",
         ["id", "statement", "owner", "every (days)", "status"],
@@ -278,10 +284,9 @@ def _render_payload(view: HandoverPayloadView) -> None:
     )
     plan = view.plan_van_aanpak
     if plan is not None:
-        console.print(
+        say(
             f"plan van aanpak: {len(plan.members)} members, casusregisseur "
-            f"{plan.casusregisseur}, criteria met: {', '.join(plan.criteria_met) or '-'}",
-            markup=False,
+            f"{plan.casusregisseur}, criteria met: {', '.join(plan.criteria_met) or '-'}"
         )
 
 
@@ -447,12 +452,9 @@ def _print_secret(subscription: Subscription, secret: str, *, as_json: bool) -> 
     if as_json:
         emit_json({**_public(subscription), "secret": secret})
     else:
-        console.print(
+        say(
             f"subscription {subscription.subscription_id} of {subscription.organisation} "
-            f"at {subscription.url}\nsecret: {secret}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
+            f"at {subscription.url}\nsecret: {secret}"
         )
     typer.echo(f"warning: {_SHOWN_ONCE}", err=True)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from phasedcare.cli.app import HomeOption, JsonOption, app, parse_actor
-from phasedcare.cli.output import console, emit_json, listing, reporting_errors
+from phasedcare.cli.output import console, emit_json, listing, reporting_errors, say
 from phasedcare.config import load_settings
 
 if TYPE_CHECKING:
@@ -98,12 +98,7 @@ def api_create(
     if as_json:
         emit_json({**_public(key), "token": token})
     else:
-        console.print(
-            f"API key {key.key_id} for {key.actor}\ntoken: {token}",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        say(f"API key {key.key_id} for {key.actor}\ntoken: {token}")
     typer.echo(f"warning: {_SHOWN_ONCE}", err=True)
 
 
@@ -130,4 +125,4 @@ def api_revoke(
     """Revoke an API key for good: its token is refused from now on."""
     with _api_keys(home) as keys:
         key = keys.revoke(key_id)
-    console.print(f"API key {key.key_id} of {key.actor} is revoked", soft_wrap=True)
+    say(f"API key {key.key_id} of {key.actor} is revoked")

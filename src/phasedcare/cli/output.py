@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from phasedcare import errors
 
@@ -29,11 +31,46 @@ __all__ = [
     "parse_day",
     "report_command",
     "reporting_errors",
+    "safe_text",
+    "say",
+    "shown",
     "table",
 ]
 
 console = Console(width=None if sys.stdout.isatty() else 200)  # pipes get whole lines
 _err = Console(stderr=True)
+
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""What a terminal may act on rather than show: C0 controls but tab and newline (ESC opens
+every escape sequence, BEL ends OSC), DEL, C1 controls (CSI, OSC, ST in eight bits) and the
+bidirectional embeddings, overrides and isolates that reorder what is shown."""
+
+REPLACEMENT = "\ufffd"
+"""Shown in place of each unsafe character, so that nothing is hidden and nothing acts."""
+
+
+def shown(value: object) -> str:
+    """``value`` as text that is safe to show: each unsafe character replaced by U+FFFD.
+
+    Every value from data (names, statements, descriptions, reasons, ids) passes through here
+    before the CLI displays it; ``safe_text`` and ``table`` then keep it from being read as
+    Rich markup.
+    """
+    return _UNSAFE.sub(REPLACEMENT, "" if value is None else str(value))
+
+
+def safe_text(*parts: str | tuple[str, str]) -> Text:
+    """Text made of ``parts`` (strings, or (string, style) pairs), each cleaned by ``shown``;
+    never read as markup, so ``Kind [naam onbekend]`` shows as typed."""
+    return Text.assemble(
+        *((shown(part[0]), part[1]) if isinstance(part, tuple) else shown(part) for part in parts)
+    )
+
+
+def say(*parts: str | tuple[str, str]) -> None:
+    """Print one line (or a few) that holds data: cleaned, never markup, never highlighted."""
+    console.print(safe_text(*parts), soft_wrap=True)
+
 
 EXIT_CODES: dict[type[errors.PhasedCareError], int] = {
     errors.InvalidInput: 2,
@@ -55,7 +92,7 @@ def _exit_code(exc: errors.PhasedCareError) -> int:
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one line to stderr and exit with ``code``."""
-    _err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    _err.print(safe_text(f"error: {message}"), soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -79,8 +116,17 @@ def _plain(value: Any) -> Any:
 
 
 def emit_json(value: Any) -> None:
-    """Print ``value`` (models, dataclasses, lists of them) as JSON on stdout."""
-    sys.stdout.write(json.dumps(_plain(value), indent=2, default=str, ensure_ascii=False) + "\n")
+    """Print ``value`` (models, dataclasses, lists of them) as JSON on stdout.
+
+    JSON escapes C0 controls itself; the other unsafe characters are escaped as ``\\uXXXX``
+    too, so the data stays whole and the terminal gets nothing to act on.
+    """
+    text = json.dumps(_plain(value), indent=2, default=str, ensure_ascii=False)
+    sys.stdout.write(_UNSAFE.sub(_json_escape, text) + "\n")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def listing(
@@ -106,14 +152,12 @@ def table(
     *,
     style: Callable[[list[Any]], str] | None = None,
 ) -> None:
-    """Print a rich table."""
-    grid = Table(title=title, show_lines=False)
+    """Print a rich table; every cell and the title are cleaned by ``shown``, never markup."""
+    grid = Table(title=safe_text(title), show_lines=False)
     for column in columns:
         grid.add_column(column, overflow="fold")
     for row in rows:
-        grid.add_row(
-            *("" if v is None else str(v) for v in row), style=style(row) if style else None
-        )
+        grid.add_row(*(Text(shown(v)) for v in row), style=style(row) if style else None)
     console.print(grid)
 
 
@@ -133,6 +177,4 @@ def report_command(result: CommandResult, as_json: bool) -> None:
         emit_json(result)
         return
     created = f", created {result.created_id}" if result.created_id else ""
-    console.print(
-        f"{result.case_id}: {', '.join(result.events)} (sequence {result.sequence}{created})"
-    )
+    say(f"{result.case_id}: {', '.join(result.events)} (sequence {result.sequence}{created})")

@@ -1,10 +1,10 @@
-"""Rich rendering of a case for people at a terminal."""
+"""Rich rendering of a case for people at a terminal: data is shown as typed, never as markup."""
 
 from __future__ import annotations
 
 from rich.panel import Panel
 
-from phasedcare.cli.output import console, table
+from phasedcare.cli.output import console, safe_text, say, table
 from phasedcare.service.views import CaseView
 
 __all__ = ["render_case"]
@@ -15,14 +15,18 @@ def render_case(view: CaseView) -> None:
     regie = view.regie
     acute = " (acute)" if view.acute else ""
     flags = ", ".join(view.flags) or "-"
-    header = (
-        f"phase [bold]{view.phase}[/]   Veilig Thuis [bold]{view.vt_stage}[/]   "
-        f"regie [bold]{regie.organisation}[/] ({regie.casusregisseur}) "
-        f"since {regie.since:%Y-%m-%d}\n"
+    header = safe_text(
+        "phase ",
+        (view.phase, "bold"),
+        "   Veilig Thuis ",
+        (view.vt_stage, "bold"),
+        "   regie ",
+        (regie.organisation, "bold"),
+        f" ({regie.casusregisseur}) since {regie.since:%Y-%m-%d}\n"
         f"opened {view.opened_at:%Y-%m-%d} via {view.opened_via}{acute}   flags: {flags}   "
-        f"policy {view.policy_version}   sequence {view.sequence}"
+        f"policy {view.policy_version}   sequence {view.sequence}",
     )
-    console.print(Panel(header, title=f"case {view.case_id}"))
+    console.print(Panel(header, title=safe_text(f"case {view.case_id}")))
     table(
         "members",
         ["id", "role", "name", "born"],
@@ -30,7 +34,7 @@ def render_case(view: CaseView) -> None:
     )
     plan = view.safety_plan
     if plan is not None:
-        console.print(f"safety plan v{plan.version}, agreed {plan.agreed_on}")
+        say(f"safety plan v{plan.version}, agreed {plan.agreed_on}")
     table(
         "safety conditions",
         ["id", "statement", "owner", "every (days)", "status", "on"],

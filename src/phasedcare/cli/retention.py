@@ -16,7 +16,7 @@ from phasedcare.cli.app import (
     open_engine,
     parse_actor,
 )
-from phasedcare.cli.output import console, emit_json, reporting_errors, table
+from phasedcare.cli.output import console, emit_json, reporting_errors, say, table
 from phasedcare.domain import commands as cmd
 from phasedcare.service.validation import make_command
 
@@ -60,7 +60,7 @@ def _hold(command: cmd.Command, actor: str, home: Path | None) -> None:
     who = parse_actor(actor)
     with open_engine(home) as engine, reporting_errors():
         result = engine.handle(command, actor=who)
-    console.print(f"{result.case_id}: {', '.join(result.events)}")
+    say(f"{result.case_id}: {', '.join(result.events)}")
 
 
 @retention_app.command("hold")
