@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from phasedcare.domain.actors import Actor
+from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.policy import RegionalPolicy
 from phasedcare.errors import InvalidInput, NotAuthorised, NotFound
 from phasedcare.service.authorisation import known_actor
@@ -65,8 +65,16 @@ class ApiKeys:
 
         Raises:
             NotAuthorised: the actor's organisation is unknown in the region's policy.
-            InvalidInput: the label is too long or not printable.
+            InvalidInput: the actor is in the system role (which only the engine's own
+                sweeps act in, so no key could ever be used), or the label is too long or
+                not printable.
         """
+        if actor.role is Role.system:
+            msg = (
+                "an API key cannot act in the system role: only the engine's own sweeps act "
+                "as the system; create the key for a professional or an auditor"
+            )
+            raise InvalidInput(msg, field="actor")
         known_actor(actor, self._policy)
         key_id = secrets.token_hex(8)
         token = f"{TOKEN_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
