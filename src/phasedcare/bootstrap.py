@@ -35,7 +35,7 @@ from phasedcare.service.audit import Auditor
 from phasedcare.service.engine import Engine, utc_now
 from phasedcare.service.jobs import Jobs
 from phasedcare.service.notifications import Notifier
-from phasedcare.service.oidc import OidcVerifier, load_jwks_file
+from phasedcare.service.oidc import JwksFile, OidcVerifier
 from phasedcare.service.ports import CaseFilter, EventStore
 from phasedcare.service.subscriptions import WebhookSubscriptions
 from phasedcare.service.webhooks import WebhookSender
@@ -43,17 +43,23 @@ from phasedcare.store import InMemoryEventStore
 from phasedcare.store.witness import FolderWitness
 
 __all__ = [
+    "REGION_FILE",
     "InitReport",
     "build",
     "build_authenticator",
     "build_jobs",
     "build_verifier",
+    "claim_key_folder",
     "initialise",
     "key_provider",
     "open_store",
     "read_policy",
     "rotate_keys",
 ]
+
+
+REGION_FILE = "region"
+"""The key folder's marker file: the id of the region whose keys the folder holds."""
 
 
 def read_policy(settings: Settings) -> RegionalPolicy:
@@ -66,13 +72,35 @@ def read_policy(settings: Settings) -> RegionalPolicy:
     return parse_policy(path.read_bytes(), source=str(path))
 
 
-def open_store(url: str) -> EventStore:
-    """The event store for a database URL (``memory://`` for the in-memory store)."""
+def open_store(url: str, *, region: str | None = None) -> EventStore:
+    """The event store for a database URL (``memory://`` for the in-memory store).
+
+    With ``region``, a database stamped with another region is refused (StoreError) and one
+    stamped with none is stamped with this one: one database, one region.
+    """
     if url == MEMORY_URL:
         return InMemoryEventStore()
     from phasedcare.store.sql import SqlEventStore  # noqa: PLC0415 - SQLAlchemy only when needed
 
-    return SqlEventStore(url)
+    return SqlEventStore(url, region=region)
+
+
+def claim_key_folder(folder: Path, region: str) -> None:
+    """Mark an existing key folder as ``region``'s unless it is marked; refuse another's.
+
+    Keys are per region: a folder of another region's keys would seal, sign and index
+    apart from this region's data (StoreError naming both regions; nothing is written).
+    """
+    if not folder.is_dir():
+        return  # nothing to claim yet: init creates the folder and marks it
+    marker = folder / REGION_FILE
+    write_new_file(marker, f"{region}\n".encode())  # the first writer wins
+    stamped = marker.read_text(encoding="utf-8", errors="replace").strip()
+    if stamped != region:
+        raise StoreError(
+            f"the key folder {folder} belongs to region {stamped}, this policy is region "
+            f"{region}: keys are per region (use its policy file, or another key folder)"
+        )
 
 
 def build(
@@ -88,9 +116,11 @@ def build(
         configure_logging(fmt=settings.log_format, level=settings.log_level)
     policy = read_policy(settings)
     url = settings.resolved_database_url
-    store = open_store(url)
     in_memory = url == MEMORY_URL
     folder = settings.resolved_key_folder
+    if not in_memory:
+        claim_key_folder(folder, policy.region)
+    store = open_store(url, region=policy.region)
     provider: KeyProvider = InMemoryKeyProvider() if in_memory else key_provider(settings)
     checkpoint_key = CheckpointKey.generate() if in_memory else CheckpointKey.in_folder(folder)
     codec = RecordCodec(keys=CaseKeys(store, provider), signer=checkpoint_key)
@@ -130,11 +160,10 @@ def build_authenticator(settings: Settings, engine: Engine) -> Callable[[str], A
     keys = ApiKeys(store=engine.store, policy=engine.policy, clock=utc_now)
     verifier = None
     if settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks_file:
-        jwks_file = settings.oidc_jwks_file
         verifier = OidcVerifier(
             issuer=settings.oidc_issuer,
             audience=settings.oidc_audience,
-            jwks=lambda: load_jwks_file(jwks_file),
+            jwks=JwksFile(settings.oidc_jwks_file),
             policy=engine.policy,
         )
 
@@ -154,8 +183,14 @@ def build_jobs(
     settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
 ) -> Jobs:
     """Wire the scheduled jobs (sweeps, MDA++ evaluation, outbox drain) from settings."""
+    settings = settings or load_settings()
     engine = build(settings, clock=clock, access_point="flows")
-    return Jobs(engine=engine, sender=WebhookSender(), clock=clock)
+    return Jobs(
+        engine=engine,
+        sender=WebhookSender(),
+        clock=clock,
+        organisation_seconds=settings.webhook_organisation_seconds,
+    )
 
 
 def build_verifier(settings: Settings, *, public_key: bytes | None = None) -> Auditor:
@@ -192,7 +227,9 @@ def key_provider(settings: Settings) -> RotatingKeyProvider:
 
 def rotate_keys(settings: Settings) -> tuple[str, int]:
     """Make a new KEK current and rewrap every case key with it."""
-    store = open_store(settings.resolved_database_url)
+    region = read_policy(settings).region
+    claim_key_folder(settings.resolved_key_folder, region)
+    store = open_store(settings.resolved_database_url, region=region)
     try:
         return rotate_kek(store, key_provider(settings))
     finally:
@@ -267,16 +304,19 @@ def initialise(settings: Settings) -> InitReport:
     if not policy_file.exists():
         _write_private(policy_file, default_policy_text())
         created.append(str(policy_file))
-    read_policy(settings)
+    region = read_policy(settings).region
+    key_folder = settings.resolved_key_folder
+    claim_key_folder(key_folder, region)  # another region's keys: refused before the database
     url = settings.resolved_database_url
     if url != MEMORY_URL:
         from phasedcare.store.migrate import upgrade_database  # noqa: PLC0415 - Alembic only here
 
         upgrade_database(url)
-    key_folder = settings.resolved_key_folder
+        open_store(url, region=region).close()  # stamps the region, or refuses another's
     if not key_folder.exists():
         created.append(str(key_folder))
     key_folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(key_folder, 0o700)
+    claim_key_folder(key_folder, region)  # a new folder is marked now
     _create_missing_keys(settings, key_folder)
     return InitReport(home=home, database_url=url, policy_file=policy_file, created=tuple(created))

@@ -63,11 +63,13 @@ from phasedcare.store.sql_notifications import (
 )
 from phasedcare.store.tables import (
     SCHEMA_REVISION,
+    STAMP_REGION,
     CaseKeyRecord,
     CaseRecord,
     CheckpointRecord,
     EventRecord,
     HouseholdIndexRecord,
+    StoreMetaRecord,
     TreeNodeRecord,
 )
 
@@ -79,6 +81,7 @@ KEYS = CaseKeyRecord.__table__  # type: ignore[attr-defined]
 CHECKPOINTS = CheckpointRecord.__table__  # type: ignore[attr-defined]
 INDEX = HouseholdIndexRecord.__table__  # type: ignore[attr-defined]
 NODES = TreeNodeRecord.__table__  # type: ignore[attr-defined]
+META = StoreMetaRecord.__table__  # type: ignore[attr-defined]
 
 _BUSY_TIMEOUT_SECONDS = 30
 _SQLITE_PRAGMAS = (
@@ -142,6 +145,7 @@ _LAST_SEQUENCES = (
     .where(EVENTS.c.case_id.in_(bindparam("case_ids", expanding=True)))
     .group_by(EVENTS.c.case_id)
 )
+_STAMPED_REGION = select(META.c.value).where(META.c.name == STAMP_REGION)
 _IN_LIST_SIZE = 500  # ids per IN list: far below SQLite's and PostgreSQL's parameter limits
 
 
@@ -247,6 +251,7 @@ _UPSERT_PROJECTION = _insert_or(
 _INSERT_TOKENS = _insert_or(INDEX, "DO NOTHING")
 _INSERT_KEYS = _insert_or(KEYS, "(case_id) DO NOTHING")
 _INSERT_NODES = _insert_or(NODES, "DO NOTHING")
+_INSERT_META = _insert_or(META, "(name) DO NOTHING")
 
 
 class SqlEventStore(SqlNotifications, SqlCredentials):
@@ -254,14 +259,18 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
 
     Opening reads ``alembic_version`` (cheap) and raises StoreError asking for
     ``phasedcare init`` when the schema is missing or at another revision than this code's.
+    Opened for a ``region``, it also refuses a database stamped with another region, and
+    stamps one that names none yet with this one (the first opener's region wins).
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, region: str | None = None) -> None:
         parsed = make_url(url)
         self._backend = parsed.get_backend_name()
         self._engine = _open_engine(parsed, echo)
         try:
             self._check_schema()
+            if region is not None:
+                self._claim_region(region)
         except BaseException:
             self._engine.dispose()
             raise
@@ -275,6 +284,26 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
             raise StoreError(
                 f"database schema is at revision {revision}, this version of phasedcare "
                 f"needs {SCHEMA_REVISION}: run phasedcare init to migrate it"
+            )
+
+    def region(self) -> str | None:
+        """The region the database belongs to, or None before an engine first opened it."""
+        with translated("cannot open the database"), self._engine.connect() as conn:
+            stamped = conn.execute(_STAMPED_REGION).scalar()
+        return None if stamped is None else str(stamped)
+
+    def _claim_region(self, region: str) -> None:
+        """Stamp ``region`` unless another is stamped already; refuse a database of another."""
+        stamped = self.region()
+        if stamped is None:
+            message = "cannot stamp the database's region"
+            with translated(message), self._write() as conn, conn.begin():
+                conn.execute(_INSERT_META, {"name": STAMP_REGION, "value": region})
+                stamped = str(conn.execute(_STAMPED_REGION).scalar_one())
+        if stamped != region:
+            raise StoreError(
+                f"the database belongs to region {stamped}, this policy is region {region}: "
+                "one database serves one region (use its policy file, or another database)"
             )
 
     def _write(self) -> Connection:

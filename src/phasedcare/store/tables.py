@@ -14,6 +14,7 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "SCHEMA_REVISION",
+    "STAMP_REGION",
     "ApiKeyRecord",
     "CaseKeyRecord",
     "CaseRecord",
@@ -25,6 +26,7 @@ __all__ = [
     "HouseholdIndexRecord",
     "IdempotencyKeyRecord",
     "OutboxRecord",
+    "StoreMetaRecord",
     "SubscriptionRecord",
     "TreeNodeRecord",
     "metadata",
@@ -32,8 +34,11 @@ __all__ = [
 
 metadata = SQLModel.metadata
 
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 """The Alembic revision these tables match; the store refuses a database at another one."""
+
+STAMP_REGION = "region"
+"""The ``store_meta`` row naming the region the database belongs to."""
 
 _POSITION = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -110,6 +115,16 @@ class CheckpointRecord(SQLModel, table=True):
     tree_size: int = Field(sa_column=Column(_POSITION, primary_key=True, autoincrement=False))
     note: str
     frontier: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+class StoreMetaRecord(SQLModel, table=True):
+    """A fact about the database itself (migration 0009): ``region`` names the region whose
+    engines alone may open it."""
+
+    __tablename__ = "store_meta"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
 
 
 class TreeNodeRecord(SQLModel, table=True):
