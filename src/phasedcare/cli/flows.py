@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from phasedcare.cli.output import console, emit_json, fail, reporting_errors
+from phasedcare.cli.processes import stop_children, terminated_by_sigterm
 from phasedcare.config import Settings, load_settings
 from phasedcare.logs import configure_logging
 
@@ -41,6 +42,8 @@ HomeOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
+CHILDREN_STOP_SECONDS = 10.0
+"""How long child processes (Prefect's embedded API) get between SIGTERM and SIGKILL."""
 _QUIET_KEYS = frozenset({"checked", "pending"})
 """Report fields that alone do not make a run worth a line in the running log."""
 
@@ -56,11 +59,36 @@ def prepare_flows(home: Path | None) -> Settings:
         os.environ["PHASEDCARE_HOME"] = str(home)
     # Unless told otherwise, Prefect keeps its database and files beside phasedcare's, logs
     # at our level and sends no usage data (all read when Prefect is imported, after this).
-    os.environ.setdefault("PREFECT_HOME", str(settings.resolved_home / "prefect"))
+    default_home = settings.resolved_home / "prefect"
+    os.environ.setdefault("PREFECT_HOME", str(default_home))
+    _private_prefect_files(default_home)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", settings.log_level.upper())
     os.environ.setdefault("DO_NOT_TRACK", "1")
     configure_logging(fmt=settings.log_format, level=settings.log_level)
     return settings
+
+
+def _private_prefect_files(default_home: Path) -> None:
+    """Prefect's home 0700 and its SQLite database 0600, made before Prefect starts.
+
+    Prefect would create both with the umask's modes (0755, 0644), and SQLite gives the
+    ``-wal`` and ``-shm`` files the database's mode. A server named by ``PREFECT_API_URL``
+    keeps its own database: nothing is made here then. A ``PREFECT_HOME`` of the user's own
+    keeps its mode; the one in phasedcare's home is made private.
+    """
+    from phasedcare.store.sqlite_files import (  # noqa: PLC0415 - keep `phasedcare --help` fast
+        private_folder,
+        private_sqlite_file,
+    )
+
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    prefect_home = Path(os.environ["PREFECT_HOME"]).expanduser()
+    private_folder(prefect_home)
+    if prefect_home == default_home:
+        os.chmod(prefect_home, 0o700)
+    default_database = f"sqlite+aiosqlite:///{prefect_home / 'prefect.db'}"
+    private_sqlite_file(os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL", default_database))
 
 
 def _line(outcome: Outcome) -> str:
@@ -134,11 +162,21 @@ def flows_run(
     """Run the flows on their intervals in this process until Ctrl-C (no Prefect server needed).
 
     Prefect starts its API in a subprocess unless PREFECT_API_URL names a server. A failed run
-    is logged and the loop goes on: what is due stays in phasedcare's database.
+    is logged and the loop goes on: what is due stays in phasedcare's database. Ctrl-C and
+    SIGTERM stop the loop after the current run, then every child process (that API).
     """
-    if once:
-        outcomes = run_each_once(home, as_json=as_json)
-        raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
+    try:
+        if once:
+            with terminated_by_sigterm(1):
+                outcomes = run_each_once(home, as_json=as_json)
+            raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
+        _run_until_stopped(home, as_json=as_json)
+    finally:
+        stop_children(timeout=CHILDREN_STOP_SECONDS)
+
+
+def _run_until_stopped(home: Path | None, *, as_json: bool) -> None:
+    """The flows on their intervals until Ctrl-C or SIGTERM."""
     settings = prepare_flows(home)
     from phasedcare.flows import EmbeddedRunner, intervals  # noqa: PLC0415 - Prefect only here
 

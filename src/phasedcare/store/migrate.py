@@ -10,6 +10,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import DBAPIError
 
 from phasedcare.errors import StoreError
+from phasedcare.store.sqlite_files import private_sqlite_file
 
 __all__ = ["alembic_config", "upgrade_database"]
 
@@ -29,7 +30,12 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade_database(url: str) -> None:
-    """Create or migrate the schema at ``url`` to the newest revision (idempotent)."""
+    """Create or migrate the schema at ``url`` to the newest revision (idempotent).
+
+    A SQLite file is created 0600 first (:func:`private_sqlite_file`), so that neither it nor
+    the ``-wal`` and ``-shm`` files SQLite makes beside it are ever readable by others.
+    """
+    private_sqlite_file(url)
     try:
         command.upgrade(alembic_config(url), "head")
     except DBAPIError as exc:
