@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, HTTPException, Request
 
 from phasedcare.api.problems import Unauthenticated
 from phasedcare.domain.actors import Actor
@@ -54,10 +54,18 @@ _MAX_VERSION_DIGITS = 18  # a case version fits in a 64-bit integer
 
 
 def expected_version(if_match: str | None) -> int | None:
-    """The case version an If-Match header names (None: any); a malformed one is bad input."""
+    """The case version an If-Match header names (None: any); a malformed one is bad input.
+
+    The comparison is strong (RFC 9110, section 13.1.1): a weak tag never matches, so it gets
+    412 whatever the case's version, and says nothing about the case.
+    """
     if if_match is None or if_match.strip() == "*":
         return None
-    digits = if_match.strip().removeprefix("W/").strip('"')
+    if if_match.strip().startswith("W/"):
+        raise HTTPException(
+            412, 'If-Match: a weak ETag (W/"...") never matches; send the ETag the case carries'
+        )
+    digits = if_match.strip().strip('"')
     if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_VERSION_DIGITS:
         raise InvalidInput(
             'If-Match is not an ETag of a case (a quoted version number such as "7")',

@@ -10,6 +10,9 @@ takes its case id from the key, so the second finds the case taken.
 The digest is an HMAC under a key kept outside the database (:meth:`Engine.request_digest`),
 so a leaked row confirms no guessed name. A record names its case and is erased with it; it
 expires after the engine's TTL (24 hours by default), and a retry after that runs as new.
+
+An empty or blank key is refused (422) before anything runs: taken as the key ``""`` it would
+make every such request of an actor a retry of the first one.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ def run_once(
     expected: int | None = None,
 ) -> CommandResult:
     """Run the command unless this actor's key already has a result; return that result."""
+    if not key.strip():
+        msg = "Idempotency-Key is empty: send a unique key per request (a UUID), or no header"
+        raise InvalidInput(msg, field="Idempotency-Key")
     digest = request_hash(engine, "POST", path, fields)
     found = engine.idempotency_record(actor, key)
     if found is not None:

@@ -22,6 +22,7 @@ from phasedcare.api.paging import (
     encode_cursor,
     link_next,
 )
+from phasedcare.api.paths import CaseIdPath, HandoverIdPath
 from phasedcare.api.problems import CASE_ERRORS, COMMAND_ERRORS, ERRORS
 from phasedcare.api.routes_transparency import transparency
 from phasedcare.api.routes_webhooks import webhooks
@@ -123,7 +124,7 @@ def _case_command_route(command_type: type[cmd.Command]) -> None:
     path = f"/{{case_id}}/{_kebab(command_type.__name__)}"
 
     def run(
-        case_id: str,
+        case_id: CaseIdPath,
         *,
         ctx: Ctx,
         actor: CurrentActor,
@@ -218,7 +219,7 @@ def list_cases(
 
 
 @cases.get("/{case_id}", response_model=CaseView, responses=CASE_ERRORS)
-def show_case(case_id: str, ctx: Ctx, actor: CurrentActor, response: Response) -> CaseView:
+def show_case(case_id: CaseIdPath, ctx: Ctx, actor: CurrentActor, response: Response) -> CaseView:
     """The case as it stands, with its deadlines judged today; ETag is its version."""
     view = ctx.engine.show(case_id, actor=actor)
     response.headers["ETag"] = etag(view.sequence)
@@ -226,20 +227,20 @@ def show_case(case_id: str, ctx: Ctx, actor: CurrentActor, response: Response) -
 
 
 @cases.get("/{case_id}/history", response_model=list[HistoryEntry], responses=CASE_ERRORS)
-def case_history(case_id: str, ctx: Ctx, actor: CurrentActor) -> list[HistoryEntry]:
+def case_history(case_id: CaseIdPath, ctx: Ctx, actor: CurrentActor) -> list[HistoryEntry]:
     """Every event: when, who, under which policy version, what."""
     return ctx.engine.history(case_id, actor=actor)
 
 
 @cases.get("/{case_id}/allowed", response_model=list[TransitionView], responses=CASE_ERRORS)
-def case_allowed(case_id: str, ctx: Ctx, actor: CurrentActor) -> list[TransitionView]:
+def case_allowed(case_id: CaseIdPath, ctx: Ctx, actor: CurrentActor) -> list[TransitionView]:
     """Every chart event, whether it may fire now, and the reasons it may not."""
     return ctx.engine.allowed(case_id, actor=actor)
 
 
 @cases.get("/{case_id}/replay", responses=CASE_ERRORS)
 def case_replay(
-    case_id: str,
+    case_id: CaseIdPath,
     ctx: Ctx,
     actor: CurrentActor,
     sequence: Annotated[int | None, Query(ge=1)] = None,
@@ -260,7 +261,7 @@ def case_replay(
 
 
 @cases.get("/{case_id}/access", response_model=list[AccessView], responses=CASE_ERRORS)
-def case_access(case_id: str, ctx: Ctx, actor: CurrentActor) -> list[AccessView]:
+def case_access(case_id: CaseIdPath, ctx: Ctx, actor: CurrentActor) -> list[AccessView]:
     """Who looked at the case, on what basis, and who was refused (NEN 7513)."""
     return ctx.engine.access_history(case_id, actor=actor)
 
@@ -269,14 +270,14 @@ def case_access(case_id: str, ctx: Ctx, actor: CurrentActor) -> list[AccessView]
     "/{case_id}/handovers/{handover_id}", response_model=HandoverPayloadView, responses=CASE_ERRORS
 )
 def case_handover(
-    case_id: str, handover_id: str, ctx: Ctx, actor: CurrentActor
+    case_id: CaseIdPath, handover_id: HandoverIdPath, ctx: Ctx, actor: CurrentActor
 ) -> HandoverPayloadView:
     """One handover's payload: all its receiver sees of the case."""
     return ctx.engine.handover(case_id, handover_id, actor=actor)
 
 
 @cases.get("/{case_id}/mda-criteria", responses=CASE_ERRORS)
-def case_mda_criteria(case_id: str, ctx: Ctx, actor: CurrentActor) -> list[dict[str, Any]]:
+def case_mda_criteria(case_id: CaseIdPath, ctx: Ctx, actor: CurrentActor) -> list[dict[str, Any]]:
     """The policy's MDA++ entry criteria weighed on the case today."""
     return [
         {"criterion_id": r.criterion_id, "met": r.met, "ground": r.ground}
@@ -352,14 +353,14 @@ class BreakGlassRequest(BaseModel):
 
 @cases.post("/{case_id}/break-glass", response_model=CaseView, responses=COMMAND_ERRORS)
 def break_glass(
-    case_id: str, ctx: Ctx, actor: CurrentActor, body: Annotated[BreakGlassRequest, Body()]
+    case_id: CaseIdPath, ctx: Ctx, actor: CurrentActor, body: Annotated[BreakGlassRequest, Body()]
 ) -> CaseView:
     """Emergency access without another basis: flagged in the access log, opens a review."""
     return ctx.engine.break_glass(case_id, actor=actor, reason=body.reason)
 
 
 @cases.get("/{case_id}/bundle", responses=CASE_ERRORS)
-def case_bundle(case_id: str, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
+def case_bundle(case_id: CaseIdPath, ctx: Ctx, actor: CurrentActor) -> dict[str, Any]:
     """The case's sealed records with inclusion proofs against a fresh signed checkpoint."""
     return ctx.engine.export_case(case_id, actor=actor)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from phasedcare.api.context import Ctx, CurrentActor
 from phasedcare.api.paging import After, Limit, decode_cursor, encode_cursor, link_next
+from phasedcare.api.paths import SubscriptionIdPath
 from phasedcare.api.problems import ERRORS, documented
 from phasedcare.service.ports import Delivery, DeliveryCursor, Subscription
 
@@ -78,7 +79,9 @@ def list_subscriptions(ctx: Ctx, actor: CurrentActor) -> list[SubscriptionView]:
     response_model=NewSubscription,
     responses=SUBSCRIPTION_ERRORS,
 )
-def rotate_secret(subscription_id: str, ctx: Ctx, actor: CurrentActor) -> NewSubscription:
+def rotate_secret(
+    subscription_id: SubscriptionIdPath, ctx: Ctx, actor: CurrentActor
+) -> NewSubscription:
     """A new signing secret, in this response only; for a day deliveries carry signatures
     with the old and the new secret, so the receiver can switch without missing one."""
     sub, secret = ctx.engine.webhooks.rotate(actor=actor, subscription_id=subscription_id)
@@ -90,7 +93,7 @@ def rotate_secret(subscription_id: str, ctx: Ctx, actor: CurrentActor) -> NewSub
     status_code=204,
     responses=SUBSCRIPTION_ERRORS,
 )
-def unsubscribe(subscription_id: str, ctx: Ctx, actor: CurrentActor) -> Response:
+def unsubscribe(subscription_id: SubscriptionIdPath, ctx: Ctx, actor: CurrentActor) -> Response:
     """End a subscription; its pending deliveries end."""
     ctx.engine.webhooks.unsubscribe(actor=actor, subscription_id=subscription_id)
     return Response(status_code=204)

@@ -1,7 +1,9 @@
 """Commands: what a professional asks the engine to do, validated at the boundary.
 
 Commands are imperative and carry no actor or time: the service adds those when it handles
-them. Every field is validated here, so a malformed command never reaches the domain.
+them. Every field is validated here, so a malformed command never reaches the domain. Integers
+and booleans are strict: ``true`` is no number of days and ``14.0`` or ``1`` no answer to a
+yes/no question.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from phasedcare.domain.safety import ConditionStatus, RiskLevel
 
 __all__ = [
     "COMMAND_TYPES",
+    "ID_PATTERN",
     "AcceptHandover",
     "AddSafetyCondition",
     "AgreeSafetyPlan",
@@ -48,7 +51,9 @@ __all__ = [
     "WithdrawHandover",
 ]
 
-_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""The shape of every id a caller names (cases, handovers, shares, organisations): no ``~``,
+so no caller can name an access stream (``c-x~access``, ``~caseload~access``)."""
 _OPTIONAL_ID = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$"
 
 
@@ -61,7 +66,7 @@ class Command(BaseModel):
 class CaseCommand(Command):
     """A command about an existing case."""
 
-    case_id: str = Field(pattern=_ID)
+    case_id: str = Field(pattern=ID_PATTERN)
 
 
 class OpenCase(Command):
@@ -71,7 +76,7 @@ class OpenCase(Command):
     melder_kind: str = Field(
         default="professional", pattern="^(politie|professional|burger|anoniem)$"
     )
-    acute: bool = False
+    acute: bool = Field(default=False, strict=True)
     summary: str = Field(default="", max_length=10_000)
     melder_organisation: str = Field(
         default="",
@@ -79,7 +84,7 @@ class OpenCase(Command):
         description="A professional melder's organisation id: it gets the feedback.",
     )
     case_id: str | None = Field(
-        default=None, pattern=_ID, description="Chosen by the engine when absent."
+        default=None, pattern=ID_PATTERN, description="Chosen by the engine when absent."
     )
 
 
@@ -110,22 +115,22 @@ class AgreeSafetyPlan(CaseCommand):
 
     agreed_on: date
     summary: str = Field(default="", max_length=5000)
-    agreed_with_household: bool = True
+    agreed_with_household: bool = Field(default=True, strict=True)
 
 
 class AddSafetyCondition(CaseCommand):
     """Add a safety condition (veiligheidsvoorwaarde) and who checks it how often."""
 
     statement: str = Field(min_length=1, max_length=2000)
-    owner: str = Field(pattern=_ID, description="The organisation that checks it.")
-    check_every_days: int = Field(gt=0, le=366)
+    owner: str = Field(pattern=ID_PATTERN, description="The organisation that checks it.")
+    check_every_days: int = Field(gt=0, le=366, strict=True)
     check_method: str = Field(default="", max_length=500)
 
 
 class RecordConditionStatus(CaseCommand):
     """Record the outcome of a check of a safety condition; a breach fires terugval."""
 
-    condition_id: str = Field(pattern=_ID)
+    condition_id: str = Field(pattern=ID_PATTERN)
     status: ConditionStatus
     observed_on: date
     evidence: str = Field(default="", max_length=5000)
@@ -139,7 +144,7 @@ class RecordRiskAssessment(CaseCommand):
     level: RiskLevel
     assessed_on: date
     items: dict[str, str] = Field(default_factory=dict, max_length=200)
-    assessment_id: str | None = Field(default=None, pattern=_ID)
+    assessment_id: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
 class RecordIncident(CaseCommand):
@@ -152,7 +157,7 @@ class RecordIncident(CaseCommand):
 class AssignCasusregisseur(CaseCommand):
     """Within the organisation holding regie, hand the case to another casusregisseur."""
 
-    casusregisseur: str = Field(pattern=_ID)
+    casusregisseur: str = Field(pattern=ID_PATTERN)
 
 
 class ProposeHandover(CaseCommand):
@@ -165,7 +170,7 @@ class ProposeHandover(CaseCommand):
     skeleton; a proposal from the MDA++ team to a lokaal team is afschalen.
     """
 
-    to_organisation: str = Field(pattern=_ID)
+    to_organisation: str = Field(pattern=ID_PATTERN)
     safety_conditions: list[str] = Field(
         min_length=1, max_length=100, description="Ids of the safety conditions handed over."
     )
@@ -174,7 +179,7 @@ class ProposeHandover(CaseCommand):
     legal_basis: str = Field(
         min_length=1, max_length=500, description="e.g. art. 5.2.6 Wmo 2015, or consent."
     )
-    household_informed: bool
+    household_informed: bool = Field(strict=True)
     household_not_informed_reason: str = Field(default="", max_length=2000)
     respond_by: date | None = Field(
         default=None, description="Default: handover_response_werkdagen from the policy."
@@ -192,35 +197,35 @@ class ProposeHandover(CaseCommand):
 class AcceptHandover(CaseCommand):
     """Accept a handover: regie moves to the receiver with this command."""
 
-    handover_id: str = Field(pattern=_ID)
-    casusregisseur: str = Field(pattern=_ID)
+    handover_id: str = Field(pattern=ID_PATTERN)
+    casusregisseur: str = Field(pattern=ID_PATTERN)
 
 
 class RejectHandover(CaseCommand):
     """Reject a handover with a reason; regie stays with the sender."""
 
-    handover_id: str = Field(pattern=_ID)
+    handover_id: str = Field(pattern=ID_PATTERN)
     reason: str = Field(min_length=1, max_length=2000)
 
 
 class WithdrawHandover(CaseCommand):
     """Withdraw an open handover; regie stays with the sender."""
 
-    handover_id: str = Field(pattern=_ID)
+    handover_id: str = Field(pattern=ID_PATTERN)
     reason: str = Field(default="", max_length=2000)
 
 
 class ExpireHandover(CaseCommand):
     """Expire a handover left unanswered past its response date, and escalate it (sweeps)."""
 
-    handover_id: str = Field(pattern=_ID)
+    handover_id: str = Field(pattern=ID_PATTERN)
 
 
 class EscalateDeadline(CaseCommand):
     """Escalate one overdue deadline to the responsible organisation and the region (sweeps)."""
 
-    kind: str = Field(pattern=_ID)
-    ref: str = Field(pattern=_ID)
+    kind: str = Field(pattern=ID_PATTERN)
+    ref: str = Field(pattern=ID_PATTERN)
 
 
 class RecordMelding(CaseCommand):
@@ -234,7 +239,7 @@ class RecordMelding(CaseCommand):
         default="professional", pattern="^(politie|professional|burger|anoniem)$"
     )
     melder_organisation: str = Field(default="", pattern=_OPTIONAL_ID)
-    acute: bool = False
+    acute: bool = Field(default=False, strict=True)
     summary: str = Field(default="", max_length=10_000)
 
 
@@ -294,7 +299,7 @@ class GrantShare(CaseCommand):
     Raad voor de Kinderbescherming read a case. The share ends after ``expires_on``.
     """
 
-    to_organisation: str = Field(pattern=_ID)
+    to_organisation: str = Field(pattern=ID_PATTERN)
     legal_basis: str = Field(
         min_length=1, max_length=500, description="e.g. art. 5.2.6 Wmo 2015, convenant, consent."
     )
@@ -304,13 +309,13 @@ class GrantShare(CaseCommand):
 class RevokeShare(CaseCommand):
     """End a share before it expires."""
 
-    share_id: str = Field(pattern=_ID)
+    share_id: str = Field(pattern=ID_PATTERN)
 
 
 class ReviewBreakGlass(CaseCommand):
     """Veilig Thuis judges a break-glass use justified or unjustified, closing its review."""
 
-    review_id: str = Field(pattern=_ID)
+    review_id: str = Field(pattern=ID_PATTERN)
     outcome: str = Field(pattern="^(justified|unjustified)$")
     note: str = Field(default="", max_length=5000)
 

@@ -20,6 +20,7 @@ from phasedcare.domain.deciding import (
     transition,
 )
 from phasedcare.domain.followup_decisions import (
+    check_melder_organisation,
     extend_huisverbod,
     impose_huisverbod,
     record_huisverbod_help,
@@ -45,6 +46,7 @@ __all__ = ["DECISIONS", "decide", "open_case"]
 
 def open_case(case_id: str, command: cmd.OpenCase, ctx: DecisionContext) -> list[ev.DomainEvent]:
     """Open a case at Veilig Thuis; the opening organisation holds regie from the start."""
+    check_melder_organisation(command.melder_organisation, ctx, case_id)
     return [
         ev.CaseOpened(
             case_id=case_id,

@@ -15,9 +15,10 @@ from phasedcare.domain.deciding import (
     terugval,
     transition,
 )
-from phasedcare.errors import Refused
+from phasedcare.errors import NotFound, Refused
 
 __all__ = [
+    "check_melder_organisation",
     "classify_melding",
     "extend_huisverbod",
     "impose_huisverbod",
@@ -30,6 +31,21 @@ __all__ = [
 # -- new meldingen, monitoring, tijdelijk huisverbod ---------------------------------------
 
 _DURING_ASSESSMENT = frozenset({"melding", "veiligheidsbeoordeling"})
+
+
+def check_melder_organisation(organisation: str, ctx: DecisionContext, case_id: str | None) -> None:
+    """A melder's organisation, when named, is one of the region's: it receives the feedback."""
+    if not organisation:
+        return
+    try:
+        ctx.policy.organisation(organisation)
+    except NotFound:
+        raise Refused(
+            f"melder_organisation {organisation} is not an organisation of region "
+            f"{ctx.policy.region}",
+            case_id=case_id,
+            rule="unknown_melder_organisation",
+        ) from None
 
 
 def classify_melding(case: CaseState) -> str:
@@ -53,6 +69,7 @@ def record_melding(
             case_id=case.case_id,
             rule="case_is_advies",
         )
+    check_melder_organisation(command.melder_organisation, ctx, case.case_id)
     classification = classify_melding(case)
     recorded: list[ev.DomainEvent] = [
         ev.MeldingReceived(
