@@ -78,6 +78,15 @@ class Settings(BaseSettings):
         default=None,
         description="A local copy of the identity provider's JSON Web Key Set (its public keys).",
     )
+    auth_failure_limit: int = Field(
+        default=20,
+        gt=0,
+        description="Failed authentications one client address may make in the window; after "
+        "that every authentication from it gets 429 until its oldest failure leaves the window.",
+    )
+    auth_failure_window_seconds: int = Field(
+        default=60, gt=0, description="The moving window failed authentications are counted in."
+    )
     idempotency_ttl_hours: int = Field(
         default=24,
         gt=0,

@@ -25,7 +25,7 @@ from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.policy import RegionalPolicy, default_policy
 from phasedcare.errors import InvalidInput, NotAuthorised, NotFound
 from phasedcare.service.api_keys import ApiKeys
-from phasedcare.service.oidc import OidcClaims, OidcVerifier, load_jwks_file
+from phasedcare.service.oidc import JwksFile, OidcClaims, OidcVerifier, load_jwks_file
 from phasedcare.store import InMemoryEventStore
 from phasedcare.testing import ManualClock, actor_of
 
@@ -395,21 +395,20 @@ def test_claim_names_can_be_mapped(
     assert verifier.verify(token) == expected
 
 
-def test_a_loader_is_asked_again_for_a_new_kid(
-    jwks: dict[str, Any], policy: RegionalPolicy, signing_keys: dict[str, PrivateKey]
+def test_a_jwks_file_is_read_again_after_it_changes(
+    tmp_path: Path,
+    jwks: dict[str, Any],
+    policy: RegionalPolicy,
+    signing_keys: dict[str, PrivateKey],
 ) -> None:
-    """Keys come from the loader when first needed, and again when a kid is new (rotation)."""
-    published = [{"keys": [k for k in jwks["keys"] if k["kid"] == "rsa-1"]}, jwks]
-    calls: list[int] = []
-
-    def loader() -> dict[str, Any]:
-        calls.append(1)
-        return published[min(len(calls), 2) - 1]
-
-    verifier = OidcVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=loader, policy=policy)
-    assert calls == []
-    actors = [verifier.verify(sign(signing_keys, kid)) for kid in ("rsa-1", "rsa-1", "ed-1")]
-    assert (actors, len(calls)) == ([VT] * 3, 2)
+    """Keys come from the file as it is now: a key published later works (rotation)."""
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": [k for k in jwks["keys"] if k["kid"] == "rsa-1"]}))
+    verifier = OidcVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=JwksFile(path), policy=policy)
+    assert verifier.verify(sign(signing_keys, "rsa-1")) == VT
+    refused_without("", lambda: verifier.verify(sign(signing_keys, "ed-1")))
+    path.write_text(json.dumps(jwks))
+    assert verifier.verify(sign(signing_keys, "ed-1")) == VT
 
 
 def test_a_jwks_file_is_read_and_a_bad_one_is_invalid(tmp_path: Path, jwks: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ from phasedcare.api.problems import (
     handle_invalid_request,
     problem,
 )
+from phasedcare.api.throttle import FailureThrottle
 from phasedcare.domain.actors import Actor
 from phasedcare.service.engine import Engine
 
@@ -229,6 +230,7 @@ def create_app(
     *,
     authenticate: Callable[[str], Actor],
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    throttle: FailureThrottle | None = None,
 ) -> FastAPI:
     """The HTTP API over ``engine``; ``authenticate`` maps a bearer token to an actor or raises
     NotAuthorised (API keys, OIDC tokens). Only ``/health``, the OpenAPI document, the
@@ -242,7 +244,9 @@ def create_app(
         summary="Case coordination for Dutch phased safety care: phases, regie, handovers, "
         "deadlines, and a tamper-evident ledger.",
     )
-    app.state.ctx = ApiContext(engine=engine, authenticate=authenticate)
+    app.state.ctx = ApiContext(  # throttle: failed authentications per client (20 a minute)
+        engine=engine, authenticate=authenticate, throttle=throttle or FailureThrottle()
+    )
     app.add_exception_handler(errors.PhasedCareError, handle_error)
     app.add_exception_handler(RequestValidationError, handle_invalid_request)
     app.add_exception_handler(HTTPException, handle_http_error)

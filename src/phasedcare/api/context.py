@@ -1,16 +1,25 @@
-"""What every route needs: the engine, who is asking, and the case's version (ETag)."""
+"""What every route needs: the engine, who is asking, and the case's version (ETag).
+
+Who is asking comes from the bearer token. A token that identifies nobody is logged (the
+client address, the API key id when the token has one, the reason; never the token) and
+counted against the client's address; a client over its limit gets 429 with ``Retry-After``
+for every token, valid or not, until its window frees up (:mod:`phasedcare.api.throttle`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Header, HTTPException, Request
 
 from phasedcare.api.problems import Unauthenticated
+from phasedcare.api.throttle import FailureThrottle
 from phasedcare.domain.actors import Actor
 from phasedcare.errors import InvalidInput, NotAuthorised
+from phasedcare.service.api_keys import TOKEN_PREFIX, key_id_of
 from phasedcare.service.engine import Engine
 
 __all__ = ["ApiContext", "Ctx", "CurrentActor", "etag", "expected_version"]
@@ -18,10 +27,11 @@ __all__ = ["ApiContext", "Ctx", "CurrentActor", "etag", "expected_version"]
 
 @dataclass(frozen=True, slots=True)
 class ApiContext:
-    """The engine and the authenticator the app was made with."""
+    """The engine, the authenticator and the throttle of failed authentications."""
 
     engine: Engine
     authenticate: Callable[[str], Actor]
+    throttle: FailureThrottle = field(default_factory=FailureThrottle)
 
 
 def _ctx(request: Request) -> ApiContext:
@@ -32,14 +42,46 @@ def _ctx(request: Request) -> ApiContext:
 Ctx = Annotated[ApiContext, Depends(_ctx)]
 
 
-def _actor(ctx: Ctx, authorization: Annotated[str | None, Header()] = None) -> Actor:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("a bearer token is required (an API key or an OIDC token)", actor="-")
+_log = structlog.get_logger("phasedcare.api")
+_NO_TOKEN = "a bearer token is required (an API key or an OIDC token)"  # noqa: S105 - words
+
+
+def _client(request: Request) -> str:
+    """The address the request came from (a proxy's own, behind a reverse proxy)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def _actor(
+    request: Request, ctx: Ctx, authorization: Annotated[str | None, Header()] = None
+) -> Actor:
+    if not authorization:  # no credential, no attempt: not counted
+        raise Unauthenticated(_NO_TOKEN, actor="-")
+    client = _client(request)
+    wait = ctx.throttle.retry_after(client)
+    if wait is not None:  # no token is checked, so guessing stays at the limit
+        _log.info("authentication throttled", client=client, retry_after=wait)
+        detail = "too many failed authentications from this address; try again later"
+        raise HTTPException(429, detail, headers={"Retry-After": str(wait)})
+    scheme, _, token = authorization.partition(" ")
     try:
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorised(_NO_TOKEN, actor="-")
         return ctx.authenticate(token.strip())
     except NotAuthorised as exc:  # RFC 6750: an invalid token is 401, like a missing one
+        ctx.throttle.failed(client)
+        _failed(client, token.strip(), exc.message)
         raise Unauthenticated(exc.message, actor="-") from None
+
+
+def _failed(client: str, token: str, reason: str) -> None:
+    """Log a failed authentication: where from, which API key id, why; never the token."""
+    _log.warning(
+        "authentication failed",
+        client=client,
+        credential="api key" if token.startswith(TOKEN_PREFIX) else "bearer token",
+        key_id=key_id_of(token),
+        reason=reason,
+    )
 
 
 CurrentActor = Annotated[Actor, Depends(_actor)]

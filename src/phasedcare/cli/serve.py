@@ -86,6 +86,7 @@ def serve(
     import uvicorn  # noqa: PLC0415 - only this command serves
 
     from phasedcare.api import create_app  # noqa: PLC0415
+    from phasedcare.api.throttle import FailureThrottle  # noqa: PLC0415
     from phasedcare.bootstrap import build, build_authenticator, initialise  # noqa: PLC0415
 
     with reporting_errors():
@@ -93,7 +94,13 @@ def serve(
         initialise(settings)
         token = _seed_if_empty(settings) if seed else None
         engine = build(settings, configure_logs=True, access_point="http")
-        application = create_app(engine, authenticate=build_authenticator(settings, engine))
+        throttle = FailureThrottle(
+            failures=settings.auth_failure_limit,
+            window_seconds=settings.auth_failure_window_seconds,
+        )
+        application = create_app(
+            engine, authenticate=build_authenticator(settings, engine), throttle=throttle
+        )
     stop = _flow_runner(settings.resolved_home) if flows else None
     console.print(f"phasedcare serves http://{host}:{port} (docs: http://{host}:{port}/docs)")
     if token is not None:

@@ -21,12 +21,13 @@ from phasedcare.errors import InvalidInput, NotAuthorised, NotFound
 from phasedcare.service.authorisation import known_actor
 from phasedcare.service.ports import ApiKey, ApiKeyStore
 
-__all__ = ["TOKEN_PREFIX", "ApiKeys"]
+__all__ = ["TOKEN_PREFIX", "ApiKeys", "key_id_of"]
 
 TOKEN_PREFIX = "pck_"  # noqa: S105 - a public prefix, not a secret
 """How every API key token starts, so secret scanners and people recognise one."""
 
 _TOKEN = re.compile(r"pck_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
+_KEY_ID = re.compile(r"pck_([0-9a-f]{16})_")
 _LABEL_LENGTH = 100
 _REFUSED = "the API key is not valid: it is malformed, unknown or revoked"
 _NOBODY = "unauthenticated"
@@ -35,6 +36,16 @@ _DUMMY_HASH = hashlib.sha256(b"phasedcare: no such key").digest()
 
 def _hash(token: str) -> bytes:
     return hashlib.sha256(token.encode("ascii")).digest()
+
+
+def key_id_of(token: str) -> str | None:
+    """The key id a token names when it starts like an API key (``pck_<16 hex>_``), else None.
+
+    The id is public (it is listed, and logged with a failed authentication); the secret after
+    it never leaves this module.
+    """
+    match = _KEY_ID.match(token)
+    return None if match is None else match.group(1)
 
 
 def _check_label(label: str) -> str:
