@@ -75,14 +75,17 @@ class Ledger:
         return cls(store, auditor)
 
     def append(self, count: int) -> None:
-        """Append ``count`` new sealed records, ``BATCH`` per transaction, unintegrated."""
-        records = sealed_records(count)
+        """Append ``count`` new sealed records, ``BATCH`` per transaction, unintegrated, and
+        their cases' wrapped data keys (verify reports sealed records without a key)."""
+        keys = InMemoryEventStore()
+        records = sealed_records(count, keys)
         while batch := list(itertools.islice(records, BATCH)):
             appends = []
             for case_id, group in itertools.groupby(batch, lambda r: r.header.case_id):
                 stream = list(group)  # a stream cut by the batch goes on in the next one
                 appends.append(Append(case_id, stream[0].header.sequence - 1, stream, None))
             self.store.append_batch(appends)
+        self.store.add_case_keys(keys.case_keys())
 
 
 def template_streams() -> dict[str, list[DomainEvent]]:
@@ -117,10 +120,11 @@ def template_streams() -> dict[str, list[DomainEvent]]:
     return {stream.replace(case_id, ""): codec.decode(store.load(stream)) for stream in streams}
 
 
-def sealed_records(count: int) -> Iterator[StoredEvent]:
-    """``count`` sealed, chained records: template cases under fresh ids and data keys."""
+def sealed_records(count: int, keys: InMemoryEventStore) -> Iterator[StoredEvent]:
+    """``count`` sealed, chained records: template cases under fresh ids and data keys, the
+    wrapped keys kept in ``keys``."""
     template = template_streams()
-    codec = RecordCodec(keys=CaseKeys(InMemoryEventStore(), InMemoryKeyProvider()))
+    codec = RecordCodec(keys=CaseKeys(keys, InMemoryKeyProvider()))
     cases = (f"c-{uuid.uuid4().hex[:16]}" for _ in itertools.count())
     streams = (
         codec.encode(

@@ -55,12 +55,18 @@ REGIE = {"A": "zwolle", "B": "vt"}
 RECEIVER = {"A": "zwolle", "B": "deventer"}
 """The receiver of each case's handover h1 (from Veilig Thuis): accepted on A, open on B."""
 
+PARTIES = {"A": {"vt", "zwolle", "politie", "rvdk"}, "B": {"vt", "deventer"}}
+"""The organisations with a part in each case (regie, handover, share, melder) at the start:
+only they are told why a read is refused; to anyone else the case answers as a missing one
+(404). A professional that breaks the glass (the last read of each phase) becomes one."""
+
 SHARE_DAYS = 30
 ACTIVE, LAST_DAY, EXPIRED = "share active", "share's last day", "share expired"
 
 OK, AUTHORISED, DENIED, HIDDEN = "ok", "authorised", "denied", "hidden"
 """Expected outcomes: 2xx; past authorisation (2xx or a domain refusal 404/409/422);
-403 problem details; 404 problem details for another organisation's resource."""
+403 problem details; 404 problem details for another organisation's resource (a
+subscription, or a case it has no part in)."""
 
 NAMES = (*CANARY_NAMES, "Wendelin Kanarienvogel", "Yvonne Canarinho")
 """Canary names: A holds the first three, B the last two, in every free-text field."""
@@ -78,21 +84,41 @@ def _known_professional(who: str, role: Role) -> bool:
     return who != "elders" and role is Role.professional
 
 
+def _parties(target: str, phase: str) -> set[str]:
+    """The case's parties in ``phase``: after the first phase, those who broke the glass."""
+    if phase == ACTIVE:
+        return PARTIES[target]
+    glass = {w for w in ORGANISATIONS if breaks_glass(w, Role.professional, target, ACTIVE) == OK}
+    return PARTIES[target] | glass
+
+
+def _refused(who: str, target: str, phase: str) -> str:
+    """A refusal: its reason to a party of the case (and to another region's actor, refused
+    for its region whatever the case), the answer of a missing case to anyone else."""
+    return DENIED if who == "elders" or who in _parties(target, phase) else HIDDEN
+
+
 def reads_case(who: str, role: Role, target: str, phase: str) -> str:
-    """Auditors, Veilig Thuis, the regiehouder and an active share read; nobody else."""
+    """Auditors of the case's parties, Veilig Thuis, the regiehouder and an active share
+    read; nobody else."""
     if who == "elders" or role is Role.system:
-        return DENIED
-    if role is Role.auditor or who in ("vt", REGIE[target]):
+        return _refused(who, target, phase)
+    if role is Role.auditor:
+        return OK if who in _parties(target, phase) else HIDDEN
+    if who in ("vt", REGIE[target]):
         return OK
     shared = who == "politie" and target == "A" and phase in (ACTIVE, LAST_DAY)
-    return OK if shared else DENIED
+    return OK if shared else _refused(who, target, phase)
 
 
 def reads_handover(who: str, role: Role, target: str, phase: str) -> str:
-    """Its parties, Veilig Thuis professionals and auditors see a handover's payload."""
+    """Its parties (the receiver while open or accepted), Veilig Thuis professionals and
+    auditors of the case see a handover's payload."""
     if who == "elders" or role is Role.system:
-        return DENIED
-    return OK if role is Role.auditor or who in ("vt", RECEIVER[target]) else DENIED
+        return _refused(who, target, phase)
+    if role is Role.auditor:
+        return OK if who in _parties(target, phase) else HIDDEN
+    return OK if who in ("vt", RECEIVER[target]) else _refused(who, target, phase)
 
 
 def breaks_glass(who: str, role: Role, target: str, phase: str) -> str:
@@ -355,7 +381,8 @@ class Cell:
         if self.status == 403:
             return DENIED
         if self.status == 404:
-            return HIDDEN if self.probe.expect is owns_subscription else "refused (404)"
+            hides = (owns_subscription, reads_case, reads_handover)
+            return HIDDEN if self.probe.expect in hides else "refused (404)"
         if self.status == 422 and "/invalid-request" in self.text:
             return "invalid request (the probe's body is wrong)"
         return f"refused ({self.status})" if self.status in (409, 422) else str(self.status)
@@ -490,6 +517,7 @@ def _run(world: World) -> None:
     """Reads while the share is active, on its last day (A) and after it, then the commands."""
     operations = [op for op in _operations(world.client) if op in PROBES]
     reads = [op for op in operations if op[0] == "get" or op[1].endswith("/break-glass")]
+    reads.sort(key=lambda op: op[1].endswith("/break-glass"))  # it makes parties: last
     writes = sorted(
         (op for op in operations if op not in reads),
         key=lambda op: (op == LAST, op[0] == "delete"),  # what ends or moves things: last
@@ -676,7 +704,7 @@ def test_the_melder_gets_its_feedback_and_nothing_of_the_case(world: World) -> N
         for c in world.cells
         if c.who == "rvdk"
         and c.role is Role.professional
-        and c.target
+        and c.target == "A"
         and c.probe.query
         and c.probe.expect is not breaks_glass
     ]

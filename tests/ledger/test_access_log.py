@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from phasedcare.domain.actors import Actor
-from phasedcare.errors import NotAuthorised, TransitionRefused
+from phasedcare.errors import NotFound, TransitionRefused
 from phasedcare.service.access import CASELOAD, access_stream
 from phasedcare.service.engine import Engine
 from phasedcare.testing import actor_of
@@ -44,9 +44,10 @@ def test_every_read_is_logged_with_who_what_and_on_which_basis(
 def test_a_denied_read_is_logged(
     journey: Journey, engine: Engine, wijkteam: Actor, auditor: Actor
 ) -> None:
-    """A read without need to know is refused and the attempt recorded."""
+    """A read without need to know is refused (as if the case did not exist, to an
+    organisation with no part in it) and the attempt recorded with its real reason."""
     journey.opened()
-    with pytest.raises(NotAuthorised):
+    with pytest.raises(NotFound, match="does not exist or you may not read it"):
         engine.show(journey.case_id, actor=wijkteam)
     [entry] = [
         e for e in engine.access_history(journey.case_id, actor=auditor) if e.actor == str(wijkteam)
@@ -104,5 +105,5 @@ def test_access_streams_are_not_cases_and_the_ledger_still_verifies(
 def test_an_outsider_cannot_read_the_access_log(journey: Journey, engine: Engine) -> None:
     """The access log is read under the same need-to-know rules as the case."""
     journey.opened()
-    with pytest.raises(NotAuthorised):
+    with pytest.raises(NotFound, match="does not exist or you may not read it"):
         engine.access_history(journey.case_id, actor=actor_of("wijkteam-deventer"))

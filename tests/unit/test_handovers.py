@@ -206,8 +206,8 @@ def test_the_receiver_sees_the_payload_and_a_third_party_sees_nothing(
         False,
         "informing the pleger endangers the victim",
     )
-    other = actor_of("wijkteam-deventer")
-    with pytest.raises(NotAuthorised, match="not a party to handover h1"):
+    other = actor_of("wijkteam-deventer")  # no part in the case: told nothing of it (L4)
+    with pytest.raises(NotFound, match="does not exist or you may not read it"):
         engine.handover(journey.case_id, "h1", actor=other)
     log = engine.access_history(journey.case_id, actor=vt)
     assert [(a.actor, a.query, a.outcome) for a in log if a.query == "handover"] == [

@@ -36,6 +36,7 @@ from phasedcare.domain.safety import RiskLevel
 from phasedcare.errors import NotFound, PolicyError
 
 __all__ = [
+    "BreakGlassSettings",
     "CalendarSettings",
     "Deadlines",
     "MdaCriterion",
@@ -319,6 +320,19 @@ class RetentionSettings(_Frozen):
         return self
 
 
+class BreakGlassSettings(_Frozen):
+    """How often one professional may break the glass on one case: a use more is refused
+    until the oldest counted use is ``period_hours`` old (every use is reviewed anyway)."""
+
+    max_uses_per_case: Positive = Field(
+        default=1,
+        description="Break-glass uses one actor may make of one case within period_hours.",
+    )
+    period_hours: Annotated[StrictInt, Field(gt=0, le=24 * 366)] = Field(
+        default=24, description="The period, in hours, over which uses are counted."
+    )
+
+
 class CalendarSettings(_Frozen):
     """The region's closed days on top of the Dutch public holidays."""
 
@@ -349,6 +363,10 @@ class RegionalPolicy(_Frozen):
     mda: MdaSettings = Field(default_factory=MdaSettings, description="MDA++ criteria.")
     retention: RetentionSettings = Field(
         default_factory=RetentionSettings, description="Retention of closed cases."
+    )
+    break_glass: BreakGlassSettings = Field(
+        default_factory=BreakGlassSettings,
+        description="How often one professional may break the glass on one case.",
     )
     region_contact: str | None = Field(
         default=None,

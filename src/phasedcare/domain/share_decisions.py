@@ -3,20 +3,23 @@ break-glass uses and their review by Veilig Thuis."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from phasedcare.domain import commands as cmd
 from phasedcare.domain import events as ev
 from phasedcare.domain.case import BreakGlassUse, CaseState, Share
 from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.deciding import envelope
-from phasedcare.errors import NotFound, Refused
+from phasedcare.errors import InvalidInput, NotFound, Refused
 
 __all__ = [
-    "BREAK_GLASS_MIN_REASON",
+    "BREAK_GLASS_MIN_DIFFERENT_LETTERS",
+    "BREAK_GLASS_MIN_LETTERS",
     "MAX_SHARE_DAYS",
     "ReviewTask",
+    "break_glass_reason",
     "grant_share",
     "review_break_glass",
     "review_task",
@@ -27,8 +30,14 @@ __all__ = [
 MAX_SHARE_DAYS = 366
 """A share lasts at most this many days; a longer need is granted again, on its own basis."""
 
-BREAK_GLASS_MIN_REASON = 10
-"""A break-glass reason has at least this many characters: a word is not a reason."""
+BREAK_GLASS_MIN_LETTERS = 10
+"""A break-glass reason holds at least this many letters: a word is not a reason."""
+
+BREAK_GLASS_MIN_DIFFERENT_LETTERS = 4
+"""...of which at least this many differ: ``aaaaaaaaaa`` is no reason either."""
+
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_WHITE_CONTROLS = frozenset("\n\t")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +127,70 @@ def revoke_share(
     return [ev.ShareRevoked(**envelope(case, ctx), share_id=share.share_id)]
 
 
+def break_glass_reason(reason: str) -> str:
+    """The reason, stripped, when it is text a reviewer can judge; InvalidInput when not.
+
+    Only letters count (``str.isalpha``, any script): spaces, digits, punctuation and
+    zero-width or other format characters do not. Control characters (newline and tab aside)
+    and bidirectional overrides are no part of a reason and refuse it outright.
+    """
+    unprintable = [
+        c
+        for c in reason
+        if c in _BIDI_CONTROLS or (unicodedata.category(c) == "Cc" and c not in _WHITE_CONTROLS)
+    ]
+    letters = [c.casefold() for c in reason if c.isalpha()]
+    if unprintable:
+        why = "a break-glass reason is text: it holds control or bidirectional characters"
+    elif len(letters) < BREAK_GLASS_MIN_LETTERS:
+        why = f"a break-glass reason needs at least {BREAK_GLASS_MIN_LETTERS} letters"
+    elif len(set(letters)) < BREAK_GLASS_MIN_DIFFERENT_LETTERS:
+        why = (
+            f"a break-glass reason needs at least {BREAK_GLASS_MIN_DIFFERENT_LETTERS} "
+            "different letters: say why the emergency access is needed"
+        )
+    else:
+        return reason.strip()
+    raise InvalidInput(why, field="reason")
+
+
+def _check_break_glass_limit(case: CaseState, ctx: DecisionContext) -> None:
+    """Refuse a use beyond the policy's maximum per actor and case in the period, saying
+    from when the glass may be broken again."""
+    limit = ctx.policy.break_glass
+    period = timedelta(hours=limit.period_hours)
+    actor = str(ctx.actor)
+    counted = sorted(
+        u.used_at
+        for u in case.break_glass.values()
+        if u.used_by == actor and u.used_at > ctx.now - period
+    )
+    if len(counted) < limit.max_uses_per_case:
+        return
+    again = counted[len(counted) - limit.max_uses_per_case] + period
+    why = (
+        f"{actor} broke the glass on case {case.case_id} {len(counted)} time(s) in the last "
+        f"{limit.period_hours} hours, the most the policy allows; it may be broken again "
+        f"from {again.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+    raise _refuse(case, why, "break_glass_limit")
+
+
 def use_break_glass(case: CaseState, reason: str, ctx: DecisionContext) -> list[ev.DomainEvent]:
-    """Record a break-glass use (bg1, bg2, ...) with its sealed reason; it awaits review."""
+    """Record a break-glass use (bg1, bg2, ...) with its sealed reason; it awaits review.
+
+    Raises:
+        InvalidInput: the reason is no real text (:func:`break_glass_reason`).
+        Refused: the actor used the glass on this case as often as the policy allows in its
+            period (rule ``break_glass_limit``).
+    """
+    text = break_glass_reason(reason)
+    _check_break_glass_limit(case, ctx)
     return [
         ev.BreakGlassUsed(
             **envelope(case, ctx),
             review_id=f"bg{len(case.break_glass) + 1}",
-            reason=reason.strip(),
+            reason=text,
         )
     ]
 

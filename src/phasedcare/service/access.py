@@ -102,16 +102,38 @@ class AccessLog:
         self, actor: Actor, case_id: str | None, command: str, exc: PhasedCareError
     ) -> None:
         """A refused command: in the case's log when the case exists, else the caseload's."""
-        known = case_id is not None and self._store.head(case_id) is not None
-        subject = case_id if known and case_id is not None else CASELOAD
+        self._refused(actor, case_id, exc, action="command", query=command, outcome="refused")
+
+    def denial(self, actor: Actor, case_id: str | None, query: str, exc: PhasedCareError) -> None:
+        """A refused read: in the case's log when the case exists, else the caseload's (a
+        probe for a case that does not exist names no case, so nothing the prober typed)."""
+        self._refused(actor, case_id, exc, action="read", query=query, outcome="denied")
+
+    def _refused(
+        self,
+        actor: Actor,
+        case_id: str | None,
+        exc: PhasedCareError,
+        *,
+        action: str,
+        query: str,
+        outcome: str,
+    ) -> None:
         self.record(
             actor,
-            subject,
-            action="command",
-            query=command,
-            outcome="refused",
+            self._subject(case_id),
+            action=action,
+            query=query,
+            outcome=outcome,
             detail=refusal_detail(exc),
         )
+
+    def _subject(self, case_id: str | None) -> str:
+        """The case, when it exists and is a case (not one of the ledger's ``~`` streams);
+        else the caseload."""
+        if case_id is None or "~" in case_id or self._store.head(case_id) is None:
+            return CASELOAD
+        return case_id
 
     def entries(self, case_id: str) -> list[AccessView]:
         """The case's access log, oldest first."""

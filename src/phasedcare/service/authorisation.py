@@ -2,11 +2,16 @@
 
 Need to know: the organisation holding regie works on its case; Veilig Thuis of the region
 works on the Veilig Thuis track and on what it monitors (members, conditions, risk,
-incidents); the receiver of an open handover may read the case and answer the handover;
+incidents); the receiver of an open handover sees that handover's payload and answers it;
 an organisation holding an active share reads the case until the share expires; a
 professional without any of these may break the glass, with a reason Veilig Thuis reviews;
-auditors read but never change. The CLI, the Python API and (later) HTTP all pass through
-these functions.
+auditors read but never change, the cases their organisation has a part in (every case of
+the region when the policy lists it in ``region_auditors``, and for Veilig Thuis). Reads are
+judged on the case as it stands now, whatever moment they show. The CLI, the Python API and
+HTTP all pass through these functions.
+
+Who has no part in a case is not told it exists: :func:`concealed` turns its refusal into
+the answer a missing case gets (:func:`unknown_case`).
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ from datetime import date
 
 from phasedcare.domain import commands as cmd
 from phasedcare.domain.actors import Actor, Role
-from phasedcare.domain.case import CaseState, Share
+from phasedcare.domain.case import CaseState, Handover, Share
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
-from phasedcare.domain.share_decisions import BREAK_GLASS_MIN_REASON
-from phasedcare.errors import NotAuthorised, NotFound
+from phasedcare.errors import NotAuthorised, NotFound, PhasedCareError
 
 __all__ = [
+    "audits",
+    "audits_region",
     "authorise_break_glass",
     "authorise_command",
     "authorise_handover_read",
@@ -28,7 +34,10 @@ __all__ = [
     "authorise_read",
     "authorise_retention",
     "authorise_review_tasks",
+    "case_parties",
+    "concealed",
     "known_actor",
+    "unknown_case",
 ]
 
 _VT_MAY = (
@@ -155,10 +164,15 @@ def authorise_lookup(actor: Actor, policy: RegionalPolicy) -> None:
 
 def authorise_read(actor: Actor, case: CaseState, policy: RegionalPolicy, *, today: date) -> str:
     """The legal basis on which ``actor`` may read ``case`` on ``today``; NotAuthorised when
-    there is none (an expired or revoked share says so)."""
+    there is none (an expired or revoked share says so).
+
+    ``case`` is the case as it stands now, also for a replay of an earlier moment: a share
+    revoked or a regie handed away since ends the access to the past as well.
+    """
     known_actor(actor, policy)
     org = actor.organisation
     if actor.role is Role.auditor:
+        _audit_scope(actor, case, policy)
         return "auditor"
     if actor.role is Role.system:
         raise _deny(actor, case.case_id, "the system reads no cases through the read API")
@@ -177,6 +191,54 @@ def authorise_read(actor: Actor, case: CaseState, policy: RegionalPolicy, *, tod
     raise _deny(actor, case.case_id, f"{org} holds no regie, handover or share for this case")
 
 
+def case_parties(case: CaseState) -> frozenset[str]:
+    """The organisations with a part in ``case``, past or present: every regiehouder, both
+    ends of every handover and share, its melders and whoever broke the glass on it."""
+    parties = {r.organisation for r in case.regie_history} | set(case.melders)
+    for handover in case.handovers.values():
+        parties |= {handover.from_organisation, handover.to_organisation}
+    for share in case.shares.values():
+        parties |= {share.from_organisation, share.to_organisation}
+    return frozenset(parties | {use.organisation for use in case.break_glass.values()})
+
+
+def audits_region(actor: Actor, policy: RegionalPolicy) -> bool:
+    """Whether ``actor`` audits every case of the region: an auditor of Veilig Thuis (which
+    reads every case) or of an organisation the policy lists in ``region_auditors``."""
+    if actor.role is not Role.auditor:
+        return False
+    return _is_vt(actor, policy) or actor.organisation in policy.region_auditors
+
+
+def audits(actor: Actor, case: CaseState, policy: RegionalPolicy) -> bool:
+    """Whether the auditor ``actor`` audits ``case``: region-wide, or its organisation has a
+    part in the case."""
+    return audits_region(actor, policy) or actor.organisation in case_parties(case)
+
+
+def _audit_scope(actor: Actor, case: CaseState, policy: RegionalPolicy) -> None:
+    """Refuse an auditor whose organisation has no part in ``case`` (unless region-wide)."""
+    org = actor.organisation
+    if not audits(actor, case, policy):
+        why = f"auditors of {org} audit the cases {org} has a part in, and {org} has none here"
+        raise _deny(actor, case.case_id, why)
+
+
+def unknown_case(case_id: str) -> NotFound:
+    """The one answer for a case that does not exist and for one the actor may not know of."""
+    msg = f"case {case_id} does not exist or you may not read it"
+    return NotFound(msg, kind="case", ident=case_id)
+
+
+def concealed(
+    exc: PhasedCareError, actor: Actor, case: CaseState, policy: RegionalPolicy
+) -> PhasedCareError:
+    """The refusal ``actor`` is told: ``exc`` with its reason when its organisation has a part
+    in the case (or is Veilig Thuis), else the answer a missing case gets."""
+    knows = actor.organisation in case_parties(case) | {policy.veilig_thuis.id}
+    return exc if knows else unknown_case(case.case_id)
+
+
 def _share_ended(share: Share) -> str:
     if share.revoked_at is not None:
         return f"share {share.share_id} was revoked on {share.revoked_at.date()}"
@@ -184,11 +246,13 @@ def _share_ended(share: Share) -> str:
 
 
 def authorise_break_glass(
-    actor: Actor, case: CaseState, policy: RegionalPolicy, *, today: date, reason: str
+    actor: Actor, case: CaseState, policy: RegionalPolicy, *, today: date
 ) -> None:
-    """Refuse a break-glass read unless a professional without another basis gives a reason.
+    """Refuse a break-glass read unless it is by a professional without another basis.
 
     Auditors and the system never break the glass; whoever may read already needs no glass.
+    Whether the reason is real text, and how often the glass may be broken, the domain
+    decides (:func:`phasedcare.domain.share_decisions.use_break_glass`).
     """
     known_actor(actor, policy)
     if actor.role is not Role.professional:
@@ -209,9 +273,6 @@ def authorise_break_glass(
             "payload, and the case once it accepts"
         )
         raise _deny(actor, case.case_id, why)
-    if len(reason.strip()) < BREAK_GLASS_MIN_REASON:
-        why = f"break-glass needs a reason of at least {BREAK_GLASS_MIN_REASON} characters"
-        raise _deny(actor, case.case_id, why)
 
 
 def authorise_review_tasks(actor: Actor, policy: RegionalPolicy) -> str:
@@ -224,24 +285,50 @@ def authorise_review_tasks(actor: Actor, policy: RegionalPolicy) -> str:
     raise _deny(actor, None, "break-glass uses are reviewed by Veilig Thuis and auditors")
 
 
+_RECEIVER_SEES = frozenset({"proposed", "accepted"})
+"""Handover statuses in which the receiver still sees the payload: once it is withdrawn,
+rejected or expired (and escalated), the payload is no longer its business."""
+
+_CLOSED_AS = {"escalated": "expired"}
+"""How a refusal names a closed handover's status (an escalated one expired first)."""
+
+
 def authorise_handover_read(
     actor: Actor, case: CaseState, handover_id: str, policy: RegionalPolicy
 ) -> str:
-    """The basis on which ``actor`` may see one handover's payload: its parties, Veilig Thuis
-    and auditors; the receiver sees nothing else of the case."""
+    """The basis on which ``actor`` may see one handover's payload: its sender, its receiver
+    while the handover is open or accepted, Veilig Thuis and auditors of the case; the
+    receiver sees nothing else of the case."""
     known_actor(actor, policy)
     handover = case.handovers.get(handover_id)
+    if actor.role is Role.system:
+        raise _deny(actor, case.case_id, "the system reads no cases through the read API")
+    if actor.role is Role.auditor:
+        _audit_scope(actor, case, policy)
+        return _existing(case, handover_id, handover, "auditor")
+    if _is_vt(actor, policy) and actor.role is Role.professional:
+        return _existing(case, handover_id, handover, "veilig_thuis")
+    if handover is not None and actor.organisation == handover.from_organisation:
+        return "handover"
+    if handover is not None and actor.organisation == handover.to_organisation:
+        if handover.status not in _RECEIVER_SEES:
+            closed = _CLOSED_AS.get(handover.status, handover.status)
+            why = (
+                f"handover {handover_id} was {closed}: its receiver no longer sees its payload "
+                "(its status stays in the handover list)"
+            )
+            raise _deny(actor, case.case_id, why)
+        return "handover"
+    if handover is None and actor.organisation == case.regie.organisation:
+        return _existing(case, handover_id, handover, "regie")
+    why = f"{actor.organisation} is not a party to handover {handover_id}"
+    raise _deny(actor, case.case_id, why)
+
+
+def _existing(case: CaseState, handover_id: str, handover: Handover | None, basis: str) -> str:
+    """``basis``, for a handover that exists; NotFound (to one who may read the case) if not."""
     if handover is None:
         raise NotFound(
             f"case {case.case_id} has no handover {handover_id}", kind="handover", ident=handover_id
         )
-    if actor.role is Role.system:
-        raise _deny(actor, case.case_id, "the system reads no cases through the read API")
-    if actor.role is Role.auditor:
-        return "auditor"
-    if actor.organisation in (handover.from_organisation, handover.to_organisation):
-        return "handover"
-    if _is_vt(actor, policy) and actor.role is Role.professional:
-        return "veilig_thuis"
-    why = f"{actor.organisation} is not a party to handover {handover_id}"
-    raise _deny(actor, case.case_id, why)
+    return basis

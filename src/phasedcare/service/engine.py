@@ -388,12 +388,15 @@ class Engine(CommandMethods, CaseReads):
 
         The reason is sealed in a BreakGlassUsed event on the case, which opens a review for
         Veilig Thuis (due in five werkdagen); the access log marks the read as break-glass.
+        A refusal (no basis needed, no real reason, the policy's limit reached) records no
+        event, only the denied attempt in the access log.
         """
         case, head = self._load_with_head(case_id)
         ctx = self._context(actor)
         try:
-            authorise_break_glass(actor, case, self._policy, today=ctx.today, reason=reason)
-        except NotAuthorised as exc:
+            authorise_break_glass(actor, case, self._policy, today=ctx.today)
+            events = use_break_glass(case, reason, ctx)
+        except (NotAuthorised, InvalidInput, Refused) as exc:
             self._access.record(
                 actor,
                 case_id,
@@ -403,7 +406,7 @@ class Engine(CommandMethods, CaseReads):
                 detail=refusal_detail(exc),
             )
             raise
-        self._commit(case, use_break_glass(case, reason, ctx), head)
+        self._commit(case, events, head)
         self._access.record(
             actor,
             case_id,

@@ -2,9 +2,12 @@
 
 Mixed into :class:`~phasedcare.service.engine.Engine`, which sets the parts below. A read
 folds the case's events (opened through the codec, which keeps what it opened), authorises
-the actor on the case as it stands, and records the access before it answers; a search over
-many cases (caseload lists, deadlines, handovers) is one entry on the caseload's stream.
-Pages of the caseload are read from the projection tables in index order.
+the actor on the case as it stands now (a replay too: it shows the past to whoever may read
+the case today), and records the access before it answers; a search over many cases
+(caseload lists, deadlines, handovers) is one entry on the caseload's stream. Every refusal
+is recorded, a probe for a case that does not exist on the caseload's stream; an actor whose
+organisation has no part in a case gets the answer a missing case gets. Pages of the
+caseload are read from the projection tables in index order.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from phasedcare.errors import (
     InvalidInput,
     NotAuthorised,
     NotFound,
+    PhasedCareError,
 )
 from phasedcare.ledger.blind_index import BlindIndex
 from phasedcare.ledger.bundle import ledger_bundle
@@ -40,11 +44,15 @@ from phasedcare.ledger.verify import VerifyReport
 from phasedcare.service.access import CASELOAD, AccessLog, refusal_detail
 from phasedcare.service.audit import Auditor
 from phasedcare.service.authorisation import (
+    audits,
+    audits_region,
     authorise_handover_read,
     authorise_lookup,
     authorise_read,
     authorise_review_tasks,
+    concealed,
     known_actor,
+    unknown_case,
 )
 from phasedcare.service.notifications import TYPE_PREFIX
 from phasedcare.service.ports import (
@@ -114,19 +122,19 @@ class CaseReads(ABC):
         )
         return self._store.find_by_token(self._index.query(name, date_of_birth))
 
-    def _records(self, case_id: str, *, up_to: int | None = None) -> list[StoredEvent]:
+    def _records(self, case_id: str) -> list[StoredEvent]:
         records = self._store.load(case_id)
         if not records:
-            raise NotFound(f"case {case_id} does not exist", kind="case", ident=case_id)
+            raise unknown_case(case_id)
         if records[-1].header.event_type == "CaseErased":
             [tombstone] = self._codec.decode(records[-1:])
             assert isinstance(tombstone, ev.CaseErased)  # noqa: S101 - by its header
             self._codec.forget(case_id)  # erased elsewhere: drop what this process opened
             raise Erased(case_id=case_id, erased_on=str(tombstone.at.date()), rule=tombstone.rule)
-        return records if up_to is None else records[:up_to]
+        return records
 
-    def _events(self, case_id: str, *, up_to: int | None = None) -> list[DomainEvent]:
-        return self._codec.decode(self._records(case_id, up_to=up_to))
+    def _events(self, case_id: str) -> list[DomainEvent]:
+        return self._codec.decode(self._records(case_id))
 
     def _load_with_head(self, case_id: str) -> tuple[CaseState, bytes]:
         """The case's state and the leaf hash of its last record (the chain's head)."""
@@ -136,29 +144,56 @@ class CaseReads(ABC):
     def _load(self, case_id: str) -> CaseState:
         return fold(case_id, self._events(case_id))
 
-    def _read(
-        self, case_id: str, actor: Actor, query: str, *, up_to: int | None = None
-    ) -> tuple[CaseState, list[DomainEvent]]:
-        events = self._events(case_id, up_to=up_to)
-        case = fold(case_id, events)
+    def _read(self, case_id: str, actor: Actor, query: str) -> tuple[CaseState, list[DomainEvent]]:
+        """The case as it stands now and its events, once ``actor`` may read it (logged)."""
+        case, events = self._existing(case_id, actor, query)
         try:
-            today = self._clock().astimezone(UTC).date()
-            basis = authorise_read(actor, case, self._policy, today=today)
+            basis = authorise_read(actor, case, self._policy, today=self._today())
         except NotAuthorised as exc:
-            self._access.record(
-                actor,
-                case_id,
-                action="read",
-                query=query,
-                outcome="denied",
-                detail=refusal_detail(exc),
-            )
-            raise
+            raise self._refused(actor, case, query, exc) from None
         self._access.record(
             actor, case_id, action="read", query=query, outcome="allowed", basis=basis
         )
         self._log.info("read", query=query, case_id=case_id, organisation=actor.organisation)
         return case, events
+
+    def _existing(
+        self, case_id: str, actor: Actor, query: str
+    ) -> tuple[CaseState, list[DomainEvent]]:
+        """The case and its events for an actor the region knows; a probe for a case that
+        does not exist, and an actor the region does not know, are logged (and answered
+        alike whether the case exists or not)."""
+        try:
+            known_actor(actor, self._policy)
+            events = self._events(case_id)
+        except Erased:
+            raise
+        except (NotAuthorised, NotFound) as exc:
+            self._access.denial(actor, case_id, query, exc)
+            raise
+        return fold(case_id, events), events
+
+    def _refused(
+        self, actor: Actor, case: CaseState, query: str, exc: PhasedCareError
+    ) -> PhasedCareError:
+        """Log a refused read of ``case``; what to raise (the missing case's answer to an
+        actor whose organisation has no part in it)."""
+        self._access.denial(actor, case.case_id, query, exc)
+        return concealed(exc, actor, case, self._policy)
+
+    def _today(self) -> date:
+        """Today's date in UTC, by the engine's clock."""
+        return self._clock().astimezone(UTC).date()
+
+    def log_refused_actor(
+        self, actor: Actor, *, case_id: str | None, action: str, query: str, exc: NotAuthorised
+    ) -> None:
+        """Log a request refused before it reached a read or a command (an authentic token
+        naming an actor the region does not know), as the read or command would log it."""
+        if action == "command":
+            self._access.refusal(actor, case_id, query, exc)
+        else:
+            self._access.denial(actor, case_id, query, exc)
 
     def review_tasks(self, *, actor: Actor) -> list[ReviewTask]:
         """Unreviewed break-glass uses of the region, earliest due first (ids, who, when).
@@ -183,9 +218,12 @@ class CaseReads(ABC):
         tasks = []
         for row in self._store.deadline_rows(DeadlineFilter(kind="break_glass_review")):
             try:
-                use = self._load(row.case_id).break_glass[row.ref]
+                case = self._load(row.case_id)
             except Erased:  # the row outlived its case's key: nothing left to review
                 continue
+            if actor.role is Role.auditor and not audits(actor, case, self._policy):
+                continue
+            use = case.break_glass[row.ref]
             tasks.append(review_task(row.case_id, use, due=row.due, escalated=row.escalated))
         return tasks
 
@@ -207,8 +245,10 @@ class CaseReads(ABC):
         return self._require_auditor().case_bundle(case_id)
 
     def export_ledger(self, *, actor: Actor) -> dict[str, Any]:
-        """A bundle of every record and checkpoint (auditors only; the export is logged)."""
-        self._auditor_only(actor, action="export", query="export_ledger", what="export the ledger")
+        """A bundle of every record and checkpoint (auditors of the whole region only; the
+        export is logged): it names every case of the region, sealed as they are."""
+        what = "of the whole region export the ledger"
+        self._auditor_only(actor, action="export", query="export_ledger", what=what, region=True)
         auditor = self._require_auditor()
         auditor.checkpoint()
         return ledger_bundle(
@@ -223,10 +263,14 @@ class CaseReads(ABC):
         self._auditor_only(actor, action="read", query="verify_ledger", what="verify the ledger")
         return self._require_auditor().verify(allow_unanchored=True)
 
-    def _auditor_only(self, actor: Actor, *, action: str, query: str, what: str) -> None:
-        """Refuse (and log) anyone but an auditor; log the auditor's access."""
+    def _auditor_only(
+        self, actor: Actor, *, action: str, query: str, what: str, region: bool = False
+    ) -> None:
+        """Refuse (and log) anyone but an auditor (with ``region``: of the whole region); log
+        the auditor's access."""
         known_actor(actor, self._policy)
-        if actor.role is not Role.auditor:
+        allowed = audits_region(actor, self._policy) if region else actor.role is Role.auditor
+        if not allowed:
             self._access.record(actor, CASELOAD, action=action, query=query, outcome="denied")
             raise NotAuthorised(
                 f"{actor} is not authorised: only auditors {what}",
@@ -249,24 +293,16 @@ class CaseReads(ABC):
     def show(self, case_id: str, *, actor: Actor) -> CaseView:
         """The case as it stands, with its deadlines judged today."""
         case, _ = self._read(case_id, actor, "show")
-        today = self._clock().astimezone(UTC).date()
+        today = self._today()
         return case_view(case, deadlines(case, self._policy, self._calendar), today)
 
     def handover(self, case_id: str, handover_id: str, *, actor: Actor) -> HandoverPayloadView:
         """One handover with its payload: what its receiver may see, and all it may see."""
-        case = self._load(case_id)
+        case, _ = self._existing(case_id, actor, "handover")
         try:
             basis = authorise_handover_read(actor, case, handover_id, self._policy)
-        except NotAuthorised as exc:
-            self._access.record(
-                actor,
-                case_id,
-                action="read",
-                query="handover",
-                outcome="denied",
-                detail=refusal_detail(exc),
-            )
-            raise
+        except (NotAuthorised, NotFound) as exc:
+            raise self._refused(actor, case, "handover", exc) from None
         self._access.record(
             actor, case_id, action="read", query="handover", outcome="allowed", basis=basis
         )
@@ -301,7 +337,7 @@ class CaseReads(ABC):
         Professionals outside Veilig Thuis see the deadlines their organisation must meet.
         """
         organisation = self._caseload_scope(actor, "deadlines")
-        today = self._clock().astimezone(UTC).date()
+        today = self._today()
         found = DeadlineFilter(
             responsible=organisation,
             due_before=today if overdue else None,
@@ -312,7 +348,8 @@ class CaseReads(ABC):
         return self._store.deadline_rows(found)
 
     def _caseload_scope(self, actor: Actor, query: str) -> str | None:
-        """Log a caseload search; the organisation a non-VT professional is limited to."""
+        """Log a caseload search; the organisation a non-VT professional, or an auditor not of
+        the whole region, is limited to."""
         known_actor(actor, self._policy)
         kind = self._policy.organisation(actor.organisation).kind
         limited = actor.role is Role.professional and kind is not OrganisationKind.veilig_thuis
@@ -320,6 +357,7 @@ class CaseReads(ABC):
             self._system_search(actor, query)
             limited = False
         self._access.record(
+        limited = limited or (actor.role is Role.auditor and not audits_region(actor, self._policy))
             actor, CASELOAD, action="search", query=query, outcome="allowed", basis=str(kind)
         )
         self._log.info("read", query=query, organisation=actor.organisation)
@@ -339,7 +377,7 @@ class CaseReads(ABC):
         One caseload search in the access log; the cases are folded, never shown.
         """
         self._caseload_scope(actor, "mda_candidates")
-        today = self._clock().astimezone(UTC).date()
+        today = self._today()
         rows = self._store.projections(CaseFilter())
         open_rows = [r for r in rows if r.phase != "afgesloten"]
         return [
@@ -349,7 +387,7 @@ class CaseReads(ABC):
     def mda_criteria(self, case_id: str, *, actor: Actor) -> list[CriterionResult]:
         """The policy's MDA++ entry criteria weighed on the case today."""
         case, _ = self._read(case_id, actor, "mda_criteria")
-        return evaluate(case, self._policy, self._clock().astimezone(UTC).date())
+        return evaluate(case, self._policy, self._today())
 
     def history(self, case_id: str, *, actor: Actor) -> list[HistoryEntry]:
         """Every event of the case: when, who, under which policy version, and what."""
@@ -366,14 +404,24 @@ class CaseReads(ABC):
         self, case_id: str, *, actor: Actor, sequence: int | None = None, at: datetime | None = None
     ) -> CaseState:
         """The case as it was after record ``sequence`` or at time ``at``: events applied, never
-        decided again, so the answer is what the engine held then."""
-        _, events = self._read(case_id, actor, "replay", up_to=sequence)
+        decided again, so the answer is what the engine held then.
+
+        Whoever may read the case today may replay it; a revoked share or a regie handed away
+        ends the access to its past too. A moment before the case was opened is refused.
+        """
+        _, events = self._read(case_id, actor, "replay")
+        if sequence is not None:
+            events = events[: max(sequence, 0)]
         if at is not None:
             events = [event for event in events if event.at <= at]
         return fold(case_id, events)
 
     def list_cases(
         self,
+        if not events:
+            when = f"sequence {sequence}" if at is None else at.isoformat()
+            field = "sequence" if at is None else "at"
+            raise InvalidInput(f"case {case_id} did not exist yet at {when}", field=field)
         *,
         actor: Actor,
         phase: str | None = None,
