@@ -70,7 +70,25 @@ def _actor(
     except NotAuthorised as exc:  # RFC 6750: an invalid token is 401, like a missing one
         ctx.throttle.failed(client)
         _failed(client, token.strip(), exc.message)
+        _refused_actor(request, ctx, exc)
         raise Unauthenticated(exc.message, actor="-") from None
+
+
+def _refused_actor(request: Request, ctx: ApiContext, exc: NotAuthorised) -> None:
+    """An authentic token naming an actor the region does not know goes in the access log as
+    that actor's refused read or command, where the CLI logs the same actor's refusal."""
+    try:
+        actor = Actor.parse(exc.actor)
+    except ValueError:  # the token names nobody: no one's access to log
+        return
+    reads = request.method in ("GET", "HEAD")
+    ctx.engine.log_refused_actor(
+        actor,
+        case_id=request.path_params.get("case_id"),
+        action="read" if reads else "command",
+        query=getattr(request.scope.get("route"), "name", "request"),
+        exc=exc,
+    )
 
 
 def _failed(client: str, token: str, reason: str) -> None:

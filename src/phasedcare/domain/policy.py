@@ -383,6 +383,12 @@ class RegionalPolicy(_Frozen):
     calendar: CalendarSettings = Field(
         default_factory=CalendarSettings, description="Closed days for counting werkdagen."
     )
+    region_auditors: list[Annotated[str, Field(pattern=_SLUG)]] = Field(
+        default_factory=list,
+        description="Organisations of the region whose auditors audit every case (the "
+        "inspectie); any other auditor audits the cases its organisation has a part in "
+        "(Veilig Thuis's, which reads every case, audit every case).",
+    )
 
     @model_validator(mode="after")
     def _organisations_consistent(self) -> Self:
@@ -408,6 +414,10 @@ class RegionalPolicy(_Frozen):
                 yield _rule_broken(msg, "organisations", index, "kind")
             seen.add(org.id)
             vt_found = vt_found or org.kind is OrganisationKind.veilig_thuis
+        for index, auditor in enumerate(self.region_auditors):
+            if auditor not in seen:
+                msg = f"region auditor {auditor} is not an organisation of the region"
+                yield _rule_broken(msg, "region_auditors", index)
         kinds = {org.kind for org in self.organisations}
         if OrganisationKind.veilig_thuis not in kinds:
             yield _rule_broken("a region needs one veilig_thuis organisation", "organisations")

@@ -353,11 +353,11 @@ class CaseReads(ABC):
         known_actor(actor, self._policy)
         kind = self._policy.organisation(actor.organisation).kind
         limited = actor.role is Role.professional and kind is not OrganisationKind.veilig_thuis
+        limited = limited or (actor.role is Role.auditor and not audits_region(actor, self._policy))
         if actor.role is Role.system:
             self._system_search(actor, query)
             limited = False
         self._access.record(
-        limited = limited or (actor.role is Role.auditor and not audits_region(actor, self._policy))
             actor, CASELOAD, action="search", query=query, outcome="allowed", basis=str(kind)
         )
         self._log.info("read", query=query, organisation=actor.organisation)
@@ -414,14 +414,14 @@ class CaseReads(ABC):
             events = events[: max(sequence, 0)]
         if at is not None:
             events = [event for event in events if event.at <= at]
-        return fold(case_id, events)
-
-    def list_cases(
-        self,
         if not events:
             when = f"sequence {sequence}" if at is None else at.isoformat()
             field = "sequence" if at is None else "at"
             raise InvalidInput(f"case {case_id} did not exist yet at {when}", field=field)
+        return fold(case_id, events)
+
+    def list_cases(
+        self,
         *,
         actor: Actor,
         phase: str | None = None,
