@@ -187,7 +187,7 @@ MALFORMED = {
 @pytest.mark.parametrize("token", MALFORMED.values(), ids=MALFORMED.keys())
 def test_a_malformed_oidc_token_gets_a_plain_401(roomy_world: World, token: str) -> None:
     """Non-string alg or kid, a header that is no JSON object, no base64: 401, with a reason."""
-    response = roomy_world.client.get("/cases", headers=bearer(token))
+    response = roomy_world.client.get("/ready", headers=bearer(token))
     assert assert_unauthenticated(response, token).startswith(REFUSED)
 
 
@@ -232,7 +232,7 @@ def test_fuzzed_tokens_get_only_401(
 ) -> None:
     """Random headers, claims and signatures through the API: always a 401 problem."""
     token = handmade(header, payload, signature)
-    assert_unauthenticated(roomy_world.client.get("/cases", headers=bearer(token)), token)
+    assert_unauthenticated(roomy_world.client.get("/ready", headers=bearer(token)), token)
 
 
 CHANGES = st.dictionaries(st.sampled_from(sorted(CLAIM_VALUES)), NEAR_NOW | JSON, max_size=3)
@@ -407,7 +407,7 @@ def test_a_failed_api_key_is_logged_with_its_key_id_and_never_its_secret(world: 
     prefix, secret = world.vt_key[:20], world.vt_key[21:]  # pck_<key id>, then the secret
     wrong = f"{prefix}_{'A' * 43}"
     with capture_logs() as logs:
-        assert world.client.get("/cases", headers=bearer(wrong)).status_code == 401
+        assert world.client.get("/ready", headers=bearer(wrong)).status_code == 401
     [entry] = failures(logs)
     expected = {
         "event": "authentication failed",
@@ -426,7 +426,7 @@ def test_a_failed_oidc_token_is_logged_without_any_of_its_parts(world: World) ->
     """An OIDC refusal logs where from and why, and no segment of the token."""
     token = signed(claims(aud="another-system"))
     with capture_logs() as logs:
-        assert world.client.get("/cases", headers=bearer(token)).status_code == 401
+        assert world.client.get("/ready", headers=bearer(token)).status_code == 401
     [entry] = failures(logs)
     assert (entry["client"], entry["credential"], entry["key_id"]) == (
         "testclient",
@@ -440,19 +440,19 @@ def test_a_failed_oidc_token_is_logged_without_any_of_its_parts(world: World) ->
 def test_a_valid_or_missing_token_logs_no_failure(world: World) -> None:
     """Success is not a failure, and no Authorization header at all is no attempt."""
     with capture_logs() as logs:
-        assert world.client.get("/cases", headers=bearer(world.vt_key)).status_code == 200
-        assert world.client.get("/cases").status_code == 401
+        assert world.client.get("/ready", headers=bearer(world.vt_key)).status_code == 200
+        assert world.client.get("/ready").status_code == 401
     assert failures(logs) == []
 
 
 def test_25_bad_tokens_give_20_refusals_then_429_with_retry_after(world: World) -> None:
     """Over the limit, every request of the client is a 429 problem, a valid key too."""
     statuses = [
-        world.client.get("/cases", headers=bearer(f"pck_{n:016x}_{'B' * 43}")).status_code
+        world.client.get("/ready", headers=bearer(f"pck_{n:016x}_{'B' * 43}")).status_code
         for n in range(25)
     ]
     assert statuses == [401] * 20 + [429] * 5
-    response = world.client.get("/cases", headers=bearer(world.vt_key))
+    response = world.client.get("/ready", headers=bearer(world.vt_key))
     assert response.status_code == 429
     assert response.headers["content-type"] == "application/problem+json"
     assert 1 <= int(response.headers["retry-after"]) <= 60
@@ -468,29 +468,29 @@ def test_25_bad_tokens_give_20_refusals_then_429_with_retry_after(world: World) 
 def test_another_client_is_not_slowed_by_a_throttled_one(world: World) -> None:
     """The count is per client address: another address's valid key and refusals are normal."""
     for _ in range(21):
-        world.client.get("/cases", headers=bearer("not-a-token"))
-    assert world.client.get("/cases", headers=bearer(world.vt_key)).status_code == 429
+        world.client.get("/ready", headers=bearer("not-a-token"))
+    assert world.client.get("/ready", headers=bearer(world.vt_key)).status_code == 429
     other = world.other_client()
-    assert other.get("/cases", headers=bearer(world.vt_key)).status_code == 200
-    assert other.get("/cases", headers=bearer("not-a-token")).status_code == 401
+    assert other.get("/ready", headers=bearer(world.vt_key)).status_code == 200
+    assert other.get("/ready", headers=bearer("not-a-token")).status_code == 401
 
 
 def test_missing_tokens_are_not_counted(world: World) -> None:
     """Requests without an Authorization header are 401 but never throttled."""
-    assert {world.client.get("/cases").status_code for _ in range(30)} == {401}
-    assert world.client.get("/cases", headers=bearer(world.vt_key)).status_code == 200
+    assert {world.client.get("/ready").status_code for _ in range(30)} == {401}
+    assert world.client.get("/ready", headers=bearer(world.vt_key)).status_code == 200
 
 
 def test_the_client_may_try_again_when_the_window_has_passed(tmp_path: Path) -> None:
     """With a one-second window, the throttled client is served again a second later."""
     for world in make_world(tmp_path, FailureThrottle(failures=3, window_seconds=1)):
         for _ in range(3):
-            assert world.client.get("/cases", headers=bearer("x.y.z")).status_code == 401
-        throttled = world.client.get("/cases", headers=bearer(world.vt_key))
+            assert world.client.get("/ready", headers=bearer("x.y.z")).status_code == 401
+        throttled = world.client.get("/ready", headers=bearer(world.vt_key))
         assert (throttled.status_code, throttled.headers["retry-after"]) == (429, "1")
         time.sleep(1.1)
-        assert world.client.get("/cases", headers=bearer(world.vt_key)).status_code == 200
-        assert world.client.get("/cases", headers=bearer("x.y.z")).status_code == 401
+        assert world.client.get("/ready", headers=bearer(world.vt_key)).status_code == 200
+        assert world.client.get("/ready", headers=bearer("x.y.z")).status_code == 401
 
 
 def test_the_throttle_settings_have_safe_defaults_and_refuse_zero() -> None:
