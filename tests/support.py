@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from phasedcare.domain import commands as cmd
-from phasedcare.domain.actors import Actor
+from phasedcare.domain.actors import Actor, Role
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock
 
@@ -154,3 +154,12 @@ class Journey:
         self.engine.fire(self.case_id, "vt_afsluiten", actor=self.vt, chart="vt")
         self.engine.fire(self.case_id, "afsluiten", actor=self.wijkteam)
         return self
+
+
+def admin_of(actor: Actor) -> Actor:
+    """The integration admin of ``actor``'s organisation: the one who manages its webhooks."""
+    return Actor(
+        user=f"u-int-{actor.organisation}",
+        organisation=actor.organisation,
+        role=Role.integration_admin,
+    )

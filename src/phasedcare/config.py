@@ -63,8 +63,15 @@ class Settings(BaseSettings):
     )
     webhook_allow_loopback: bool = Field(
         default=False,
-        description="Allow http:// webhook URLs on 127.0.0.1/localhost (tests, one machine); "
-        "otherwise only https.",
+        description="Allow webhooks to loopback addresses (127.0.0.0/8, ::1, localhost), over "
+        "http and on any port (tests, one machine); otherwise every internal address is refused "
+        "and only https on the policy's ports is used.",
+    )
+    webhook_organisation_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Time one organisation's webhook endpoints may take in one outbox drain; "
+        "its other deliveries wait for the next drains, so others' are not held up.",
     )
     oidc_issuer: str | None = Field(
         default=None,

@@ -6,7 +6,8 @@ structured attributes, so that the CLI and the HTTP API can pass the reason thro
     PhasedCareError
     ├── InvalidInput              bad input at a boundary (CLI argument, policy file, payload)
     │   ├── PolicyError           a regional policy file that does not validate
-    │   └── SignatureInvalid      a webhook whose signature, id or timestamp does not verify
+    │   ├── SignatureInvalid      a webhook whose signature, id or timestamp does not verify
+    │   └── TargetRefused         a webhook URL whose host phasedcare will not connect to
     ├── NotFound                  an unknown case, member, condition or organisation
     │   └── Erased                a case whose data key was destroyed under retention
     ├── Refused                   the domain refused a command; ``rule`` names what failed
@@ -35,6 +36,7 @@ __all__ = [
     "SignatureInvalid",
     "StaleVersion",
     "StoreError",
+    "TargetRefused",
     "TransitionRefused",
 ]
 
@@ -71,6 +73,18 @@ class SignatureInvalid(InvalidInput):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, field="webhook-signature")
+
+
+class TargetRefused(InvalidInput):
+    """A webhook URL phasedcare will not connect to (an internal host, a port not allowed).
+
+    Attributes:
+        transient: the host did not resolve; the same URL may be fine later.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message, field="url")
+        self.transient = transient
 
 
 class NotFound(PhasedCareError):

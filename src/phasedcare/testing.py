@@ -19,6 +19,7 @@ from phasedcare.ledger.keys import CaseKeys, CheckpointKey, InMemoryKeyProvider
 from phasedcare.service.audit import Auditor
 from phasedcare.service.engine import Engine, utc_now
 from phasedcare.service.subscriptions import WebhookSubscriptions
+from phasedcare.service.webhook_targets import Resolver, system_resolver
 from phasedcare.store.memory import InMemoryEventStore
 
 __all__ = ["ManualClock", "actor_of", "memory_engine"]
@@ -53,9 +54,17 @@ class ManualClock:
 
 
 def memory_engine(
-    *, policy: RegionalPolicy | None = None, clock: ManualClock | None = None
+    *,
+    policy: RegionalPolicy | None = None,
+    clock: ManualClock | None = None,
+    allow_loopback: bool = True,
+    resolver: Resolver = system_resolver,
 ) -> Engine:
-    """An engine over the in-memory store (keys in memory too) with the default policy."""
+    """An engine over the in-memory store (keys in memory too) with the default policy.
+
+    Webhooks may go to loopback (a local receiver) unless ``allow_loopback`` is off; pass a
+    ``resolver`` to answer webhook host lookups without DNS.
+    """
     store = InMemoryEventStore()
     provider = InMemoryKeyProvider()
     key = CheckpointKey.generate()
@@ -70,7 +79,12 @@ def memory_engine(
         authenticate=codec.authentic,
     )
     webhooks = WebhookSubscriptions(
-        store=store, keys=provider, policy=policy, clock=clock or utc_now, allow_loopback=True
+        store=store,
+        keys=provider,
+        policy=policy,
+        clock=clock or utc_now,
+        allow_loopback=allow_loopback,
+        resolver=resolver,
     )
     return Engine(
         store=store,

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from phasedcare.api import create_app
 from phasedcare.domain import commands as cmd
-from phasedcare.domain.actors import Actor
+from phasedcare.domain.actors import Actor, Role
 from phasedcare.errors import NotAuthorised
 from phasedcare.service.engine import Engine
 from phasedcare.testing import actor_of
@@ -19,6 +19,8 @@ from phasedcare.testing import actor_of
 TOKENS = {
     "tok-vt": actor_of("vt-ijsselland"),
     "tok-wt": actor_of("wijkteam-zwolle"),
+    "tok-wt-admin": actor_of("wijkteam-zwolle", role=Role.integration_admin),
+    "tok-vt-admin": actor_of("vt-ijsselland", role=Role.integration_admin),
 }
 
 
@@ -36,6 +38,8 @@ def client(engine: Engine) -> Iterator[TestClient]:
 
 VT = {"Authorization": "Bearer tok-vt"}
 WT = {"Authorization": "Bearer tok-wt"}
+WT_ADMIN = {"Authorization": "Bearer tok-wt-admin"}
+VT_ADMIN = {"Authorization": "Bearer tok-vt-admin"}
 
 
 def _open(client: TestClient) -> str:
@@ -229,7 +233,7 @@ def test_webhook_subscriptions_show_the_secret_once_and_only_to_their_organisati
 ) -> None:
     """Create returns the secret; list never does; another organisation cannot delete it."""
     made = client.post(
-        "/webhooks/subscriptions", json={"url": "http://127.0.0.1:9/hooks"}, headers=WT
+        "/webhooks/subscriptions", json={"url": "http://127.0.0.1:9/hooks"}, headers=WT_ADMIN
     )
     assert made.status_code == 201
     secret = made.json()["secret"]
@@ -239,17 +243,19 @@ def test_webhook_subscriptions_show_the_secret_once_and_only_to_their_organisati
     assert secret not in client.get("/webhooks/subscriptions", headers=WT).text
     assert client.get("/webhooks/subscriptions", headers=VT).json() == []
     sub_id = made.json()["subscription_id"]
-    rotated = client.post(f"/webhooks/subscriptions/{sub_id}/rotate-secret", headers=WT)
+    rotated = client.post(f"/webhooks/subscriptions/{sub_id}/rotate-secret", headers=WT_ADMIN)
     assert rotated.status_code == 200
     assert rotated.json()["secret"] not in {secret, None}
     assert (
-        client.post(f"/webhooks/subscriptions/{sub_id}/rotate-secret", headers=VT).status_code
+        client.post(f"/webhooks/subscriptions/{sub_id}/rotate-secret", headers=VT_ADMIN).status_code
         == 404
     )
-    assert client.delete(f"/webhooks/subscriptions/{sub_id}", headers=VT).status_code == 404
-    assert client.delete(f"/webhooks/subscriptions/{sub_id}", headers=WT).status_code == 204
+    assert client.delete(f"/webhooks/subscriptions/{sub_id}", headers=VT_ADMIN).status_code == 404
+    assert client.delete(f"/webhooks/subscriptions/{sub_id}", headers=WT_ADMIN).status_code == 204
     assert client.get("/webhooks/subscriptions", headers=WT).json()[0]["active"] is False
-    bad = client.post("/webhooks/subscriptions", json={"url": "ftp://x.example/h"}, headers=WT)
+    bad = client.post(
+        "/webhooks/subscriptions", json={"url": "ftp://x.example/h"}, headers=WT_ADMIN
+    )
     assert bad.status_code == 422
 
 

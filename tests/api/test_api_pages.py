@@ -15,7 +15,7 @@ from phasedcare.domain.actors import Actor
 from phasedcare.errors import NotAuthorised
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock, actor_of
-from support import Journey, handover
+from support import Journey, admin_of, handover
 
 VT_ACTOR = actor_of("vt-ijsselland", user="u-vt-01")
 WT_ACTOR = actor_of("wijkteam-zwolle", user="u-wt-01")
@@ -97,7 +97,7 @@ def test_delivery_pages_show_only_the_callers_subscriptions(
 ) -> None:
     """Two subscriptions of the wijkteam: its deliveries page newest first; Veilig Thuis sees none."""
     for name in ("one", "two"):
-        engine.webhooks.subscribe(actor=WT_ACTOR, url=f"https://hooks.example.test/{name}")
+        engine.webhooks.subscribe(actor=admin_of(WT_ACTOR), url=f"http://127.0.0.1:9/{name}")
     journey = Journey(engine, clock, VT_ACTOR, WT_ACTOR).in_directe_veiligheid()
     for _ in range(2):
         proposed = engine.handle(handover(journey.case_id, WT_ACTOR.organisation), actor=VT_ACTOR)

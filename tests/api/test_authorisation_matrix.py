@@ -34,7 +34,7 @@ from phasedcare.errors import NotAuthorised
 from phasedcare.service.engine import Engine
 from phasedcare.service.views import AccessView
 from phasedcare.testing import ManualClock, actor_of, memory_engine
-from support import CANARY_NAMES, handover
+from support import CANARY_NAMES, admin_of, handover
 
 ORGANISATIONS = {
     "vt": "vt-ijsselland",
@@ -148,16 +148,15 @@ def reviews(who: str, role: Role, target: str, phase: str) -> str:
     return OK if role is Role.auditor or who == "vt" else DENIED
 
 
-def manages_webhooks(who: str, role: Role, target: str, phase: str) -> str:
-    """Professionals of the region manage their own organisation's webhooks."""
+def reads_webhooks(who: str, role: Role, target: str, phase: str) -> str:
+    """Professionals of the region read their own organisation's webhooks and deliveries."""
     return OK if _known_professional(who, role) else DENIED
 
 
-def owns_subscription(who: str, role: Role, target: str, phase: str) -> str:
-    """Zwolle's subscription: Zwolle rotates and ends it; to others it does not exist."""
-    if not _known_professional(who, role):
-        return DENIED
-    return OK if who == "zwolle" else HIDDEN
+def manages_webhooks(who: str, role: Role, target: str, phase: str) -> str:
+    """Only an integration_admin (no role of this matrix) makes, rotates and ends them;
+    tests/security/test_webhook_targets.py shows that it may."""
+    return DENIED
 
 
 def audits(who: str, role: Role, target: str, phase: str) -> str:
@@ -226,15 +225,13 @@ PROBES: dict[tuple[str, str], tuple[Probe, ...]] = {
     ("get", "/deadlines"): (Probe(sweeps_deadlines),),
     ("get", "/review-tasks"): (Probe(reviews),),
     ("get", "/feedback"): (Probe(searches),),
-    ("get", "/webhooks/subscriptions"): (Probe(manages_webhooks),),
-    ("get", "/webhooks/deliveries"): (Probe(manages_webhooks),),
+    ("get", "/webhooks/subscriptions"): (Probe(reads_webhooks),),
+    ("get", "/webhooks/deliveries"): (Probe(reads_webhooks),),
     ("post", "/webhooks/subscriptions"): (
         Probe(manages_webhooks, body={"url": "http://127.0.0.1:9/matrix"}),
     ),
-    ("post", "/webhooks/subscriptions/{subscription_id}/rotate-secret"): (
-        Probe(owns_subscription),
-    ),
-    ("delete", "/webhooks/subscriptions/{subscription_id}"): (Probe(owns_subscription),),
+    ("post", "/webhooks/subscriptions/{subscription_id}/rotate-secret"): (Probe(manages_webhooks),),
+    ("delete", "/webhooks/subscriptions/{subscription_id}"): (Probe(manages_webhooks),),
     ("get", "/ledger/verify"): (Probe(audits),),
     ("get", "/ledger/checkpoint"): (Probe(audits),),
     ("get", "/ledger/verifier-key"): (Probe(audits),),
@@ -381,7 +378,7 @@ class Cell:
         if self.status == 403:
             return DENIED
         if self.status == 404:
-            hides = (owns_subscription, reads_case, reads_handover)
+            hides = (reads_case, reads_handover)
             return HIDDEN if self.probe.expect in hides else "refused (404)"
         if self.status == 422 and "/invalid-request" in self.text:
             return "invalid request (the probe's body is wrong)"
@@ -469,7 +466,9 @@ def _setup(engine: Engine) -> tuple[dict[str, str], str]:
     ]
     for actor, command_ in steps:
         engine.handle(command_, actor=actor)
-    subscription, _ = engine.webhooks.subscribe(actor=zwolle, url="http://127.0.0.1:9/zwolle")
+    subscription, _ = engine.webhooks.subscribe(
+        actor=admin_of(zwolle), url="http://127.0.0.1:9/zwolle"
+    )
     return {"A": a, "B": b}, subscription.subscription_id
 
 

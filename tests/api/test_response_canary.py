@@ -23,7 +23,7 @@ from phasedcare.domain.actors import Actor
 from phasedcare.service.api_keys import ApiKeys
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock
-from support import CANARY_NAMES
+from support import CANARY_NAMES, admin_of
 
 ZWOLLE_NAMES = (*CANARY_NAMES[:2], "Wendelin Kanarienvogel")
 DEVENTER_NAMES = (CANARY_NAMES[2], "Yvonne Canarinho", "Umberto Piepkuiken")
@@ -135,7 +135,7 @@ def world(engine: Engine, clock: ManualClock) -> Iterator[World]:
         world = World(client=client, headers=headers, cases={})
         for who in ("zwolle", "deventer"):
             url = f"http://127.0.0.1:9/{who}"
-            assert world.post(who, "/webhooks/subscriptions", {"url": url}).status_code == 201
+            engine.webhooks.subscribe(actor=admin_of(Actor.parse(ACTORS[who])), url=url)
         world.cases["zwolle"] = _household(world, "zwolle", ZWOLLE_NAMES)
         world.cases["deventer"] = _household(world, "deventer", DEVENTER_NAMES)
         yield world

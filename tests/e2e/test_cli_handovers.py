@@ -29,6 +29,9 @@ from phasedcare.testing import ManualClock, actor_of
 VT = "u-vt-01@vt-ijsselland:professional"
 WIJKTEAM = "u-wt-01@wijkteam-zwolle:professional"
 DEVENTER = "u-wd-01@wijkteam-deventer:professional"
+WIJKTEAM_ADMIN = "u-int-01@wijkteam-zwolle:integration_admin"
+DEVENTER_ADMIN = "u-int-02@wijkteam-deventer:integration_admin"
+PUBLIC_HOOK = "https://93.184.215.14/in"  # a public address: no DNS lookup in the test
 CASE = "c-directe"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
@@ -364,16 +367,15 @@ def test_mda_criteria_weigh_signals_and_assessments(home: Path) -> None:
 
 def test_webhooks_subscribe_list_deliveries_and_unsubscribe(home: Path) -> None:
     """The secret is shown once with a warning; lists never show it; deliveries are the org's own."""
-    url = "https://hooks.wijkteam.example/in"
     result = CliRunner().invoke(
-        app, ["webhooks", "subscribe", "--url", url, "--json", "--actor", WIJKTEAM]
+        app, ["webhooks", "subscribe", "--url", PUBLIC_HOOK, "--json", "--actor", WIJKTEAM_ADMIN]
     )
     assert result.exit_code == 0, result.stderr
     made = json.loads(result.stdout)
     assert made["secret"].startswith("whsec_")
     assert (made["organisation"], made["url"], made["active"]) == (
         "wijkteam-zwolle",
-        "https://hooks.wijkteam.example/in",
+        PUBLIC_HOOK,
         True,
     )
     assert "shown only now" in result.stderr
@@ -399,21 +401,37 @@ def test_webhooks_subscribe_list_deliveries_and_unsubscribe(home: Path) -> None:
     assert cli_json("webhooks", "deliveries") == []  # VT has no subscription of its own
 
     assert "has no webhook subscription" in cli_error(
-        "webhooks", "unsubscribe", subscription, actor=DEVENTER, code=4
+        "webhooks", "unsubscribe", subscription, actor=DEVENTER_ADMIN, code=4
+    )
+    assert "integration_admin" in cli_error(
+        "webhooks", "unsubscribe", subscription, actor=WIJKTEAM, code=3
     )
     assert f"subscription {subscription} ended" in cli(
-        "webhooks", "unsubscribe", subscription, actor=WIJKTEAM
+        "webhooks", "unsubscribe", subscription, actor=WIJKTEAM_ADMIN
     )
     [ended] = json.loads(cli("webhooks", "list", "--json", actor=WIJKTEAM))
     assert ended["active"] is False
     assert cli_json("webhooks", "deliveries", "--status", "pending", actor=WIJKTEAM) == []
 
 
-def test_a_webhook_url_must_be_https(home: Path) -> None:
+def test_a_webhook_url_must_be_https_to_a_public_host(home: Path) -> None:
     """A plain-http or loopback URL is refused with its reason (exit 2); nothing is stored."""
-    line = cli_error("webhooks", "subscribe", "--url", "http://hooks.example/in", code=2)
+    line = cli_error(
+        "webhooks", "subscribe", "--url", "http://hooks.example/in", actor=WIJKTEAM_ADMIN, code=2
+    )
     assert line == "error: a webhook URL must use https (http only to a loopback host in tests)"
+    line = cli_error(
+        "webhooks", "subscribe", "--url", "https://127.1/in", actor=WIJKTEAM_ADMIN, code=2
+    )
+    assert line == "error: the webhook host is a loopback address"
     assert cli_json("webhooks", "list") == []
+
+
+def test_a_professional_does_not_subscribe(home: Path) -> None:
+    """Subscriptions are the integration admin's: a professional is refused (exit 3)."""
+    line = cli_error("webhooks", "subscribe", "--url", PUBLIC_HOOK, actor=WIJKTEAM, code=3)
+    assert "integration_admin" in line
+    assert cli_json("webhooks", "list", actor=WIJKTEAM) == []
 
 
 # -- the worked example of docs/cli.md ---------------------------------------------------------

@@ -68,7 +68,7 @@ from phasedcare.flows import (
 from phasedcare.service.engine import Engine, utc_now
 from phasedcare.testing import ManualClock, actor_of
 from receiver import WebhookReceiver
-from support import CANARY_NAMES
+from support import CANARY_NAMES, admin_of
 
 pytestmark = pytest.mark.prefect
 
@@ -104,7 +104,7 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> N
 
 def subscribe(engine: Engine, rx: WebhookReceiver) -> None:
     """The wijkteam subscribes at the receiver, which then checks with the real secret."""
-    _, rx.secret = engine.webhooks.subscribe(actor=WIJKTEAM, url=rx.url)
+    _, rx.secret = engine.webhooks.subscribe(actor=admin_of(WIJKTEAM), url=rx.url)
 
 
 def open_case(engine: Engine, name: str) -> str:

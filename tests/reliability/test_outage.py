@@ -55,6 +55,7 @@ from phasedcare.domain.actors import Actor
 from phasedcare.service.engine import Engine, utc_now
 from phasedcare.testing import ManualClock, actor_of
 from receiver import Received, WebhookReceiver
+from support import admin_of
 
 DEMO = Actor.parse("u-vt-demo@vt-ijsselland:professional")
 """Who the API key ``phasedcare serve`` prints acts as."""
@@ -257,7 +258,7 @@ def receivers(engine: Engine) -> Iterator[dict[str, WebhookReceiver]]:
         found = {}
         for actor in (VT, WIJKTEAM):
             rx = stack.enter_context(WebhookReceiver(secret=PLACEHOLDER_SECRET))
-            _, rx.secret = engine.webhooks.subscribe(actor=actor, url=rx.url)
+            _, rx.secret = engine.webhooks.subscribe(actor=admin_of(actor), url=rx.url)
             found[actor.organisation] = rx
         yield found
 

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from phasedcare.errors import InvalidInput, SignatureInvalid
+from phasedcare.errors import InvalidInput, SignatureInvalid, TargetRefused
+from phasedcare.service.webhook_targets import WebhookTargets
 from phasedcare.service.webhooks import (
     MAX_ATTEMPTS,
     WebhookSender,
@@ -23,7 +24,6 @@ from phasedcare.service.webhooks import (
     next_attempt_delay,
     sign,
     signed_headers,
-    validate_url,
     verify,
 )
 from receiver import WebhookReceiver
@@ -36,6 +36,9 @@ VECTOR_BODY = b'{"test": 2432232314}'
 VECTOR_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+LOOPBACK = WebhookTargets(allow_loopback=True)
+"""Targets as tests check them: loopback allowed, so the local receiver may be reached."""
+PUBLIC = {"hooks.example.org": ["93.184.215.14"]}
 CANARY = "Zorro Kanariepiet"
 
 
@@ -85,7 +88,7 @@ def deliver(
 ) -> Any:
     """Send ``an_event()`` to the receiver now, signed with ``secret``."""
     return sender.send(
-        url=rx.url,
+        target=LOOPBACK.check(rx.url),
         secrets=[secret],
         msg_id=msg_id,
         event=an_event(),
@@ -368,6 +371,10 @@ def test_a_delivery_gets_eight_attempts() -> None:
 # URLs
 
 
+def _targets(*, allow_loopback: bool) -> WebhookTargets:
+    return WebhookTargets(allow_loopback=allow_loopback, resolver=lambda host, _: PUBLIC[host])
+
+
 @pytest.mark.parametrize(
     ("url", "allow_loopback"),
     [
@@ -378,9 +385,9 @@ def test_a_delivery_gets_eight_attempts() -> None:
         ("http://localhost/hooks", True),
     ],
 )
-def test_a_usable_url_is_returned_unchanged(url: str, allow_loopback: bool) -> None:
-    """HTTPS anywhere, plain HTTP only to loopback when that is allowed."""
-    assert url == validate_url(url, allow_loopback=allow_loopback)
+def test_a_usable_url_keeps_its_text(url: str, allow_loopback: bool) -> None:
+    """HTTPS to a public host, plain HTTP only to loopback when that is allowed."""
+    assert url == _targets(allow_loopback=allow_loopback).check(url).url
 
 
 @pytest.mark.parametrize(
@@ -388,8 +395,9 @@ def test_a_usable_url_is_returned_unchanged(url: str, allow_loopback: bool) -> N
     [
         ("http://hooks.example.org/phasedcare", True, "must use https"),
         ("ftp://hooks.example.org/phasedcare", False, "must use https"),
-        ("http://127.0.0.1:8080/hooks", False, "loopback hosts may not"),
-        ("https://localhost/hooks", False, "loopback hosts may not"),
+        ("http://127.0.0.1:8080/hooks", False, "must use https"),
+        ("https://127.0.0.1:8443/hooks", False, "is a loopback address"),
+        ("https://localhost/hooks", False, "resolves to a loopback address"),
         ("https://user:pw@hooks.example.org/", False, "user name or password"),
         ("https://hooks.example.org/x#part", False, "fragment"),
         ("https:///hooks", False, "needs a host"),
@@ -402,9 +410,10 @@ def test_an_unusable_url_is_refused_with_a_reason(
     url: str, allow_loopback: bool, words: str
 ) -> None:
     """Each refusal is InvalidInput on the url field, saying what is wrong."""
-    with pytest.raises(InvalidInput, match=words) as raised:
-        validate_url(url, allow_loopback=allow_loopback)
+    with pytest.raises(TargetRefused, match=words) as raised:
+        _targets(allow_loopback=allow_loopback).check(url)
     assert raised.value.field == "url"
+    assert isinstance(raised.value, InvalidInput)
 
 
 # Delivery against a real receiver
@@ -442,7 +451,7 @@ def test_a_refused_connection_is_a_failed_attempt_without_status(sender: Webhook
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     attempt = sender.send(
-        url=f"http://127.0.0.1:{port}/hooks?token=abc",
+        target=LOOPBACK.check(f"http://127.0.0.1:{port}/hooks?token=abc"),
         secrets=[new_secret()],
         msg_id="msg-1",
         event=an_event(),
@@ -518,7 +527,7 @@ def test_a_wrong_secret_is_rejected_by_the_receiver(
 ) -> None:
     """The receiver answers 401 and records why; no event is accepted."""
     attempt = sender.send(
-        url=rx.url,
+        target=LOOPBACK.check(rx.url),
         secrets=[new_secret()],
         msg_id="msg-1",
         event=an_event(),
@@ -536,7 +545,7 @@ def test_a_rotating_sender_reaches_a_receiver_holding_the_new_secret(
 ) -> None:
     """Signed with the old and the new secret, the delivery verifies against the new one."""
     attempt = sender.send(
-        url=rx.url,
+        target=LOOPBACK.check(rx.url),
         secrets=[new_secret(), secret],
         msg_id="msg-1",
         event=an_event(),
@@ -550,7 +559,7 @@ def test_a_stale_delivery_is_rejected_by_the_receiver(
 ) -> None:
     """A message signed ten minutes ago does not verify now (a replay)."""
     attempt = sender.send(
-        url=rx.url,
+        target=LOOPBACK.check(rx.url),
         secrets=[secret],
         msg_id="msg-1",
         event=an_event(),

@@ -1,4 +1,8 @@
-"""Webhook subscriptions of the caller's organisation, and their deliveries."""
+"""Webhook subscriptions of the caller's organisation, and their deliveries.
+
+Only the organisation's ``integration_admin`` makes, rotates and ends subscriptions; its
+professionals and integration admin list them and read their deliveries.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +45,8 @@ class NewSubscription(SubscriptionView):
 
 
 class SubscriptionRequest(BaseModel):
-    """Where to deliver: an https URL (http only on loopback when configured)."""
+    """Where to deliver: an https URL of a public host on an allowed port (443 or 8443 by
+    default); internal, loopback and metadata hosts are refused with the reason."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -62,7 +67,9 @@ def _view(sub: Subscription) -> SubscriptionView:
 def subscribe(
     ctx: Ctx, actor: CurrentActor, response: Response, body: Annotated[SubscriptionRequest, Body()]
 ) -> NewSubscription:
-    """Subscribe the caller's organisation; the secret is in this response only."""
+    """Subscribe the caller's organisation (integration_admin only, up to the policy's cap);
+    the URL's host is resolved and refused when any address is internal; the secret is in
+    this response only."""
     sub, secret = ctx.engine.webhooks.subscribe(actor=actor, url=body.url)
     response.headers["Location"] = f"/webhooks/subscriptions/{sub.subscription_id}"
     return NewSubscription(**_view(sub).model_dump(), secret=secret)

@@ -17,12 +17,14 @@ _ID = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 
 
 class Role(StrEnum):
-    """What an actor may do: professionals change cases, auditors only read the ledger, and
-    the system (the scheduled sweeps) only expires, escalates and signals."""
+    """What an actor may do: professionals change cases, auditors only read the ledger, the
+    system (the scheduled sweeps) only expires, escalates and signals, and an integration
+    admin only manages its organisation's webhook subscriptions (it reads no case)."""
 
     professional = "professional"
     auditor = "auditor"
     system = "system"
+    integration_admin = "integration_admin"
 
 
 class Actor(BaseModel):

@@ -47,6 +47,7 @@ __all__ = [
     "RetentionRule",
     "RetentionSettings",
     "StableSafety",
+    "WebhookSettings",
     "default_policy",
     "default_policy_text",
     "parse_policy",
@@ -347,6 +348,27 @@ class CalendarSettings(_Frozen):
     )
 
 
+class WebhookSettings(_Frozen):
+    """Limits on webhook subscriptions: how many per organisation, and on which ports."""
+
+    max_subscriptions_per_organisation: Positive = Field(
+        default=10,
+        description="Active subscriptions one organisation may hold; one more is refused.",
+    )
+    ports: list[Annotated[StrictInt, Field(ge=1, le=65535)]] = Field(
+        default_factory=lambda: [443, 8443],
+        min_length=1,
+        description="The ports webhook URLs may use (https); any other is refused.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_ports(self) -> Self:
+        for index, port in enumerate(self.ports):
+            if port in self.ports[:index]:
+                raise _rule_broken(f"webhook port {port} is listed twice", "ports", index)
+        return self
+
+
 class RegionalPolicy(_Frozen):
     """One region's policy file, versioned: every event records the version it was decided under."""
 
@@ -382,6 +404,10 @@ class RegionalPolicy(_Frozen):
     )
     calendar: CalendarSettings = Field(
         default_factory=CalendarSettings, description="Closed days for counting werkdagen."
+    )
+    webhooks: WebhookSettings = Field(
+        default_factory=WebhookSettings,
+        description="Webhook subscriptions: a cap per organisation and the ports allowed.",
     )
     region_auditors: list[Annotated[str, Field(pattern=_SLUG)]] = Field(
         default_factory=list,

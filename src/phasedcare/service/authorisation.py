@@ -34,6 +34,7 @@ __all__ = [
     "authorise_read",
     "authorise_retention",
     "authorise_review_tasks",
+    "authorise_webhooks",
     "case_parties",
     "concealed",
     "known_actor",
@@ -73,6 +74,20 @@ def known_actor(actor: Actor, policy: RegionalPolicy) -> None:
         unknown = f"organisation {actor.organisation} is unknown in region {policy.region}"
         msg = f"{actor} is not authorised: {unknown}"
         raise NotAuthorised(msg, actor=str(actor)) from exc
+
+
+def authorise_webhooks(actor: Actor, policy: RegionalPolicy, *, manage: bool) -> None:
+    """Only an organisation's integration_admin makes, rotates and ends its webhook
+    subscriptions (``manage``); its professionals and integration admin read them and their
+    deliveries. Auditors and the system do neither."""
+    known_actor(actor, policy)
+    if actor.role is Role.integration_admin:
+        return
+    if manage:
+        why = "webhook subscriptions are managed by the organisation's integration_admin"
+        raise _deny(actor, None, why)
+    if actor.role is not Role.professional:
+        raise _deny(actor, None, f"the role {actor.role} does not read webhook subscriptions")
 
 
 def _is_vt(actor: Actor, policy: RegionalPolicy) -> bool:
@@ -174,8 +189,8 @@ def authorise_read(actor: Actor, case: CaseState, policy: RegionalPolicy, *, tod
     if actor.role is Role.auditor:
         _audit_scope(actor, case, policy)
         return "auditor"
-    if actor.role is Role.system:
-        raise _deny(actor, case.case_id, "the system reads no cases through the read API")
+    if actor.role is not Role.professional:
+        raise _deny(actor, case.case_id, f"the role {actor.role} reads no cases")
     if org == case.regie.organisation:
         return "regie"
     if _is_vt(actor, policy) and actor.role is Role.professional:
@@ -303,6 +318,8 @@ def authorise_handover_read(
     handover = case.handovers.get(handover_id)
     if actor.role is Role.system:
         raise _deny(actor, case.case_id, "the system reads no cases through the read API")
+    if actor.role is Role.integration_admin:
+        raise _deny(actor, case.case_id, f"the role {actor.role} reads no cases")
     if actor.role is Role.auditor:
         _audit_scope(actor, case, policy)
         return _existing(case, handover_id, handover, "auditor")

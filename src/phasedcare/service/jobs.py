@@ -1,6 +1,9 @@
 """The scheduled work: deadline sweeps, MDA++ evaluation and draining the outbox.
 
-The deadline sweep also deletes the idempotency records that have expired.
+The deadline sweep also deletes the idempotency records that have expired. The outbox drain
+checks every webhook URL again before it sends (a row written past the API is no way around
+the check) and shares its time fairly between organisations: one organisation's slow or dead
+endpoints cannot hold up another's deliveries.
 
 Prefect flows (``phasedcare.flows``) call these; so can a test or a cron job. Each job is
 short and takes ids only: state lives in the ledger, and time is handled by running the
@@ -10,10 +13,12 @@ the domain and issued by the system actor, so it is authorised, sealed and repla
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -21,10 +26,15 @@ import structlog
 
 from phasedcare.domain import commands as cmd
 from phasedcare.domain.actors import Actor, Role
-from phasedcare.errors import ConcurrencyConflict, PhasedCareError, Refused
+from phasedcare.errors import ConcurrencyConflict, PhasedCareError, Refused, TargetRefused
 from phasedcare.service.engine import Engine, utc_now
 from phasedcare.service.ports import DeadlineRow, Delivery, OutboxMessage, Subscription
-from phasedcare.service.webhooks import MAX_ATTEMPTS, WebhookSender, next_attempt_delay
+from phasedcare.service.webhooks import (
+    MAX_ATTEMPTS,
+    DeliveryAttempt,
+    WebhookSender,
+    next_attempt_delay,
+)
 
 __all__ = ["SYSTEM_USER", "DrainReport", "Jobs", "SweepReport"]
 
@@ -32,6 +42,12 @@ SYSTEM_USER = "phasedcare-sweep"
 """The user id the scheduled sweeps act as (role ``system``)."""
 
 _LEASE = timedelta(minutes=2)
+_MAX_CLAIMS = 10  # batches one drain claims at most while organisations wait their turn
+ORGANISATION_SECONDS = 15.0
+"""Time one organisation's endpoints may take in one drain before its other deliveries wait
+for the next drains (its claimed ones stay leased, so other organisations' come first)."""
+
+Claimed = tuple[Delivery, OutboxMessage, Subscription]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +63,19 @@ class SweepReport:
 
 @dataclass(frozen=True, slots=True)
 class DrainReport:
-    """What a drain did, and how many deliveries still wait."""
+    """What a drain did, and how many deliveries still wait.
+
+    ``refused`` deliveries went to a URL that failed the send-time check (they end dead,
+    and nothing was sent); ``deferred`` ones belong to organisations that used up their
+    time in this drain and wait, leased, for a later one.
+    """
 
     delivered: int
     retrying: int
     dead: int
     pending: int
+    refused: int = 0
+    deferred: int = 0
 
 
 class Jobs:
@@ -65,11 +88,15 @@ class Jobs:
         sender: WebhookSender,
         clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
+        organisation_seconds: float = ORGANISATION_SECONDS,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._store = engine.store
         self._sender = sender
         self._clock = clock
+        self._organisation_seconds = organisation_seconds
+        self._timer = timer
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self._log = structlog.get_logger("phasedcare.jobs")
         self.actor = Actor(
@@ -146,33 +173,89 @@ class Jobs:
     # -- the outbox -----------------------------------------------------------------------
 
     def drain_outbox(self, *, limit: int = 100) -> DrainReport:
-        """Deliver the due webhook deliveries; failures are retried later with backoff."""
+        """Deliver the due webhook deliveries, fairly between organisations.
+
+        Each batch of claimed deliveries is sent round robin by organisation; an organisation
+        whose endpoints used up ``organisation_seconds`` in this drain sends nothing more in
+        it. While one has, a full batch is followed by another (the deferred deliveries stay
+        leased, so it holds other organisations' deliveries), up to ten batches. Failures are
+        retried later with backoff.
+        """
         now = self._clock().astimezone(UTC)
-        claimed = self._store.claim_due(now=now, lease_until=now + _LEASE, limit=limit)
-        outcomes = [self._deliver(d, m, s) for d, m, s in claimed]
-        pending = len(self._store.deliveries(status="pending"))
+        spent: dict[str, float] = defaultdict(float)
+        outcomes: list[str] = []
+        for _ in range(_MAX_CLAIMS):
+            claimed = self._store.claim_due(now=now, lease_until=now + _LEASE, limit=limit)
+            outcomes += [self._turn(item, spent) for item in _round_robin(claimed)]
+            if len(claimed) < limit or not self._out_of_time(spent):
+                break
         report = DrainReport(
             delivered=outcomes.count("delivered"),
             retrying=outcomes.count("pending"),
             dead=outcomes.count("dead"),
-            pending=pending,
+            pending=len(self._store.deliveries(status="pending")),
+            refused=outcomes.count("refused"),
+            deferred=outcomes.count("deferred"),
         )
         self._log.info("outbox drained", **_fields(report))
         return report
 
+    def _out_of_time(self, spent: dict[str, float]) -> bool:
+        """Whether some organisation used up its time: its deliveries may fill the next
+        batches, and others' wait behind them."""
+        return any(seconds >= self._organisation_seconds for seconds in spent.values())
+
+    def _turn(self, claimed: Claimed, spent: dict[str, float]) -> str:
+        """Deliver one claimed delivery unless its organisation's time in this drain is up."""
+        organisation = claimed[2].organisation
+        if spent[organisation] >= self._organisation_seconds:
+            return "deferred"
+        started = self._timer()
+        try:
+            return self._deliver(*claimed)
+        finally:
+            spent[organisation] += self._timer() - started
+
     def _deliver(self, delivery: Delivery, message: OutboxMessage, sub: Subscription) -> str:
         now = self._clock().astimezone(UTC)
         try:
+            target = self._engine.webhooks.target(sub.url)
             secrets = self._engine.webhooks.secrets(sub)
+        except TargetRefused as exc:
+            if not exc.transient:
+                return self._refuse(delivery, sub, now, exc)
+            attempt = DeliveryAttempt(
+                ok=False, status=None, error=f"not sent: {exc.message}", retry_after_seconds=None
+            )
         except PhasedCareError as exc:
             return self._record(delivery, "dead", now, None, None, type(exc).__name__)
-        attempt = self._sender.send(
-            url=sub.url,
-            secrets=secrets,
-            msg_id=message.message_id,
-            event=_event(message),
-            timestamp=int(time.time()),  # the moment of sending, whatever the domain clock says
+        else:
+            attempt = self._sender.send(
+                target=target,
+                secrets=secrets,
+                msg_id=message.message_id,
+                event=_event(message),
+                timestamp=int(time.time()),  # the moment of sending, whatever the domain clock
+            )
+        return self._settle(delivery, sub, attempt, now)
+
+    def _refuse(
+        self, delivery: Delivery, sub: Subscription, now: datetime, exc: TargetRefused
+    ) -> str:
+        """End a delivery whose URL fails the send-time check; nothing is sent."""
+        self._log.warning(
+            "webhook target refused",
+            subscription_id=sub.subscription_id,
+            organisation=sub.organisation,
+            reason=exc.message,
         )
+        self._record(delivery, "dead", now, None, None, f"refused: {exc.message}")
+        return "refused"
+
+    def _settle(
+        self, delivery: Delivery, sub: Subscription, attempt: DeliveryAttempt, now: datetime
+    ) -> str:
+        """Record an attempt: delivered, retried later with backoff, or given up."""
         if attempt.ok:
             return self._record(delivery, "delivered", now, None, attempt.status, "")
         if attempt.gone:
@@ -212,7 +295,18 @@ def _fields(report: DrainReport) -> dict[str, int]:
         "retrying": report.retrying,
         "dead": report.dead,
         "pending": report.pending,
+        "refused": report.refused,
+        "deferred": report.deferred,
     }
+
+
+def _round_robin(claimed: Sequence[Claimed]) -> Iterator[Claimed]:
+    """The claimed deliveries taking turns by organisation: one of each, then the next."""
+    queues: dict[str, list[Claimed]] = defaultdict(list)
+    for item in claimed:
+        queues[item[2].organisation].append(item)
+    for turn in itertools.zip_longest(*queues.values()):
+        yield from (item for item in turn if item is not None)
 
 
 def _event(message: OutboxMessage) -> dict[str, object]:

@@ -352,6 +352,10 @@ class CaseReads(ABC):
         the whole region, is limited to."""
         known_actor(actor, self._policy)
         kind = self._policy.organisation(actor.organisation).kind
+        if actor.role is Role.integration_admin:  # it manages webhooks and reads no case
+            self._access.record(actor, CASELOAD, action="search", query=query, outcome="denied")
+            msg = f"{actor} is not authorised: the role {actor.role} reads no cases"
+            raise NotAuthorised(msg, actor=str(actor))
         limited = actor.role is Role.professional and kind is not OrganisationKind.veilig_thuis
         limited = limited or (actor.role is Role.auditor and not audits_region(actor, self._policy))
         if actor.role is Role.system:

@@ -2,6 +2,10 @@
 
 The secret is shown once, when the subscription is made (or rotated), and stored only
 wrapped by a key-encryption key from the key provider, which lives outside the database.
+Only an organisation's ``integration_admin`` makes, rotates and ends its subscriptions, up to
+the policy's cap of active ones; its professionals may read them and their deliveries. The
+URL is checked when the subscription is made (:mod:`phasedcare.service.webhook_targets`) and
+again before every delivery, through :meth:`WebhookSubscriptions.target`.
 """
 
 from __future__ import annotations
@@ -11,13 +15,19 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from phasedcare.domain.actors import Actor, Role
+from phasedcare.domain.actors import Actor
 from phasedcare.domain.policy import RegionalPolicy
-from phasedcare.errors import NotAuthorised, NotFound
+from phasedcare.errors import NotFound, Refused
 from phasedcare.ledger.keys import KeyProvider
-from phasedcare.service.authorisation import known_actor
+from phasedcare.service.authorisation import authorise_webhooks
 from phasedcare.service.ports import NotificationStore, Subscription
-from phasedcare.service.webhooks import new_secret, validate_url
+from phasedcare.service.webhook_targets import (
+    Resolver,
+    WebhookTarget,
+    WebhookTargets,
+    system_resolver,
+)
+from phasedcare.service.webhooks import new_secret
 
 __all__ = ["ROTATION_GRACE", "WebhookSubscriptions"]
 
@@ -40,23 +50,35 @@ class WebhookSubscriptions:
         policy: RegionalPolicy,
         clock: Callable[[], datetime],
         allow_loopback: bool = False,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self._store = store
         self._keys = keys
         self._policy = policy
         self._clock = clock
-        self._allow_loopback = allow_loopback
+        self._targets = WebhookTargets(
+            allow_loopback=allow_loopback, ports=policy.webhooks.ports, resolver=resolver
+        )
 
-    def _authorise(self, actor: Actor) -> None:
-        known_actor(actor, self._policy)
-        if actor.role is not Role.professional:
-            msg = f"{actor} is not authorised: only professionals manage their webhooks"
-            raise NotAuthorised(msg, actor=str(actor))
+    def target(self, url: str) -> WebhookTarget:
+        """Check ``url`` now (resolving its host) and return the address to connect to.
+
+        Raises:
+            TargetRefused: the URL may not receive webhooks, with the reason.
+        """
+        return self._targets.check(url)
 
     def subscribe(self, *, actor: Actor, url: str) -> tuple[Subscription, str]:
-        """Subscribe the actor's organisation at ``url``; returns it and its secret (shown once)."""
-        self._authorise(actor)
-        url = validate_url(url, allow_loopback=self._allow_loopback)
+        """Subscribe the actor's organisation at ``url``; returns it and its secret (shown once).
+
+        Raises:
+            NotAuthorised: the actor is not the organisation's integration_admin.
+            TargetRefused: the URL may not receive webhooks, with the reason.
+            Refused: the organisation has the policy's maximum of active subscriptions.
+        """
+        authorise_webhooks(actor, self._policy, manage=True)
+        self.target(url)
+        self._check_cap(actor.organisation)
         subscription_id = f"sub_{uuid.uuid4().hex[:16]}"
         secret = new_secret()
         kek_id = self._keys.current_kek_id()
@@ -73,13 +95,24 @@ class WebhookSubscriptions:
         self._store.add_subscription(subscription)
         return subscription, secret
 
+    def _check_cap(self, organisation: str) -> None:
+        cap = self._policy.webhooks.max_subscriptions_per_organisation
+        active = [s for s in self._store.subscriptions(organisation=organisation) if s.active]
+        if len(active) >= cap:
+            msg = (
+                f"{organisation} has {len(active)} active webhook subscriptions, the most the "
+                f"policy allows ({cap}); end one before subscribing another"
+            )
+            raise Refused(msg, case_id=None, rule="webhook_subscription_cap")
+
     def list(self, *, actor: Actor) -> list[Subscription]:
         """The actor's organisation's subscriptions."""
-        self._authorise(actor)
+        authorise_webhooks(actor, self._policy, manage=False)
         return self._store.subscriptions(organisation=actor.organisation)
 
     def rotate(self, *, actor: Actor, subscription_id: str) -> tuple[Subscription, str]:
         """A new signing secret (shown once); deliveries carry both signatures for a day."""
+        authorise_webhooks(actor, self._policy, manage=True)
         self._owned(actor, subscription_id)
         secret = new_secret()
         kek_id = self._keys.current_kek_id()
@@ -99,7 +132,7 @@ class WebhookSubscriptions:
 
     def unsubscribe(self, *, actor: Actor, subscription_id: str) -> None:
         """End a subscription of the actor's organisation; its pending deliveries end."""
-        self._authorise(actor)
+        authorise_webhooks(actor, self._policy, manage=True)
         owned = {s.subscription_id for s in self.list(actor=actor)}
         if subscription_id not in owned:
             msg = f"{actor.organisation} has no webhook subscription {subscription_id}"

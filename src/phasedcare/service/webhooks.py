@@ -7,7 +7,10 @@ over ``{webhook-id}.{webhook-timestamp}.{body}`` with the key after the ``whsec_
 sent as ``v1,<base64>`` in ``webhook-signature``. Several signatures, space-separated, let a
 subscription rotate its secret without downtime.
 
-:class:`WebhookSender` makes one attempt and reports it as a :class:`DeliveryAttempt`;
+:class:`WebhookSender` makes one attempt to a checked
+:class:`~phasedcare.service.webhook_targets.WebhookTarget` and reports it as a
+:class:`DeliveryAttempt`: it connects to the address that was checked, never resolving the
+name again, with the name kept in the Host header and as the TLS server name;
 :func:`next_attempt_delay` says when to try again, up to :data:`MAX_ATTEMPTS`. Nothing here
 stores or schedules anything: the caller does. An attempt's ``error`` never holds the response
 body or the URL, since either may echo data.
@@ -33,12 +36,11 @@ import time as _time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
-from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
 from phasedcare.errors import InvalidInput, SignatureInvalid
+from phasedcare.service.webhook_targets import WebhookTarget
 
 __all__ = [
     "CONTENT_TYPE",
@@ -51,7 +53,6 @@ __all__ = [
     "next_attempt_delay",
     "sign",
     "signed_headers",
-    "validate_url",
     "verify",
 ]
 
@@ -68,7 +69,6 @@ _VERSION = "v1"
 _KEY_BYTES = (24, 64)  # the specification's bounds for a symmetric signing secret
 _FIRST_STEP_SECONDS = 5.0
 _MAX_DELAY_SECONDS = 3600.0
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _DELAY_SECONDS = re.compile(r"\d{1,9}")
 
@@ -209,14 +209,21 @@ class DeliveryAttempt:
 class WebhookSender:
     """Delivers signed CloudEvents by HTTP POST, one attempt per call, never following redirects.
 
-    The response body is never read. Use it as a context manager or call :meth:`close`; a
-    client passed in is left open for its owner to close.
+    Each attempt connects to the target's checked address (pinned: no second DNS lookup that
+    a rebinding name could answer differently) and keeps no connection alive, so that no
+    connection made for one name carries a request for another. The response body is never
+    read. Use it as a context manager or call :meth:`close`; a client passed in is left open
+    for its owner to close.
     """
 
     def __init__(self, *, timeout_seconds: float = 5.0, client: httpx.Client | None = None) -> None:
         self._timeout = httpx.Timeout(timeout_seconds)
         self._owns_client = client is None
-        self._client = client or httpx.Client(timeout=self._timeout, follow_redirects=False)
+        self._client = client or httpx.Client(
+            timeout=self._timeout,
+            follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
 
     def __enter__(self) -> WebhookSender:
         return self
@@ -227,27 +234,31 @@ class WebhookSender:
     def send(
         self,
         *,
-        url: str,
+        target: WebhookTarget,
         secrets: Sequence[str],
         msg_id: str,
         event: Mapping[str, object],
         timestamp: int,
     ) -> DeliveryAttempt:
-        """POST one event to ``url``, signed with every secret, and report the outcome.
+        """POST one event to ``target``'s checked address, signed with every secret, and
+        report the outcome.
 
         Transport failures come back as an attempt with ``status=None``, never as an exception;
         bad input (a malformed secret, an event JSON cannot hold) still raises InvalidInput.
         """
         body = encode_event(event)
         headers = signed_headers(secrets, msg_id=msg_id, timestamp=timestamp, body=body)
+        headers["host"] = target.host_header
+        tls = {} if target.server_name is None else {"sni_hostname": target.server_name}
         try:
             with self._client.stream(
                 "POST",
-                url,
+                target.connect_url,
                 content=body,
                 headers=headers,
                 follow_redirects=False,
                 timeout=self._timeout,
+                extensions=tls,
             ) as response:
                 return _attempt_from(response.status_code, response.headers)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -283,47 +294,6 @@ def next_attempt_delay(
     if retry_after_seconds is not None:
         delay = max(delay, min(retry_after_seconds, _MAX_DELAY_SECONDS))
     return timedelta(seconds=delay)
-
-
-def validate_url(url: str, *, allow_loopback: bool) -> str:
-    """Return ``url`` when it may receive webhooks; otherwise say why not.
-
-    HTTPS is required; plain HTTP only to a loopback host (127.0.0.1, ::1, localhost) and only
-    when ``allow_loopback`` is set (tests and local development). Loopback hosts are refused
-    altogether without it. User information and fragments are refused.
-
-    Raises:
-        InvalidInput: with ``field="url"`` and the reason.
-    """
-    parts = _split_url(url)
-    host = (parts.hostname or "").lower()
-    if host in _LOOPBACK_HOSTS and not allow_loopback:
-        _refuse_url("loopback hosts may not receive webhooks here")
-    if parts.scheme != "https" and not (parts.scheme == "http" and host in _LOOPBACK_HOSTS):
-        _refuse_url("a webhook URL must use https (http only to a loopback host in tests)")
-    return url
-
-
-def _split_url(url: str) -> SplitResult:
-    """Split a URL, refusing what no webhook URL may hold."""
-    if any(char.isspace() or ord(char) < 0x20 for char in url):
-        _refuse_url("a webhook URL may not hold whitespace or control characters")
-    parts = urlsplit(url)
-    if "#" in url:
-        _refuse_url("a webhook URL may not have a fragment")
-    if "@" in parts.netloc:
-        _refuse_url("a webhook URL may not hold a user name or password")
-    if not parts.hostname:
-        _refuse_url("a webhook URL needs a host")
-    try:
-        _ = parts.port
-    except ValueError:
-        _refuse_url("a webhook URL's port is not a number between 0 and 65535")
-    return parts
-
-
-def _refuse_url(reason: str) -> NoReturn:
-    raise InvalidInput(reason, field="url")
 
 
 def _decode_secret(secret: str) -> bytes:
