@@ -213,10 +213,11 @@ def test_veilig_thuis_and_the_auditor_read_both_cases_each_with_its_own_names(
 
 
 def test_a_partner_without_a_basis_sees_no_name_anywhere(world: World) -> None:
-    """The politie holds no regie, handover or share: every case GET is 403 and nameless."""
+    """The politie holds no regie, handover or share: every case GET answers as for a case
+    that does not exist (404) and is nameless."""
     replies = _sweep(world, "politie")
     assert _named(replies) == set()
-    assert {r.status for r in replies if r.case} == {403}
+    assert {r.status for r in replies if r.case} == {404}
 
 
 def test_no_problem_details_body_of_any_get_carries_a_name(world: World) -> None:
