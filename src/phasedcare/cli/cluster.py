@@ -32,7 +32,15 @@ import typer
 
 from phasedcare.cli.app import HomeOption, JsonOption, app
 from phasedcare.cli.output import console, emit_json, fail, reporting_errors, table
-from phasedcare.cli.processes import Detached, append_to, executable, launch, stop_all
+from phasedcare.cli.processes import (
+    Detached,
+    append_to,
+    executable,
+    launch,
+    launched,
+    stop_all,
+    terminated_by_sigterm,
+)
 from phasedcare.config import load_settings
 
 if TYPE_CHECKING:
@@ -47,6 +55,8 @@ STATE_FILE = Path("run") / "cluster.json"
 WORKFLOWS = Path(__file__).resolve().parents[3] / "workflows" / "prefect.yaml"
 """workflows/prefect.yaml of the source checkout this package runs from (editable install)."""
 _DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_TERMINATED = 128 + 15
+"""The exit status of ``up`` stopped by SIGTERM (as a shell reports a process it killed)."""
 _CLIENT_VARIABLES = ("PREFECT_API_URL", "PREFECT_HOME", "PREFECT_API_DATABASE_CONNECTION_URL")
 """Prefect settings the cluster sets for each process, whatever the caller's shell holds."""
 
@@ -377,11 +387,15 @@ def _stop(members: list[Member], *, timeout: float) -> tuple[int, int]:
 
 @contextmanager
 def _stopped_on_failure(state: ClusterState, home: Path) -> Iterator[None]:
-    """If starting fails or is interrupted, stop what was started before passing it on."""
+    """If starting fails or is interrupted (Ctrl-C, SIGTERM), stop what was started before
+    passing it on: the recorded members first, then any process launched but not yet
+    recorded, each with its descendants."""
     try:
-        yield
+        with terminated_by_sigterm(_TERMINATED):
+            yield
     except BaseException:
         _stop(state.members, timeout=10)
+        stop_all(launched(), timeout=10)
         (home / STATE_FILE).unlink(missing_ok=True)
         raise
 

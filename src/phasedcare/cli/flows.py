@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from phasedcare.cli.output import console, emit_json, fail, reporting_errors
-from phasedcare.cli.processes import stop_children, terminated_by_sigterm
+from phasedcare.cli.processes import children_stopped, terminated_by_sigterm
 from phasedcare.config import Settings, load_settings
 from phasedcare.logs import configure_logging
 
 if TYPE_CHECKING:
-    from phasedcare.flows import Outcome
+    from phasedcare.flows import EmbeddedRunner, Outcome
 
-__all__ = ["flows_app", "prepare_flows", "run_each_once"]
+__all__ = ["FlowThread", "flow_processes_stopped", "flows_app", "prepare_flows", "run_each_once"]
 
 flows_app = typer.Typer(
     help="Run the background flows (webhook outbox, deadline sweeps, MDA++) with Prefect.",
@@ -120,11 +120,7 @@ def _show(outcome: Outcome, *, as_json: bool) -> None:
 
 @contextmanager
 def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C (SIGINT) and SIGTERM (a service manager) end the loop after the current run.
-
-    A KeyboardInterrupt raised inside a running flow would leave Prefect's client threads
-    behind (the process then does not exit); setting the event lets the run finish first.
-    """
+    """Ctrl-C (SIGINT) and SIGTERM (a service manager) end the loop after the current run."""
 
     def handle(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
@@ -135,6 +131,32 @@ def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class FlowThread:
+    """The embedded runner in a thread of its own, stopped after its current run.
+
+    Off the main thread a flow run is never interrupted by a signal: in the main thread
+    Prefect turns SIGTERM into an exception inside the run (crashing it), and a
+    KeyboardInterrupt there would leave Prefect's client threads keeping the process alive.
+    """
+
+    def __init__(self, runner: EmbeddedRunner) -> None:
+        self.stop = threading.Event()
+        self._thread = threading.Thread(
+            target=runner.run, args=(self.stop,), name="flows", daemon=True
+        )
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Until the runner ends (after :attr:`stop` is set); signals are handled meanwhile."""
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def finish(self, timeout: float) -> None:
+        """Stop after the current run (waiting ``timeout`` seconds at most)."""
+        self.stop.set()
+        self._thread.join(timeout)
 
 
 def run_each_once(home: Path | None, *, as_json: bool = False) -> list[Outcome]:
@@ -165,14 +187,34 @@ def flows_run(
     is logged and the loop goes on: what is due stays in phasedcare's database. Ctrl-C and
     SIGTERM stop the loop after the current run, then every child process (that API).
     """
-    try:
-        if once:
-            with terminated_by_sigterm(1):
-                outcomes = run_each_once(home, as_json=as_json)
-            raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
+    if once:  # SIGTERM exits as an error would: Prefect stops its API at exit then
+        with terminated_by_sigterm(1):
+            outcomes = run_each_once(home, as_json=as_json)
+        raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
+    with flow_processes_stopped():
         _run_until_stopped(home, as_json=as_json)
-    finally:
-        stop_children(timeout=CHILDREN_STOP_SECONDS)
+
+
+@contextmanager
+def flow_processes_stopped() -> Iterator[None]:
+    """Every child process started in the block (Prefect's embedded API) is stopped when it
+    ends, never left to pid 1, once Prefect's clients have sent it what they still hold."""
+    with children_stopped(timeout=CHILDREN_STOP_SECONDS):
+        try:
+            yield
+        finally:
+            _drain_prefect_clients()
+
+
+def _drain_prefect_clients(timeout: float = 5.0) -> None:
+    """Send what this process's Prefect clients still hold while their API answers."""
+    if "prefect" not in sys.modules:
+        return  # no flow ran here
+    from prefect.events.worker import EventsWorker  # noqa: PLC0415 - loaded already
+    from prefect.logging.handlers import APILogWorker  # noqa: PLC0415
+
+    APILogWorker.drain_all(timeout=timeout)
+    EventsWorker.drain_all(timeout=timeout)
 
 
 def _run_until_stopped(home: Path | None, *, as_json: bool) -> None:
@@ -187,9 +229,9 @@ def _run_until_stopped(home: Path | None, *, as_json: bool) -> None:
     runner = EmbeddedRunner(
         flows, on_outcome=lambda o: _show(o, as_json=as_json) if _worth_showing(o) else None
     )
-    stop = threading.Event()
-    with _stopped_by_signals(stop), suppress(KeyboardInterrupt):
-        runner.run(stop)
+    flow_thread = FlowThread(runner)
+    with _stopped_by_signals(flow_thread.stop):
+        flow_thread.wait()
     if not as_json:
         console.print("stopped")
 

@@ -1,10 +1,11 @@
-"""Detached processes for ``phasedcare cluster``: started in sessions of their own, outliving
-the command that started them, recognised later by pid and start time, and stopped together
-with their descendants.
+"""Child processes: the detached ones of ``phasedcare cluster`` (started in sessions of their
+own, outliving the command that started them, recognised later by pid and start time), and
+those a long-running command leaves behind (Prefect's embedded API under ``serve`` and
+``flows run``); either kind is stopped together with its descendants.
 
 On Linux a process is recognised by its start time in ``/proc/<pid>/stat`` as well, so a pid
 the kernel has since given to another program is never signalled, and a zombie counts as
-ended. Elsewhere the pid alone is used.
+ended. Elsewhere the pid alone is used (and a command's children are not found).
 """
 
 from __future__ import annotations
@@ -15,13 +16,26 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import BinaryIO
 
 from phasedcare.cli.output import fail
 
-__all__ = ["Detached", "append_to", "executable", "launch", "stop_all"]
+__all__ = [
+    "Detached",
+    "append_to",
+    "children",
+    "children_stopped",
+    "executable",
+    "launch",
+    "launched",
+    "stop_all",
+    "terminated_by_sigterm",
+]
 
 _PROC = Path("/proc")
 _LAUNCHED: list[subprocess.Popen[bytes]] = []
@@ -66,15 +80,26 @@ def _signal_reaches(pid: int) -> bool:
     return True
 
 
-def _with_descendants(processes: set[Detached]) -> set[Detached]:
-    """These processes and every running descendant of theirs (Linux; none found elsewhere)."""
-    if not _PROC.is_dir():
-        return processes
+def _children_by_parent() -> dict[int, set[Detached]]:
+    """Every running process by its parent's pid (Linux; empty elsewhere)."""
     parents: dict[int, set[Detached]] = {}
+    if not _PROC.is_dir():
+        return parents
     for entry in _PROC.iterdir():
         stat = _stat(int(entry.name)) if entry.name.isdigit() else None
         if stat is not None and stat[0] != "Z":
             parents.setdefault(stat[1], set()).add(Detached(int(entry.name), stat[2]))
+    return parents
+
+
+def children(pid: int) -> set[Detached]:
+    """The running processes whose parent is ``pid`` (Linux; none found elsewhere)."""
+    return _children_by_parent().get(pid, set())
+
+
+def _with_descendants(processes: set[Detached]) -> set[Detached]:
+    """These processes and every running descendant of theirs (Linux; none found elsewhere)."""
+    parents = _children_by_parent()
     found, frontier = set(processes), {p.pid for p in processes if p.running}
     while frontier:
         children = {c for pid in frontier for c in parents.get(pid, set())} - found
@@ -110,19 +135,44 @@ def launch(args: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> Det
             start_new_session=True,
         )
     _LAUNCHED.append(process)
-    stat = _stat(process.pid)
-    return Detached(process.pid, stat[2] if stat else None)
+    return _recognised(process.pid)
+
+
+def _recognised(pid: int) -> Detached:
+    """The process with this pid, with its start time when /proc tells it."""
+    stat = _stat(pid)
+    return Detached(pid, stat[2] if stat else None)
+
+
+def launched() -> list[Detached]:
+    """Every process :func:`launch` started in this process, running or not."""
+    return [_recognised(process.pid) for process in _LAUNCHED]
+
+
+def _leads_own_group(pid: int) -> bool:
+    """Whether the process leads a process group, and not this process's own."""
+    try:
+        group = os.getpgid(pid)
+    except ProcessLookupError:
+        return False
+    return group == pid and group != os.getpgrp()
 
 
 def _send(process: Detached, signum: signal.Signals, *, group: bool) -> None:
     """Send ``signum`` to the process, or to its whole process group when it leads one."""
     try:
-        if group:
+        if group and _leads_own_group(process.pid):
             os.killpg(process.pid, signum)
         else:
             os.kill(process.pid, signum)
     except (ProcessLookupError, PermissionError):
         pass  # ended meanwhile
+
+
+def _reap_launched() -> None:
+    """Collect the exit status of launched processes that ended (no zombie stays behind)."""
+    for process in _LAUNCHED:
+        process.poll()
 
 
 def stop_all(leaders: list[Detached], *, timeout: float) -> tuple[int, int]:
@@ -139,6 +189,7 @@ def stop_all(leaders: list[Detached], *, timeout: float) -> tuple[int, int]:
         tracked = _with_descendants(tracked)
         alive = {p for p in tracked if p.running}
         if not alive:
+            _reap_launched()
             return len(tracked), sum(1 for s in sent.values() if s == signal.SIGKILL)
         if time.monotonic() > kill_after + 10:
             fail(f"processes {sorted(p.pid for p in alive)} survived SIGKILL", code=1)
@@ -147,3 +198,33 @@ def stop_all(leaders: list[Detached], *, timeout: float) -> tuple[int, int]:
             _send(process, signum, group=process in groups)
             sent[process] = signum
         time.sleep(0.1)
+
+
+@contextmanager
+def children_stopped(*, timeout: float) -> Iterator[None]:
+    """Every process started in the block, and its descendants, is stopped when the block
+    ends (as :func:`stop_all` stops them): what a command leaves behind, such as Prefect's
+    embedded API, ends with it instead of being left to pid 1. Children this process had
+    before the block are left alone."""
+    before = children(os.getpid())
+    try:
+        yield
+    finally:
+        started = children(os.getpid()) - before
+        stop_all(sorted(started, key=lambda p: p.pid), timeout=timeout)
+
+
+@contextmanager
+def terminated_by_sigterm(code: int) -> Iterator[None]:
+    """SIGTERM raises ``SystemExit(code)`` in the main thread, as Ctrl-C raises
+    KeyboardInterrupt: the ``finally`` blocks that stop children run, instead of the process
+    dying at once and leaving them to pid 1. The previous handler comes back afterwards."""
+
+    def finish(_signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(code)
+
+    previous = signal.signal(signal.SIGTERM, finish)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -6,22 +6,29 @@ for a Veilig Thuis demo professional, so a newcomer sees households in every pha
 
 from __future__ import annotations
 
-import signal
-import threading
+import socket
+from contextlib import suppress
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from phasedcare.cli.app import HomeOption, app
-from phasedcare.cli.output import console, reporting_errors
+from phasedcare.cli.flows import FlowThread, flow_processes_stopped, prepare_flows
+from phasedcare.cli.output import console, fail, reporting_errors
+from phasedcare.cli.processes import terminated_by_sigterm
 from phasedcare.config import Settings, load_settings
 from phasedcare.domain.actors import Actor, Role
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 __all__ = ["DEMO_ACTOR", "serve"]
 
 DEMO_ACTOR = Actor(user="u-vt-demo", organisation="vt-ijsselland", role=Role.professional)
 """Who the printed API key acts as on a seeded demo home."""
+FLOWS_STOP_SECONDS = 30.0
+"""How long a stop waits for the flow run in progress to finish."""
 
 
 def _seed_if_empty(settings: Settings) -> str | None:
@@ -52,17 +59,30 @@ def _seed_if_empty(settings: Settings) -> str | None:
     return token
 
 
-def _flow_runner(home: Path) -> threading.Event:
-    """Start the embedded flow runner in a daemon thread; set the event to stop it."""
-    from phasedcare.cli.flows import prepare_flows  # noqa: PLC0415
-
+def _flow_runner(home: Path) -> FlowThread:
+    """Start the embedded flow runner in a thread of its own."""
     settings = prepare_flows(home)
     from phasedcare.flows import EmbeddedRunner, intervals  # noqa: PLC0415 - Prefect only here
 
-    stop = threading.Event()
-    runner = EmbeddedRunner(intervals(settings))
-    threading.Thread(target=runner.run, args=(stop,), name="flows", daemon=True).start()
-    return stop
+    return FlowThread(EmbeddedRunner(intervals(settings)))
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` and listening; a taken port fails in one line.
+
+    It is bound before anything else happens, so a start that cannot serve seeds nothing,
+    prints no address and spends no one-time API key (the next start still prints one).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        listener.bind((host, port))
+        listener.listen(2048)
+    except OSError as exc:
+        listener.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} (choose another --port)")
+    return listener
 
 
 @app.command()
@@ -82,48 +102,60 @@ def serve(
     ] = True,
     home: HomeOption = None,
 ) -> None:
-    """Serve the HTTP API (and the flows) until Ctrl-C; seed the demo region on first start."""
-    import uvicorn  # noqa: PLC0415 - only this command serves
+    """Serve the HTTP API (and the flows) until Ctrl-C; seed the demo region on first start.
 
+    SIGTERM stops it as Ctrl-C does: uvicorn drains its requests, the flows finish their
+    current run, every child process (Prefect's embedded API) is stopped, and the engine
+    closes (signing the checkpoint its last commits wait for).
+    """
     from phasedcare.api import create_app  # noqa: PLC0415
     from phasedcare.api.throttle import FailureThrottle  # noqa: PLC0415
     from phasedcare.bootstrap import build, build_authenticator, initialise  # noqa: PLC0415
 
-    with reporting_errors():
-        settings = load_settings(home=home)
-        initialise(settings)
-        token = _seed_if_empty(settings) if seed else None
-        engine = build(settings, configure_logs=True, access_point="http")
-        throttle = FailureThrottle(
-            failures=settings.auth_failure_limit,
-            window_seconds=settings.auth_failure_window_seconds,
-        )
-        application = create_app(
-            engine, authenticate=build_authenticator(settings, engine), throttle=throttle
-        )
-    stop = _flow_runner(settings.resolved_home) if flows else None
-    console.print(f"phasedcare serves http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    with _listening(host, port) as listener, terminated_by_sigterm(0):
+        with reporting_errors():
+            settings = load_settings(home=home)
+            initialise(settings)
+            token = _seed_if_empty(settings) if seed else None
+            engine = build(settings, configure_logs=True, access_point="http")
+            throttle = FailureThrottle(
+                failures=settings.auth_failure_limit,
+                window_seconds=settings.auth_failure_window_seconds,
+            )
+            application = create_app(
+                engine, authenticate=build_authenticator(settings, engine), throttle=throttle
+            )
+        try:
+            _serve_until_stopped(
+                listener, application, settings.resolved_home if flows else None, token
+            )
+        finally:
+            engine.close()
+
+
+def _serve_until_stopped(
+    listener: socket.socket, application: ASGIApp, flows_home: Path | None, token: str | None
+) -> None:
+    """Run the flows (with a home), announce, and serve until Ctrl-C or SIGTERM; then the
+    flows finish their current run, reporting to Prefect, and every child process stops."""
+    import uvicorn  # noqa: PLC0415 - only this command serves
+
+    with flow_processes_stopped():
+        flow_thread = _flow_runner(flows_home) if flows_home is not None else None
+        try:
+            _announce(listener, token)
+            with suppress(KeyboardInterrupt):  # Ctrl-C is the way to stop, as uvicorn.run has it
+                uvicorn.Server(uvicorn.Config(application, log_level="warning")).run([listener])
+        finally:
+            if flow_thread is not None:
+                flow_thread.finish(FLOWS_STOP_SECONDS)
+
+
+def _announce(listener: socket.socket, token: str | None) -> None:
+    """Where the API answers, and the demo API key when one was just made."""
+    host, port = listener.getsockname()[:2]
+    base = f"http://{f'[{host}]' if ':' in host else host}:{port}"  # the address it is bound to
+    console.print(f"phasedcare serves {base} (docs: {base}/docs)")
     if token is not None:
         console.print(f"API key for {DEMO_ACTOR} (shown once): {token}", soft_wrap=True)
-        console.print(
-            f"try: curl -H 'Authorization: Bearer {token}' http://{host}:{port}/cases",
-            soft_wrap=True,
-        )
-    _finish_on_sigterm()
-    try:
-        uvicorn.run(application, host=host, port=port, log_level="warning")
-    finally:
-        if stop is not None:
-            stop.set()
-        engine.close()
-
-
-def _finish_on_sigterm() -> None:
-    """SIGTERM ends ``serve`` as Ctrl-C does: uvicorn drains its requests, then raises the
-    signal again under the handler it found, this one, so the engine still closes (and
-    signs the checkpoint its last commits wait for) instead of the process dying."""
-
-    def finish(_signal: int, _frame: object) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, finish)
+        console.print(f"try: curl -H 'Authorization: Bearer {token}' {base}/cases", soft_wrap=True)
