@@ -59,13 +59,15 @@ def memory_engine(
     clock: ManualClock | None = None,
     allow_loopback: bool = True,
     resolver: Resolver = system_resolver,
+    store: InMemoryEventStore | None = None,
 ) -> Engine:
     """An engine over the in-memory store (keys in memory too) with the default policy.
 
     Webhooks may go to loopback (a local receiver) unless ``allow_loopback`` is off; pass a
-    ``resolver`` to answer webhook host lookups without DNS.
+    ``resolver`` to answer webhook host lookups without DNS, and a ``store`` (an empty
+    in-memory store, or a subclass that counts or fails) to watch what the engine asks of it.
     """
-    store = InMemoryEventStore()
+    store = store if store is not None else InMemoryEventStore()
     provider = InMemoryKeyProvider()
     key = CheckpointKey.generate()
     codec = RecordCodec(keys=CaseKeys(store, provider), signer=key)
