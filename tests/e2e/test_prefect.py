@@ -476,7 +476,14 @@ def test_flows_run_once_prints_every_report_as_json(
     outcomes = json.loads(result.stdout)
     assert [o["flow"] for o in outcomes] == ["drain-outbox", "sweep-deadlines", "evaluate-mda"]
     assert [o["error"] for o in outcomes] == [None, None, None]
-    assert outcomes[0]["report"] == {"delivered": 0, "retrying": 0, "dead": 0, "pending": 0}
+    assert outcomes[0]["report"] == {
+        "delivered": 0,
+        "retrying": 0,
+        "dead": 0,
+        "pending": 0,
+        "refused": 0,
+        "deferred": 0,
+    }
 
 
 def test_flows_escalate_sweeps_only_the_cases_given(
