@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from phasedcare.domain import commands as cmd
 from phasedcare.domain.actors import Actor, Role
+from phasedcare.errors import NotAuthorised
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock
 
-__all__ = ["CANARY_NAMES", "Journey"]
+__all__ = ["CANARY_NAMES", "Journey", "token_table"]
 
 CANARY_NAMES = ("Zorro Kanariepiet", "Xaviera Canarywood", "Quintus Testvogel")
 """Synthetic names that must never show up outside sealed events and memory."""
+
+
+def token_table(tokens: Mapping[str, Actor]) -> Callable[[str], Actor]:
+    """An ``authenticate`` for ``create_app``: each known bearer token is its actor, any other
+    identifies nobody."""
+
+    def authenticate(token: str) -> Actor:
+        if token not in tokens:
+            raise NotAuthorised("the token identifies nobody", actor="-")
+        return tokens[token]
+
+    return authenticate
 
 
 def handover(case_id: str, to_organisation: str, **overrides: Any) -> cmd.ProposeHandover:

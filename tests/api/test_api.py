@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from phasedcare.api import create_app
 from phasedcare.domain import commands as cmd
-from phasedcare.domain.actors import Actor, Role
-from phasedcare.errors import NotAuthorised
+from phasedcare.domain.actors import Role
 from phasedcare.service.engine import Engine
 from phasedcare.testing import actor_of
+from support import token_table
 
 TOKENS = {
     "tok-vt": actor_of("vt-ijsselland"),
@@ -24,10 +24,7 @@ TOKENS = {
 }
 
 
-def _authenticate(token: str) -> Actor:
-    if token not in TOKENS:
-        raise NotAuthorised("the token identifies nobody", actor="-")
-    return TOKENS[token]
+_authenticate = token_table(TOKENS)
 
 
 @pytest.fixture

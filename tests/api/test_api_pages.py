@@ -11,11 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from phasedcare.api import create_app
-from phasedcare.domain.actors import Actor
-from phasedcare.errors import NotAuthorised
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock, actor_of
-from support import Journey, admin_of, handover
+from support import Journey, admin_of, handover, token_table
 
 VT_ACTOR = actor_of("vt-ijsselland", user="u-vt-01")
 WT_ACTOR = actor_of("wijkteam-zwolle", user="u-wt-01")
@@ -28,14 +26,7 @@ NEXT = re.compile(r'^<(?P<target>[^>]+)>; rel="next"$')
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
     """The app over the test's engine; the two tokens above are all it knows."""
-
-    def known(token: str) -> Actor:
-        actor = TOKENS.get(token)
-        if actor is None:
-            raise NotAuthorised("the token identifies nobody", actor="-")
-        return actor
-
-    with TestClient(create_app(engine, authenticate=known)) as c:
+    with TestClient(create_app(engine, authenticate=token_table(TOKENS))) as c:
         yield c
 
 

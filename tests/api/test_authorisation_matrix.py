@@ -30,11 +30,10 @@ from httpx import Response
 from phasedcare.api import create_app
 from phasedcare.domain import commands as cmd
 from phasedcare.domain.actors import Actor, Role
-from phasedcare.errors import NotAuthorised
 from phasedcare.service.engine import Engine
 from phasedcare.service.views import AccessView
 from phasedcare.testing import ManualClock, actor_of, memory_engine
-from support import CANARY_NAMES, admin_of, handover
+from support import CANARY_NAMES, admin_of, handover, token_table
 
 ORGANISATIONS = {
     "vt": "vt-ijsselland",
@@ -342,10 +341,7 @@ def _actor(who: str, role: Role) -> Actor:
 TOKENS = {f"{who}.{role}": _actor(who, role) for who in ORGANISATIONS for role in ROLES}
 
 
-def _authenticate(token: str) -> Actor:
-    if token not in TOKENS:
-        raise NotAuthorised("the token identifies nobody", actor="-")
-    return TOKENS[token]
+_authenticate = token_table(TOKENS)
 
 
 @dataclass(frozen=True)

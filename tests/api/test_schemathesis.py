@@ -20,10 +20,9 @@ from schemathesis.checks import CheckFunction
 
 from phasedcare.api import create_app
 from phasedcare.domain import commands as cmd
-from phasedcare.domain.actors import Actor
-from phasedcare.errors import NotAuthorised
 from phasedcare.service.engine import Engine
 from phasedcare.testing import actor_of, memory_engine
+from support import token_table
 
 VT = actor_of("vt-ijsselland", user="u-vt-01")
 WIJKTEAM = actor_of("wijkteam-zwolle", user="u-wt-01")
@@ -58,10 +57,7 @@ CHECKS: list[CheckFunction] = [
 ]
 
 
-def _authenticate(token: str) -> Actor:
-    if token not in TOKENS:
-        raise NotAuthorised("the token identifies nobody", actor="-")
-    return TOKENS[token]
+_authenticate = token_table(TOKENS)
 
 
 @dataclass

@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from phasedcare.api import create_app
-from phasedcare.domain.actors import Actor, Role
-from phasedcare.errors import NotAuthorised
+from phasedcare.domain.actors import Role
 from phasedcare.ledger.merkle import verify_consistency
 from phasedcare.ledger.notes import open_checkpoint, parse_verifier_key
 from phasedcare.service.engine import Engine
 from phasedcare.testing import actor_of, memory_engine
+from support import token_table
 
 VT = actor_of("vt-ijsselland", user="u-vt-01")
 TOKENS = {
@@ -25,10 +25,7 @@ TOKENS = {
 }
 
 
-def _authenticate(token: str) -> Actor:
-    if token not in TOKENS:
-        raise NotAuthorised("the token identifies nobody", actor="-")
-    return TOKENS[token]
+_authenticate = token_table(TOKENS)
 
 
 def _as(who: str) -> dict[str, str]:

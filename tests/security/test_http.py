@@ -15,11 +15,9 @@ from fastapi.testclient import TestClient
 
 from phasedcare.api import create_app
 from phasedcare.domain import commands as cmd
-from phasedcare.domain.actors import Actor
-from phasedcare.errors import NotAuthorised
 from phasedcare.service.engine import Engine
 from phasedcare.testing import actor_of
-from support import Journey
+from support import Journey, token_table
 
 LIMIT = 16 * 1024
 TOKENS = {
@@ -32,10 +30,7 @@ WD = {"Authorization": "Bearer tok-wd"}
 PROBLEM = "application/problem+json"
 
 
-def _authenticate(token: str) -> Actor:
-    if token not in TOKENS:
-        raise NotAuthorised("the token identifies nobody", actor="-")
-    return TOKENS[token]
+_authenticate = token_table(TOKENS)
 
 
 @pytest.fixture
@@ -198,7 +193,7 @@ def test_a_case_read_an_error_and_health_carry_the_hygiene_headers(
     answers = [
         client.get(f"/cases/{case_id}", headers=VT),
         client.get("/cases/c-nowhere", headers=VT),
-        client.get(f"/cases/{case_id}", headers=WD),
+        client.get("/ledger/verify", headers=VT),  # a professional is no auditor: 403
         client.get("/cases"),
         client.post("/cases", content=b"{" + b" " * LIMIT + b"}", headers=VT),
         client.get("/health"),
