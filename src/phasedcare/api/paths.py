@@ -2,8 +2,8 @@
 
 The shape (:data:`~phasedcare.domain.commands.ID_PATTERN`) has no ``~``, so a URL cannot name
 one of the ledger's own streams (a case's access log ``c-x~access``, the caseload's
-``~caseload~access``): such an id gets a 422 problem before the route runs, so nothing is read
-from the store or decrypted. Every route names its ids through these types.
+``~caseload~access``): such an id gets a 404 problem before the route runs (nothing can have
+it), so nothing is read from the store or decrypted. Every route names its ids through these types.
 """
 
 from __future__ import annotations

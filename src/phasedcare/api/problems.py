@@ -166,13 +166,23 @@ def _located(loc: tuple[int | str, ...]) -> list[str]:
     )
 
 
+ID_SHAPE = "an id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
 async def handle_invalid_request(_: Request, exc: Exception) -> JSONResponse:
-    """Exception handler: a request that fails validation gets 422 problem details too."""
+    """Exception handler: a request that fails validation gets 422 problem details too; an id
+    in the path that no id can be (an access stream's ``c-x~access``) gets 404, as a missing
+    case does, before anything is loaded."""
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this class
     found = [  # where, as "body.items.*": a mapping's keys are the client's data, not repeated
         {"loc": _located(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])}
         for e in exc.errors()
     ]
+    in_path = [e["loc"][1] for e in found if e["loc"][0] == "path" and len(e["loc"]) > 1]
+    if in_path:  # an id no case, handover or subscription can have: nothing by that name
+        detail = f"nothing can have the {in_path[0]} in the path: {ID_SHAPE}"
+        body = problem(404, "NotFound", detail, errors=found)
+        return JSONResponse(body, status_code=404, media_type=PROBLEM_MEDIA_TYPE)
     missing = [".".join(e["loc"][1:]) for e in found if e["type"] == "missing"]
     where = ".".join(found[0]["loc"]) if found else "request"
     detail = f"{where}: {found[0]['msg']}" if found else "the request is invalid"
