@@ -83,13 +83,14 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "The body cannot be parsed, or a policy or a signature is invalid.",
         401: "No bearer token.",
         403: "The token identifies nobody, or the actor may not do this.",
-        404: "No such case, handover or subscription.",
+        404: "No such case, handover or subscription, or none the actor may see.",
         409: "Another write to the case came first; read it again and retry.",
         410: "The case's personal data was erased.",
         412: "If-Match names a version of the case that is no longer current.",
         413: "The request body is too large.",
         422: "The request is invalid, or the rules refuse it (the reasons are given).",
-        503: "The database does not answer.",
+        429: "Too many failed authentications from this address; try again after Retry-After.",
+        503: "The database, or the identity provider's keys, cannot be read now.",
     }
     schema = Problem.model_json_schema()
     return {
@@ -98,13 +99,13 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-ERRORS = documented(400, 401, 403, 413, 422, 503)
+ERRORS = documented(400, 401, 403, 413, 422, 429, 503)
 """The problem details every route with a token may answer."""
 
-CASE_ERRORS = documented(400, 401, 403, 404, 410, 413, 422, 503)
+CASE_ERRORS = documented(400, 401, 403, 404, 410, 413, 422, 429, 503)
 """The problem details of a read of one case."""
 
-COMMAND_ERRORS = documented(400, 401, 403, 404, 409, 410, 412, 413, 422, 503)
+COMMAND_ERRORS = documented(400, 401, 403, 404, 409, 410, 412, 413, 422, 429, 503)
 """The problem details of a command."""
 
 

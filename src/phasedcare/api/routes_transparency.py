@@ -30,7 +30,7 @@ _MAX_SIZE = (1 << 63) - 1
 _TEXT: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/plain": {"schema": {"type": "string"}}}}
 }
-_RESPONSES = {**_TEXT, **documented(400, 401, 403, 404, 413, 422, 503)}
+_RESPONSES = {**_TEXT, **documented(400, 401, 403, 404, 413, 422, 429, 503)}
 _PLAIN = "text/plain; charset=utf-8"
 
 

@@ -22,7 +22,7 @@ __all__ = ["webhooks"]
 
 webhooks = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
-SUBSCRIPTION_ERRORS = documented(400, 401, 403, 404, 413, 422, 503)
+SUBSCRIPTION_ERRORS = documented(400, 401, 403, 404, 413, 422, 429, 503)
 """The problem details of a request about one subscription (404: not the caller's)."""
 
 
