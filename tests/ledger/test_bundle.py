@@ -80,7 +80,7 @@ def test_a_record_dropped_from_a_case_bundle_is_caught(
 
 def test_only_auditors_export_the_whole_ledger(engine: Engine, vt: Actor) -> None:
     """A professional cannot export every case."""
-    with pytest.raises(NotAuthorised, match="only auditors export the ledger"):
+    with pytest.raises(NotAuthorised, match="only auditors of the whole region export the ledger"):
         engine.export_ledger(actor=vt)
 
 
