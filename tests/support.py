@@ -57,10 +57,11 @@ class Journey:
         regie = self.engine.show(self.case_id, actor=self.vt).regie.organisation
         return self.wijkteam if regie == self.wijkteam.organisation else self.vt
 
-    def opened(self, *, via: str = "melding") -> Journey:
-        """A case opened by Veilig Thuis."""
+    def opened(self, *, via: str = "melding", melder: str | None = None) -> Journey:
+        """A case opened by Veilig Thuis; a ``melder`` organisation has a part in it."""
+        melder_given = {"melder_organisation": melder} if melder else {}
         self.case_id = self.engine.open_case(
-            actor=self.vt, via=via, summary="A synthetic melding"
+            actor=self.vt, via=via, summary="A synthetic melding", **melder_given
         ).case_id
         return self
 

@@ -259,14 +259,16 @@ def test_webhook_subscriptions_show_the_secret_once_and_only_to_their_organisati
 def test_if_match_is_judged_only_after_authorisation_and_unknown_fields_are_refused(
     client: TestClient,
 ) -> None:
-    """An outsider learns nothing from If-Match (403, not 412); a mistyped field is a 422."""
+    """An outsider learns nothing from If-Match (the missing case's 404, not 412); a mistyped
+    field is a 422."""
     case_id = _open(client)
     body = {"role": "kind", "name": "Iris Fictief"}
     outsider = client.post(
         f"/cases/{case_id}/record-member", json=body, headers={**WT, "If-Match": '"7"'}
     )
-    assert outsider.status_code == 403
+    assert outsider.status_code == 404
     assert "actual" not in outsider.json()
+    assert outsider.json()["detail"] == f"case {case_id} does not exist or you may not read it"
     typo = client.post(
         f"/cases/{case_id}/record-member", json={**body, "born": "2019-01-01"}, headers=VT
     )

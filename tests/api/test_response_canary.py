@@ -238,10 +238,13 @@ def _refusals(world: World) -> dict[str, httpx.Response]:
     name = ZWOLLE_NAMES[0]
     member = {"role": "kind", "name": name}
     return {
-        "403 another organisation's case": world.post(
+        "404 another organisation's case": world.post(
             "deventer", f"/cases/{zwolle}/record-member", member
         ),
         "403 not the receiver": world.post(
+            "vt", f"/cases/{zwolle}/reject-handover", {"handover_id": "h1", "reason": name}
+        ),
+        "404 no part in the case": world.post(
             "deventer", f"/cases/{zwolle}/reject-handover", {"handover_id": "h1", "reason": name}
         ),
         "403 an auditor writes": world.post("auditor", f"/cases/{zwolle}/record-member", member),

@@ -149,10 +149,26 @@ def test_a_share_of_366_days_is_allowed_and_a_second_active_one_refused(
 
 
 def test_only_regie_or_veilig_thuis_grants_shares(
-    journey: Journey, engine: Engine, clock: ManualClock, wijkteam: Actor, police: Actor
+    journey: Journey, engine: Engine, clock: ManualClock, vt: Actor, wijkteam: Actor, police: Actor
 ) -> None:
-    """An organisation without regie cannot grant a share, nor one that was shared with."""
-    journey.opened()
+    """An organisation without regie cannot grant a share, nor one that was shared with; one
+    with no part in the case is answered as for a missing case."""
+    journey.opened(melder="wijkteam-zwolle")
+    engine.grant_share(
+        journey.case_id,
+        actor=vt,
+        to_organisation=police.organisation,
+        legal_basis="convenant",
+        expires_on=clock.today,
+    )
+    with pytest.raises(NotFound, match="does not exist or you may not read it"):
+        engine.grant_share(
+            journey.case_id,
+            actor=actor_of("wijkteam-deventer"),
+            to_organisation="rvdk",
+            legal_basis="convenant",
+            expires_on=clock.today,
+        )
     for actor in (wijkteam, police):
         with pytest.raises(NotAuthorised, match="granted and revoked by vt-ijsselland"):
             engine.grant_share(
@@ -230,6 +246,10 @@ def test_the_review_closes_the_task_once_and_only_veilig_thuis_reviews(
     journey.opened()
     engine.break_glass(journey.case_id, actor=police, reason=REASON)
     with pytest.raises(NotAuthorised, match="only Veilig Thuis reviews break-glass uses"):
+        engine.review_break_glass(
+            journey.case_id, actor=police, review_id="bg1", outcome="justified"
+        )
+    with pytest.raises(NotFound, match="does not exist or you may not read it"):
         engine.review_break_glass(
             journey.case_id, actor=wijkteam, review_id="bg1", outcome="justified"
         )

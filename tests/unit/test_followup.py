@@ -204,7 +204,7 @@ def test_a_melding_on_an_advies_is_refused_and_only_vt_records_meldingen(
     journey: Journey, engine: Engine, vt: Actor, wijkteam: Actor
 ) -> None:
     """An advies is converted first; a wijkteam cannot record meldingen."""
-    journey.opened(via="advies")
+    journey.opened(via="advies", melder="wijkteam-zwolle")
     with pytest.raises(Refused, match="omzetten_naar_melding"):
         engine.record_melding(journey.case_id, actor=vt)
     with pytest.raises(Exception, match="only Veilig Thuis records new meldingen"):

@@ -212,8 +212,8 @@ def test_heropenen_only_from_afgesloten(journey: Journey, engine: Engine, vt: Ac
 def test_only_the_regiehouder_moves_the_phase(
     journey: Journey, engine: Engine, wijkteam: Actor
 ) -> None:
-    """An organisation without regie cannot fire phase events."""
-    journey.opened().with_members()
+    """An organisation without regie (here the melder) cannot fire phase events."""
+    journey.opened(melder="wijkteam-zwolle").with_members()
     with pytest.raises(NotAuthorised, match="vt-ijsselland holds regie"):
         engine.fire(journey.case_id, "start_directe_veiligheid", actor=wijkteam)
 

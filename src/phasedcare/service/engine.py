@@ -43,6 +43,8 @@ from phasedcare.service.authorisation import (
     authorise_break_glass,
     authorise_command,
     authorise_retention,
+    concealed,
+    known_actor,
 )
 from phasedcare.service.commands_api import CommandMethods
 from phasedcare.service.importing import DEFAULT_BATCH_SIZE, Importer, ImportReport
@@ -228,8 +230,12 @@ class Engine(CommandMethods, CaseReads):
             return self._open(command, ctx, remember)
         if not isinstance(command, cmd.CaseCommand):
             raise InvalidInput(f"{type(command).__name__} is not a command", field="command")
+        known_actor(actor, self._policy)  # an unknown actor is told so whether the case exists
         case, head = self._load_with_head(command.case_id)
-        authorise_command(actor, command, case, self._policy)
+        try:
+            authorise_command(actor, command, case, self._policy)
+        except NotAuthorised as exc:  # no reason (no regiehouder) for who has no part in it
+            raise concealed(exc, actor, case, self._policy) from None
         if expected_sequence is not None and expected_sequence != case.sequence:
             raise StaleVersion(
                 case_id=case.case_id, expected=expected_sequence, actual=case.sequence
