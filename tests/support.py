@@ -13,6 +13,16 @@ from phasedcare.testing import ManualClock
 
 __all__ = ["CANARY_NAMES", "Journey", "token_table"]
 
+TAXATIE = {"acute_onveiligheid": False, "structurele_onveiligheid": True}
+"""A veiligheidstaxatie (structurally, not acutely unsafe) for the Veilig Thuis decisions that
+conclude a veiligheidsbeoordeling: they must record one."""
+
+ONDERZOEK: dict[str, Any] = {"onderzoek_ground": "ontkenning_of_weigering", **TAXATIE}
+"""What besluit_onderzoek after a veiligheidsbeoordeling gives: its ground and the taxatie."""
+
+MOTIVATED: dict[str, Any] = {"reason": "no violence found (synthetic)", **TAXATIE}
+"""What einde bemoeienis or omzetten naar advies after a veiligheidsbeoordeling gives."""
+
 CANARY_NAMES = ("Zorro Kanariepiet", "Xaviera Canarywood", "Quintus Testvogel")
 """Synthetic names that must never show up outside sealed events and memory."""
 
@@ -163,7 +173,7 @@ class Journey:
     def closed(self) -> Journey:
         """Veilig Thuis monitoring finished and the case closed."""
         self.in_herstel()
-        self.engine.fire(self.case_id, "besluit_overdracht", actor=self.vt, chart="vt")
+        self.engine.fire(self.case_id, "besluit_overdracht", actor=self.vt, chart="vt", **TAXATIE)
         self.engine.fire(self.case_id, "start_monitoring", actor=self.vt, chart="vt")
         self.clock.advance(days=370)
         self.engine.fire(self.case_id, "vt_afsluiten", actor=self.vt, chart="vt")

@@ -32,6 +32,7 @@ from itertools import count
 from phasedcare.domain import commands as cmd
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
+from phasedcare.domain.vt_outcome import OnderzoekGround
 from phasedcare.errors import PhasedCareError
 from phasedcare.service.engine import Engine
 from phasedcare.service.jobs import Jobs
@@ -143,6 +144,7 @@ class _Household:
         self.members: list[tuple[str, date]] = []
         self.regie: Actor = self.vt
         self.path: list[str] = []
+        self.taxatie: dict[str, bool] = {}
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -168,6 +170,24 @@ class _Household:
     ) -> Iterator[Step]:
         yield from self.step(
             actor, cmd.FireEvent(case_id=self.case_id, chart=chart, event=event, reason=reason)
+        )
+
+    def decide(
+        self, event: str, reason: str = "", ground: OnderzoekGround | None = None
+    ) -> Iterator[Step]:
+        """A Veilig Thuis decision; the first after a veiligheidsbeoordeling records its
+        veiligheidstaxatie."""
+        taxatie, self.taxatie = self.taxatie, {}
+        yield from self.step(
+            self.vt,
+            cmd.FireEvent(
+                case_id=self.case_id,
+                chart="vt",
+                event=event,
+                reason=reason,
+                onderzoek_ground=ground,
+                **taxatie,
+            ),
         )
 
     # -- the walk ---------------------------------------------------------------------------
@@ -235,6 +255,10 @@ class _Household:
         yield from self.add_conditions(self.rng.randint(1, 3))
         level = self.rng.choices(["laag", "verhoogd", "hoog"], [0.3, 0.45, 0.25])[0]
         yield from self.risk_assessment(level)
+        self.taxatie = {
+            "acute_onveiligheid": level == "hoog" and self.rng.random() < 0.4,
+            "structurele_onveiligheid": level != "laag",
+        }
         late = self.rng.random() < LATE_ASSESSMENT
         self.t = received + timedelta(
             days=self.rng.uniform(8, 25) if late else self.rng.uniform(1, 6)
@@ -278,13 +302,14 @@ class _Household:
         )
 
     def onderzoek(self) -> Iterator[Step]:
-        yield from self.fire(self.vt, "besluit_onderzoek", "vt", reason="Information too thin.")
+        ground = self.rng.choice(list(OnderzoekGround))
+        yield from self.decide("besluit_onderzoek", "Synthetic onderzoek.", ground)
         late = self.rng.random() < LATE_ONDERZOEK
         self.later(days=self.rng.uniform(71, 100) if late else self.rng.uniform(14, 68))
 
     def end_track(self, event: str) -> Iterator[Step]:
         """Outcomes after which Veilig Thuis closes its involvement."""
-        yield from self.fire(self.vt, event, "vt")
+        yield from self.decide(event, "Synthetic motivation: no further steps needed.")
         self.later(days=self.rng.uniform(1, 60))
         yield from self.fire(self.vt, "vt_afsluiten", "vt")
         yield from self.close_phase()
@@ -321,7 +346,7 @@ class _Household:
 
     def overdracht(self, level: str) -> Iterator[Step]:
         yield from self.directe_veiligheid()
-        yield from self.fire(self.vt, "besluit_overdracht", "vt")
+        yield from self.decide("besluit_overdracht")
         others = [t for t in self.region.teams if t != self.regie.organisation]
         yield from self.hand_over(self.rng.choice(others or list(self.region.teams)))
         yield from self.fire(self.vt, "start_monitoring", "vt")
@@ -329,7 +354,7 @@ class _Household:
 
     def voorwaarden_en_vervolg(self, level: str) -> Iterator[Step]:
         yield from self.directe_veiligheid()
-        yield from self.fire(self.vt, "besluit_voorwaarden_en_vervolg", "vt")
+        yield from self.decide("besluit_voorwaarden_en_vervolg")
         yield from self.fire(self.vt, "start_monitoring", "vt")
         yield from self.care(level, monitoring_start=self.t)
 

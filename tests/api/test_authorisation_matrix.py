@@ -33,7 +33,7 @@ from phasedcare.domain.actors import Actor, Role
 from phasedcare.service.engine import Engine
 from phasedcare.service.views import AccessView
 from phasedcare.testing import ManualClock, actor_of, memory_engine
-from support import CANARY_NAMES, admin_of, handover, token_table
+from support import CANARY_NAMES, TAXATIE, admin_of, handover, token_table
 
 ORGANISATIONS = {
     "vt": "vt-ijsselland",
@@ -446,7 +446,7 @@ def _setup(engine: Engine) -> tuple[dict[str, str], str]:
         )
     steps += [
         (vt, cmd.FireEvent(case_id=a, chart="vt", event="start_veiligheidsbeoordeling")),
-        (vt, cmd.FireEvent(case_id=a, chart="vt", event="besluit_overdracht")),
+        (vt, cmd.FireEvent(case_id=a, chart="vt", event="besluit_overdracht", **TAXATIE)),
         (vt, handover(a, "wijkteam-zwolle", monitoring_agreement=f"VT calls {NAMES[1]}")),
         (zwolle, cmd.AcceptHandover(case_id=a, handover_id="h1", casusregisseur="u-zw-01")),
         (

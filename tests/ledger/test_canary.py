@@ -17,7 +17,7 @@ from phasedcare.ledger.keys import CaseKeys, FileKeyProvider
 from phasedcare.logs import configure_logging
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock, actor_of
-from support import handover
+from support import TAXATIE, handover
 
 CANARIES = [f"Kanarie{n}Zeldzaam" for n in range(16)]
 VT, WIJKTEAM = (
@@ -70,7 +70,9 @@ def every_command(engine: Engine, clock: ManualClock) -> str:
     engine.record_incident(case_id, actor=VT, occurred_on=clock.today, description=next(c))
     engine.handle(cmd.PlaceLegalHold(case_id=case_id, reason=next(c)), actor=VT)
     engine.handle(cmd.ReleaseLegalHold(case_id=case_id, reason=next(c)), actor=VT)
-    engine.fire(case_id, "besluit_einde_bemoeienis", actor=VT, chart="vt")
+    engine.fire(
+        case_id, "besluit_einde_bemoeienis", actor=VT, chart="vt", reason=next(c), **TAXATIE
+    )
     engine.fire(case_id, "vt_afsluiten", actor=VT, chart="vt")
     engine.fire(case_id, "afsluiten", actor=VT)
     engine.fire(case_id, "heropenen", actor=VT, reason=next(c))

@@ -17,7 +17,7 @@ from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.keys import CaseKeys, FileKeyProvider
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock, actor_of
-from support import CANARY_NAMES, Journey
+from support import CANARY_NAMES, TAXATIE, Journey
 
 VT = actor_of("vt-ijsselland", user="u-vt-01")
 WIJKTEAM = actor_of("wijkteam-zwolle", user="u-wt-01")
@@ -36,7 +36,7 @@ def closed_case(engine: Engine, clock: ManualClock) -> str:
     clock.advance(days=100)
     journey.conditions_met()
     engine.fire(journey.case_id, "naar_herstel", actor=WIJKTEAM)
-    engine.fire(journey.case_id, "besluit_overdracht", actor=VT, chart="vt")
+    engine.fire(journey.case_id, "besluit_overdracht", actor=VT, chart="vt", **TAXATIE)
     engine.fire(journey.case_id, "start_monitoring", actor=VT, chart="vt")
     clock.advance(days=370)
     engine.fire(journey.case_id, "vt_afsluiten", actor=VT, chart="vt")

@@ -16,7 +16,7 @@ from phasedcare.service.jobs import Jobs
 from phasedcare.service.ports import DeadlineRow
 from phasedcare.service.webhooks import WebhookSender
 from phasedcare.testing import ManualClock, actor_of
-from support import Journey
+from support import ONDERZOEK, Journey
 
 REASON = "acute danger reported by a neighbour at night"
 
@@ -310,7 +310,7 @@ def test_melder_feedback_goes_to_its_own_organisation_only(
     ).case_id
     engine.record_member(case_id, actor=vt, role="kind", name="Iris Fictief")
     engine.fire(case_id, "start_veiligheidsbeoordeling", actor=vt, chart="vt")
-    engine.fire(case_id, "besluit_onderzoek", actor=vt, chart="vt", reason="unclear")
+    engine.fire(case_id, "besluit_onderzoek", actor=vt, chart="vt", **ONDERZOEK)
     searches = len(engine.store.load(access_stream(CASELOAD)))
     [feedback] = engine.melder_feedback(actor=deventer)
     assert feedback == {

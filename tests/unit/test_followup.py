@@ -15,7 +15,7 @@ from phasedcare.service.engine import Engine
 from phasedcare.service.jobs import Jobs
 from phasedcare.service.webhooks import WebhookSender
 from phasedcare.testing import ManualClock, actor_of
-from support import Journey, handover
+from support import MOTIVATED, ONDERZOEK, TAXATIE, Journey, handover
 
 MDA = actor_of("mda-ijsselland")
 
@@ -58,7 +58,7 @@ def test_the_veiligheidsbeoordeling_deadline_skips_a_weekend_and_koningsdag(
     assert escalation["responsible"] == "vt-ijsselland"
     assert jobs.sweep_deadlines().escalated == []
     engine.fire(journey.case_id, "start_veiligheidsbeoordeling", actor=vt, chart="vt")
-    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt")
+    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt", **TAXATIE)
     assert "veiligheidsbeoordeling" not in _kinds(engine, vt, journey.case_id)
 
 
@@ -79,7 +79,7 @@ def test_overdue_lists_show_the_responsible_organisation_only_its_own(
 def test_onderzoek_is_due_in_ten_weeks(journey: Journey, engine: Engine, vt: Actor) -> None:
     """A Veilig Thuis onderzoek is completed within 10 weken of its start."""
     journey.opened().with_members().assessing()
-    engine.fire(journey.case_id, "besluit_onderzoek", actor=vt, chart="vt", reason="denial")
+    engine.fire(journey.case_id, "besluit_onderzoek", actor=vt, chart="vt", **ONDERZOEK)
     assert _kinds(engine, vt, journey.case_id)["onderzoek"] == (date(2026, 5, 11), False)
 
 
@@ -88,7 +88,7 @@ def test_monitoring_moments_fall_at_three_and_twelve_months_after_the_handover(
 ) -> None:
     """Each monitoring check carried out moves the deadline to the next moment; then none."""
     journey.in_directe_veiligheid()
-    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt")
+    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt", **TAXATIE)
     engine.fire(journey.case_id, "start_monitoring", actor=vt, chart="vt")
     assert _kinds(engine, vt, journey.case_id)["monitoring"] == (date(2026, 6, 2), False)
     clock.advance(days=90)
@@ -108,7 +108,7 @@ def test_an_unsafe_monitoring_check_falls_back_and_only_vt_monitors(
 ) -> None:
     """Onveilig past directe veiligheid fires terugval; a wijkteam cannot record monitoring."""
     journey.in_stabiele_veiligheid()
-    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt")
+    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt", **TAXATIE)
     engine.fire(journey.case_id, "start_monitoring", actor=vt, chart="vt")
     result = engine.record_monitoring_check(
         journey.case_id, actor=vt, checked_on=clock.today, outcome="onveilig"
@@ -153,15 +153,15 @@ def test_new_meldingen_about_a_known_household_are_classified_as_cbs_counts_them
     """During or after the veiligheidsbeoordeling, during monitoring, or after VT closed."""
     if walk == "monitoring":
         journey.in_directe_veiligheid()
-        engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt")
+        engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt", **TAXATIE)
         engine.fire(journey.case_id, "start_monitoring", actor=vt, chart="vt")
     elif walk == "vt_closed":
         journey.opened().with_members().assessing()
-        engine.fire(journey.case_id, "besluit_einde_bemoeienis", actor=vt, chart="vt")
+        engine.fire(journey.case_id, "besluit_einde_bemoeienis", actor=vt, chart="vt", **MOTIVATED)
         engine.fire(journey.case_id, "vt_afsluiten", actor=vt, chart="vt")
     elif walk == "decided":
         journey.in_directe_veiligheid()
-        engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt")
+        engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt", **TAXATIE)
     else:
         journey.opened()
     engine.record_melding(journey.case_id, actor=vt, melder_kind="politie")
@@ -178,7 +178,7 @@ def test_a_hermelding_restarts_the_track_with_a_new_five_day_deadline(
 ) -> None:
     """After VT closed, a new melding opens the track at melding with its own deadline."""
     journey.opened().with_members().assessing()
-    engine.fire(journey.case_id, "besluit_einde_bemoeienis", actor=vt, chart="vt")
+    engine.fire(journey.case_id, "besluit_einde_bemoeienis", actor=vt, chart="vt", **MOTIVATED)
     engine.fire(journey.case_id, "vt_afsluiten", actor=vt, chart="vt")
     clock.advance(days=40)
     result = engine.record_melding(journey.case_id, actor=vt, acute=True)
@@ -226,7 +226,7 @@ def test_a_professional_melder_gets_feedback_after_the_assessment_and_after_onde
     )
     engine.record_member(case_id, actor=vt, role="kind", name="Iris Fictief")
     engine.fire(case_id, "start_veiligheidsbeoordeling", actor=vt, chart="vt")
-    engine.fire(case_id, "besluit_onderzoek", actor=vt, chart="vt", reason="unclear")
+    engine.fire(case_id, "besluit_onderzoek", actor=vt, chart="vt", **ONDERZOEK)
     engine.fire(case_id, "besluit_voorwaarden_en_vervolg", actor=vt, chart="vt")
     feedback = _messages(engine, case_id, "melder.feedback")
     assert [(f["moment"], f["outcome"], f["follow_up"]) for f in feedback] == [
@@ -246,7 +246,7 @@ def test_no_feedback_without_a_professional_melder(
 ) -> None:
     """A melding by the police or a burger without an organisation gets no feedback message."""
     journey.opened().with_members().with_conditions().assessing()
-    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt")
+    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt", **TAXATIE)
     assert _messages(engine, journey.case_id, "melder.feedback") == []
 
 

@@ -8,7 +8,7 @@ from phasedcare.domain.actors import Actor
 from phasedcare.errors import InvalidInput, NotAuthorised, TransitionRefused
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock
-from support import Journey, handover
+from support import MOTIVATED, Journey, handover
 
 
 def refusal(
@@ -186,7 +186,7 @@ def test_afsluiten_with_an_open_handover_is_refused(
 ) -> None:
     """Closing needs no open handover."""
     journey.opened().with_members().assessing().with_conditions()
-    engine.fire(journey.case_id, "besluit_einde_bemoeienis", actor=vt, chart="vt")
+    engine.fire(journey.case_id, "besluit_einde_bemoeienis", actor=vt, chart="vt", **MOTIVATED)
     engine.fire(journey.case_id, "vt_afsluiten", actor=vt, chart="vt")
     engine.handle(handover(journey.case_id, "wijkteam-zwolle"), actor=vt)
     error = refusal(engine, journey.case_id, "afsluiten", vt)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from phasedcare.domain.actors import Actor
 from phasedcare.errors import InvalidInput, NotAuthorised, TransitionRefused
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock
-from support import Journey
+from support import ONDERZOEK, TAXATIE, Journey
 
 
 def stage(engine: Engine, case_id: str, actor: Actor) -> str:
@@ -17,12 +19,12 @@ def stage(engine: Engine, case_id: str, actor: Actor) -> str:
 
 
 def refused(
-    engine: Engine, case_id: str, event: str, actor: Actor, *, reason: str = ""
+    engine: Engine, case_id: str, event: str, actor: Actor, *, reason: str = "", **given: Any
 ) -> TransitionRefused:
     """Fire a VT event expecting a refusal that writes nothing."""
     sequence = engine.show(case_id, actor=actor).sequence
     with pytest.raises(TransitionRefused) as caught:
-        engine.fire(case_id, event, actor=actor, chart="vt", reason=reason)
+        engine.fire(case_id, event, actor=actor, chart="vt", reason=reason, **given)
     assert engine.show(case_id, actor=actor).sequence == sequence
     return caught.value
 
@@ -72,25 +74,29 @@ def test_handing_over_or_setting_conditions_needs_conditions(
 ) -> None:
     """An outcome built on safety conditions is refused without them, then allowed."""
     journey.opened().with_members().assessing()
-    assert refused(engine, journey.case_id, event, vt).reasons == [
+    assert refused(engine, journey.case_id, event, vt, **TAXATIE).reasons == [
         ("has_condition", "no safety condition agreed")
     ]
     journey.with_conditions(1)
-    engine.fire(journey.case_id, event, actor=vt, chart="vt")
+    engine.fire(journey.case_id, event, actor=vt, chart="vt", **TAXATIE)
     assert stage(engine, journey.case_id, vt) == event.removeprefix("besluit_")
 
 
 def test_onderzoek_needs_a_ground(journey: Journey, engine: Engine, vt: Actor) -> None:
-    """VT takes a case into onderzoek only with the ground stated."""
+    """VT takes a case into onderzoek only on one of the Handelingsprotocol's grounds.
+
+    The ground used to be free text (a reason); it is a closed choice now (domain.md 2.23).
+    """
     journey.opened().with_members().assessing()
-    with pytest.raises(InvalidInput, match="besluit_onderzoek needs a reason"):
-        engine.fire(journey.case_id, "besluit_onderzoek", actor=vt, chart="vt")
+    with pytest.raises(InvalidInput, match="besluit_onderzoek needs a ground"):
+        engine.fire(journey.case_id, "besluit_onderzoek", actor=vt, chart="vt", **TAXATIE)
     engine.fire(
         journey.case_id,
         "besluit_onderzoek",
         actor=vt,
         chart="vt",
-        reason="the household denies the violence",
+        onderzoek_ground="ontkenning_of_weigering",
+        **TAXATIE,
     )
     assert stage(engine, journey.case_id, vt) == "onderzoek"
 
@@ -101,9 +107,7 @@ def test_onderzoek_runs_against_ten_weeks(
     """An onderzoek has a deadline ten weeks after it started."""
     journey.opened().with_members().assessing()
     clock.advance(days=3)
-    engine.fire(
-        journey.case_id, "besluit_onderzoek", actor=vt, chart="vt", reason="information too thin"
-    )
+    engine.fire(journey.case_id, "besluit_onderzoek", actor=vt, chart="vt", **ONDERZOEK)
     deadlines = engine.show(journey.case_id, actor=vt).deadlines
     assert [(d.kind, str(d.due)) for d in deadlines] == [("onderzoek", "2026-05-14")]
 
@@ -113,11 +117,11 @@ def test_a_request_to_the_raad_needs_a_child(journey: Journey, engine: Engine, v
     journey.opened()
     engine.record_member(journey.case_id, actor=vt, role="slachtoffer", name="Eva Voorbeeld")
     journey.assessing()
-    assert refused(engine, journey.case_id, "besluit_verzoek_rvdk", vt).reasons == [
+    assert refused(engine, journey.case_id, "besluit_verzoek_rvdk", vt, **TAXATIE).reasons == [
         ("has_child", "no child recorded in the household")
     ]
     engine.record_member(journey.case_id, actor=vt, role="kind", name="Finn Voorbeeld")
-    engine.fire(journey.case_id, "besluit_verzoek_rvdk", actor=vt, chart="vt")
+    engine.fire(journey.case_id, "besluit_verzoek_rvdk", actor=vt, chart="vt", **TAXATIE)
     assert stage(engine, journey.case_id, vt) == "verzoek_rvdk"
 
 
@@ -128,12 +132,17 @@ def test_a_request_to_the_raad_needs_a_child(journey: Journey, engine: Engine, v
         ("besluit_einde_bemoeienis", "einde_bemoeienis"),
     ],
 )
-def test_the_outcomes_without_requirements(
+def test_the_outcomes_that_end_involvement_need_a_motivation(
     journey: Journey, engine: Engine, vt: Actor, event: str, target: str
 ) -> None:
-    """Omzetten naar advies and einde bemoeienis need nothing more, and then close."""
+    """Omzetten naar advies and einde bemoeienis need a motivation (domain.md 2.8), then close.
+
+    They used to need nothing; that was the finding.
+    """
     journey.opened().with_members().assessing()
-    engine.fire(journey.case_id, event, actor=vt, chart="vt")
+    with pytest.raises(InvalidInput, match=f"{event} needs a reason"):
+        engine.fire(journey.case_id, event, actor=vt, chart="vt", **TAXATIE)
+    engine.fire(journey.case_id, event, actor=vt, chart="vt", reason="no violence found", **TAXATIE)
     assert stage(engine, journey.case_id, vt) == target
     engine.fire(journey.case_id, "vt_afsluiten", actor=vt, chart="vt")
     assert stage(engine, journey.case_id, vt) == "afgesloten"
@@ -142,11 +151,11 @@ def test_the_outcomes_without_requirements(
 def test_an_onderzoek_ends_in_an_outcome(journey: Journey, engine: Engine, vt: Actor) -> None:
     """After an onderzoek, the outcomes that follow it are possible; another onderzoek is not."""
     journey.opened().with_members().assessing().with_conditions(1)
-    engine.fire(journey.case_id, "besluit_onderzoek", actor=vt, chart="vt", reason="denial")
-    assert (
-        refused(engine, journey.case_id, "besluit_onderzoek", vt, reason="again").rule
-        == "not_from_state"
+    engine.fire(journey.case_id, "besluit_onderzoek", actor=vt, chart="vt", **ONDERZOEK)
+    again = refused(
+        engine, journey.case_id, "besluit_onderzoek", vt, onderzoek_ground="vermoeden_onzeker"
     )
+    assert again.rule == "not_from_state"
     engine.fire(journey.case_id, "besluit_voorwaarden_en_vervolg", actor=vt, chart="vt")
     assert stage(engine, journey.case_id, vt) == "voorwaarden_en_vervolg"
 
@@ -156,7 +165,7 @@ def test_monitoring_runs_until_the_last_moment(
 ) -> None:
     """Monitoring cannot close before the policy's last moment (12 months) and can after it."""
     journey.opened().with_members().assessing().with_conditions(1)
-    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt")
+    engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt", **TAXATIE)
     engine.fire(journey.case_id, "start_monitoring", actor=vt, chart="vt")
     assert [(d.kind, str(d.due)) for d in engine.show(journey.case_id, actor=vt).deadlines] == [
         ("monitoring", "2026-06-02")

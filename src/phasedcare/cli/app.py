@@ -211,14 +211,45 @@ def case_show(
         render_case(view)
 
 
+AcuteOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--acute-onveiligheid/--geen-acute-onveiligheid",
+        help="Veiligheidstaxatie: acute onveiligheid yes or no (a VT decision after the VB).",
+    ),
+]
+StructureelOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--structurele-onveiligheid/--geen-structurele-onveiligheid",
+        help="Veiligheidstaxatie: structurele onveiligheid yes or no (a VT decision after the VB).",
+    ),
+]
+GroundOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ground",
+        help="The onderzoek's ground: directe_interventie_nodig, vermoeden_onzeker, "
+        "ontkenning_of_weigering, te_weinig_informatie or anonimiteit_melder.",
+    ),
+]
+
+
 @case_app.command("fire")
 def case_fire(
     case_id: CaseArg,
     event: Annotated[str, typer.Argument(help="The chart event, e.g. naar_stabiele_veiligheid.")],
     chart: Annotated[str, typer.Option(help="phase or vt (Veilig Thuis).")] = "phase",
     reason: Annotated[
-        str, typer.Option(help="Why (required for terugval, heropenen, onderzoek).")
+        str,
+        typer.Option(
+            help="Why (required for terugval, heropenen, einde bemoeienis, omzetten naar "
+            "advies, scaling up and closing early)."
+        ),
     ] = "",
+    acute_onveiligheid: AcuteOption = None,
+    structurele_onveiligheid: StructureelOption = None,
+    ground: GroundOption = None,
     actor: ActorOption = "",
     home: HomeOption = None,
     as_json: JsonOption = False,
@@ -226,7 +257,16 @@ def case_fire(
     """Fire a phase or Veilig Thuis event; a refusal says which rule failed."""
     who = parse_actor(actor)
     with open_engine(home) as engine, reporting_errors():
-        result = engine.fire(case_id, event, actor=who, chart=chart, reason=reason)
+        result = engine.fire(
+            case_id,
+            event,
+            actor=who,
+            chart=chart,
+            reason=reason,
+            acute_onveiligheid=acute_onveiligheid,
+            structurele_onveiligheid=structurele_onveiligheid,
+            onderzoek_ground=ground,
+        )
         view = engine.show(case_id, actor=who)
     if as_json:
         emit_json(result)

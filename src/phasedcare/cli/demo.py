@@ -94,7 +94,14 @@ class _Household:
             agreed_on=self.clock.today,
             summary="Synthetic safety plan (demo).",
         )
-        self.engine.fire(self.case_id, "besluit_overdracht", actor=vt, chart="vt")
+        self.engine.fire(
+            self.case_id,
+            "besluit_overdracht",
+            actor=vt,
+            chart="vt",
+            acute_onveiligheid=False,
+            structurele_onveiligheid=True,
+        )
         if ending == "directe_veiligheid":
             return self.case_id
         if ending.startswith("handover_"):

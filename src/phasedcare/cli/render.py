@@ -32,6 +32,7 @@ def render_case(view: CaseView) -> None:
         ["id", "role", "name", "born"],
         [[m.member_id, m.role, m.name, m.date_of_birth] for m in view.members],
     )
+    _render_conclusion(view)
     plan = view.safety_plan
     if plan is not None:
         say(f"safety plan v{plan.version}, agreed {plan.agreed_on}")
@@ -73,4 +74,22 @@ def render_case(view: CaseView) -> None:
         ["kind", "due", "what", "overdue"],
         [[d.kind, d.due, d.description, "OVERDUE" if d.overdue else ""] for d in view.deadlines],
         style=lambda row: "bold red" if row[3] else "",
+    )
+
+
+def _yes_no(judgement: bool | None) -> str:
+    return "not recorded" if judgement is None else ("yes" if judgement else "no")
+
+
+def _render_conclusion(view: CaseView) -> None:
+    """The veiligheidsbeoordeling's conclusion: the veiligheidstaxatie and the follow-up."""
+    vb = view.veiligheidsbeoordeling
+    if vb is None:
+        return
+    ground = f", ground {vb.onderzoek_ground}" if vb.onderzoek_ground else ""
+    say(
+        f"veiligheidsbeoordeling concluded {vb.decided_at:%Y-%m-%d}: acute onveiligheid "
+        f"{_yes_no(vb.acute_onveiligheid)}, structurele onveiligheid "
+        f"{_yes_no(vb.structurele_onveiligheid)}; follow-up {vb.follow_up} "
+        f"({vb.outcome}{ground})"
     )

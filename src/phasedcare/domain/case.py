@@ -14,6 +14,7 @@ from typing import Any
 from phasedcare.domain import events as ev
 from phasedcare.domain.household import Member, SpecificGroup
 from phasedcare.domain.safety import RiskAssessment, SafetyCondition, SafetyPlan
+from phasedcare.domain.vt_outcome import FOLLOW_UP_OF_TARGET, VtDecision
 
 __all__ = [
     "BreakGlassUse",
@@ -127,6 +128,7 @@ class CaseState:
     melders: list[str] = field(default_factory=list)
     meldingen: list[tuple[datetime, str]] = field(default_factory=list)
     monitoring_checks: list[date] = field(default_factory=list)
+    vt_decisions: list[VtDecision] = field(default_factory=list)
     huisverbod: Huisverbod | None = None
     stable_since: datetime | None = None
     terugvallen: int = 0
@@ -209,6 +211,19 @@ def _vt_stage(state: CaseState, e: ev.VtStageTransitioned) -> None:
         state.melding_received_at = e.at
     if e.target == "monitoring":
         state.monitoring_checks = []
+    if e.target in FOLLOW_UP_OF_TARGET:
+        state.vt_decisions.append(
+            VtDecision(
+                event=e.event,
+                source=e.source,
+                target=e.target,
+                decided_at=e.at,
+                acute_onveiligheid=e.acute_onveiligheid,
+                structurele_onveiligheid=e.structurele_onveiligheid,
+                onderzoek_ground=e.onderzoek_ground,
+                reason=e.reason,
+            )
+        )
 
 
 def _plan(state: CaseState, e: ev.SafetyPlanAgreed) -> None:

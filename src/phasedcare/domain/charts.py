@@ -6,8 +6,13 @@ The **phase chart** takes a household through the visie gefaseerde ketenzorg::
                         ^------------ terugval -------------/         |
     afgesloten -- heropenen --> aanmelding <--------------------------/
 
+A case closes from herstel (or from aanmelding); from directe or stabiele veiligheid only with
+a reason, once Veilig Thuis has ended its involvement or while it holds regie.
+
 The **Veilig Thuis chart** follows a melding or an advies through the veiligheidsbeoordeling,
-one of its six outcomes, onderzoek, monitoring and closure.
+one of its six outcomes, onderzoek, monitoring and closure. From voorwaarden en vervolg,
+overdracht and monitoring Veilig Thuis scales up (onderzoek, voorwaarden en vervolg, verzoek
+aan de Raad) with a reason, without closing its track.
 
 Both are ``StateMachine`` subclasses (a refused event raises) bound to a scratch model
 holding the case's stored state value. Their validators run the named rules of
@@ -23,23 +28,43 @@ from typing import Any, ClassVar
 
 from statemachine import State, StateMachine
 from statemachine.exceptions import TransitionNotAllowed
+from statemachine.transition_list import TransitionList
 
 from phasedcare.domain.case import CaseState
 from phasedcare.domain.context import DecisionContext
-from phasedcare.domain.rules import PHASE_RULES, VT_RULES, Rule, failures, label
+from phasedcare.domain.rules import (
+    EARLY_CLOSURE_PHASES,
+    PHASE_RULES,
+    VT_RULES,
+    Rule,
+    failures,
+    label,
+)
+from phasedcare.domain.vt_outcome import FOLLOW_UP_OF_TARGET, OnderzoekGround
 from phasedcare.errors import InvalidInput, TransitionRefused
 
 __all__ = [
     "CHARTS",
     "REASON_REQUIRED",
+    "SCALING_UP_FROM",
     "PhaseChart",
+    "Taxatie",
     "TransitionOption",
     "VeiligThuisChart",
     "fire",
+    "needs_reason",
     "options",
 ]
 
 _CHECK = "check_rules"
+
+
+def _to(target: State, *sources: State) -> TransitionList:
+    """One event's transitions from each of ``sources`` to ``target``, each rule-checked."""
+    transitions: TransitionList = sources[0].to(target, validators=_CHECK)
+    for source in sources[1:]:
+        transitions |= source.to(target, validators=_CHECK)
+    return transitions
 
 
 class _CaseChart(StateMachine):
@@ -92,9 +117,7 @@ class PhaseChart(_CaseChart):
     terugval = stabiele_veiligheid.to(directe_veiligheid, validators=_CHECK) | herstel.to(
         directe_veiligheid, validators=_CHECK
     )
-    afsluiten = aanmelding.to(afgesloten, validators=_CHECK) | herstel.to(
-        afgesloten, validators=_CHECK
-    )
+    afsluiten = _to(afgesloten, aanmelding, directe_veiligheid, stabiele_veiligheid, herstel)
     heropenen = afgesloten.to(aanmelding, validators=_CHECK)
 
 
@@ -122,13 +145,21 @@ class VeiligThuisChart(_CaseChart):
     besluit_overdracht = veiligheidsbeoordeling.to(overdracht, validators=_CHECK) | onderzoek.to(
         overdracht, validators=_CHECK
     )
-    besluit_voorwaarden_en_vervolg = veiligheidsbeoordeling.to(
-        voorwaarden_en_vervolg, validators=_CHECK
-    ) | onderzoek.to(voorwaarden_en_vervolg, validators=_CHECK)
-    besluit_onderzoek = veiligheidsbeoordeling.to(onderzoek, validators=_CHECK)
-    besluit_verzoek_rvdk = veiligheidsbeoordeling.to(
-        verzoek_rvdk, validators=_CHECK
-    ) | onderzoek.to(verzoek_rvdk, validators=_CHECK)
+    # Scaling up: from voorwaarden en vervolg, overdracht and monitoring (with a reason).
+    besluit_voorwaarden_en_vervolg = _to(
+        voorwaarden_en_vervolg, veiligheidsbeoordeling, onderzoek, overdracht, monitoring
+    )
+    besluit_onderzoek = _to(
+        onderzoek, veiligheidsbeoordeling, voorwaarden_en_vervolg, overdracht, monitoring
+    )
+    besluit_verzoek_rvdk = _to(
+        verzoek_rvdk,
+        veiligheidsbeoordeling,
+        onderzoek,
+        voorwaarden_en_vervolg,
+        overdracht,
+        monitoring,
+    )
     besluit_omzetten_naar_advies = veiligheidsbeoordeling.to(omgezet_naar_advies, validators=_CHECK)
     besluit_einde_bemoeienis = veiligheidsbeoordeling.to(
         einde_bemoeienis, validators=_CHECK
@@ -150,13 +181,48 @@ class VeiligThuisChart(_CaseChart):
 CHARTS: dict[str, type[_CaseChart]] = {"phase": PhaseChart, "vt": VeiligThuisChart}
 """The charts by the short name commands use."""
 
-REASON_REQUIRED = frozenset({"terugval", "heropenen", "besluit_onderzoek", "nieuwe_melding"})
-"""Events that must say why: the trigger of a terugval, the ground for an onderzoek."""
+REASON_REQUIRED = frozenset(
+    {
+        "terugval",
+        "heropenen",
+        "nieuwe_melding",
+        "besluit_einde_bemoeienis",
+        "besluit_omzetten_naar_advies",
+    }
+)
+"""Events that must say why wherever they fire: the trigger of a terugval, the motivation for
+ending Veilig Thuis's involvement or turning a melding into an advies."""
+
+SCALING_UP_FROM = frozenset({"voorwaarden_en_vervolg", "overdracht", "monitoring"})
+"""Veilig Thuis stages after a decision: a new decision from one of them (scaling up) needs a
+reason, as does closing a case early (from :data:`EARLY_CLOSURE_PHASES`)."""
+
+_ONDERZOEK = "besluit_onderzoek"
+_ASSESSMENT = "veiligheidsbeoordeling"
+
+
+@dataclass(frozen=True, slots=True)
+class Taxatie:
+    """The veiligheidstaxatie a Veilig Thuis decision records; ``None``: not given."""
+
+    acute_onveiligheid: bool | None = None
+    structurele_onveiligheid: bool | None = None
+
+    @property
+    def given(self) -> bool:
+        """True when either judgement is given."""
+        return self.acute_onveiligheid is not None or self.structurele_onveiligheid is not None
+
+    @property
+    def complete(self) -> bool:
+        """True when both judgements are given."""
+        return self.acute_onveiligheid is not None and self.structurele_onveiligheid is not None
 
 
 @dataclass(frozen=True, slots=True)
 class TransitionOption:
-    """One event of a chart and whether it may fire now, with the reasons it may not."""
+    """One event of a chart and whether it may fire now, with the reasons it may not, and
+    what it needs besides: a reason, a veiligheidstaxatie, an onderzoek ground."""
 
     chart: str
     event: str
@@ -164,6 +230,25 @@ class TransitionOption:
     allowed: bool
     reasons: tuple[tuple[str, str], ...]
     needs_reason: bool
+    needs_taxatie: bool = False
+    needs_ground: bool = False
+
+
+def needs_reason(chart_name: str, event: str, source: str) -> bool:
+    """Whether ``event`` fired from ``source`` must say why."""
+    if event in REASON_REQUIRED:
+        return True
+    if chart_name == "vt":
+        return source in SCALING_UP_FROM and event.startswith("besluit_")
+    return event == "afsluiten" and source in EARLY_CLOSURE_PHASES
+
+
+def _is_decision(chart_name: str, target: str) -> bool:
+    return chart_name == "vt" and target in FOLLOW_UP_OF_TARGET
+
+
+def _needs_taxatie(chart_name: str, source: str, target: str) -> bool:
+    return _is_decision(chart_name, target) and source == _ASSESSMENT
 
 
 def _transitions_from(chart: type[_CaseChart], value: str) -> dict[str, str]:
@@ -192,13 +277,57 @@ def _check_event(chart: type[_CaseChart], event: str, reason: str) -> None:
         raise InvalidInput(f"{event} needs a reason", field="reason")
 
 
+def _check_particulars(
+    chart_name: str,
+    move: tuple[str, str, str],
+    reason: str,
+    taxatie: Taxatie,
+    ground: OnderzoekGround | None,
+) -> None:
+    """What the event needs from where it fires: a reason, the taxatie, the ground."""
+    event, source, target = move
+    if needs_reason(chart_name, event, source) and not reason.strip():
+        raise InvalidInput(f"{event} from {label(source)} needs a reason", field="reason")
+    if taxatie.given and not _is_decision(chart_name, target):
+        raise InvalidInput(
+            f"{event} is no Veilig Thuis decision: it records no veiligheidstaxatie",
+            field="acute_onveiligheid",
+        )
+    if (taxatie.given or _needs_taxatie(chart_name, source, target)) and not taxatie.complete:
+        missing = (
+            "acute_onveiligheid"
+            if taxatie.acute_onveiligheid is None
+            else "structurele_onveiligheid"
+        )
+        raise InvalidInput(
+            f"{event} from {label(source)} records the veiligheidstaxatie: give both "
+            "acute_onveiligheid and structurele_onveiligheid (each yes or no)",
+            field=missing,
+        )
+    if event == _ONDERZOEK and ground is None:
+        grounds = ", ".join(OnderzoekGround)
+        raise InvalidInput(
+            f"{event} needs a ground (onderzoek_ground): one of {grounds}",
+            field="onderzoek_ground",
+        )
+    if event != _ONDERZOEK and ground is not None:
+        raise InvalidInput(f"only {_ONDERZOEK} takes a ground", field="onderzoek_ground")
+
+
 def fire(
-    chart_name: str, case: CaseState, event: str, ctx: DecisionContext, *, reason: str = ""
+    chart_name: str,
+    case: CaseState,
+    event: str,
+    ctx: DecisionContext,
+    *,
+    reason: str = "",
+    taxatie: Taxatie | None = None,
+    ground: OnderzoekGround | None = None,
 ) -> tuple[str, str]:
     """Fire ``event`` on a scratch copy of the case's chart; return (source, target).
 
     Raises:
-        InvalidInput: an unknown chart or event, or a missing reason.
+        InvalidInput: an unknown chart or event, or a missing reason, taxatie or ground.
         TransitionRefused: the event is not possible now; every failing rule is listed.
     """
     chart = _chart(chart_name)
@@ -207,6 +336,9 @@ def fire(
     targets = _transitions_from(chart, source)
     if event not in targets:
         raise _not_from_state(chart_name, case, event, source)
+    _check_particulars(
+        chart_name, (event, source, targets[event]), reason, taxatie or Taxatie(), ground
+    )
     machine = _machine(chart, case=case, ctx=ctx, value=source)
     try:
         machine.send(event, reason=reason)
@@ -259,14 +391,17 @@ def options(chart_name: str, case: CaseState, ctx: DecisionContext) -> list[Tran
             reasons = tuple(failures(rules, case, ctx))
         else:
             reasons = tuple(_not_from_state(chart_name, case, event, source).reasons)
+        target = targets.get(event)
         result.append(
             TransitionOption(
                 chart=chart_name,
                 event=event,
-                target=targets.get(event),
+                target=target,
                 allowed=not reasons,
                 reasons=reasons,
-                needs_reason=event in REASON_REQUIRED,
+                needs_reason=needs_reason(chart_name, event, source),
+                needs_taxatie=target is not None and _needs_taxatie(chart_name, source, target),
+                needs_ground=event == _ONDERZOEK,
             )
         )
     return result

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from phasedcare.domain.household import MemberRole, SpecificGroup
 from phasedcare.domain.safety import ConditionStatus, RiskLevel
+from phasedcare.domain.vt_outcome import OnderzoekGround
 
 __all__ = [
     "COMMAND_TYPES",
@@ -103,11 +104,29 @@ class FlagSpecificGroup(CaseCommand):
 
 
 class FireEvent(CaseCommand):
-    """Fire an event of the phase chart (``phase``) or the Veilig Thuis chart (``vt``)."""
+    """Fire an event of the phase chart (``phase``) or the Veilig Thuis chart (``vt``).
+
+    A Veilig Thuis decision that concludes the veiligheidsbeoordeling gives the
+    veiligheidstaxatie (``acute_onveiligheid``, ``structurele_onveiligheid``); an onderzoek
+    gives its ground.
+    """
 
     chart: str = Field(pattern="^(phase|vt)$")
     event: str = Field(min_length=1, max_length=60)
     reason: str = Field(default="", max_length=2000)
+    acute_onveiligheid: bool | None = Field(
+        default=None,
+        strict=True,
+        description="Veiligheidstaxatie: is the household acutely unsafe? (VT decisions only)",
+    )
+    structurele_onveiligheid: bool | None = Field(
+        default=None,
+        strict=True,
+        description="Veiligheidstaxatie: is the household structurally unsafe? (VT decisions only)",
+    )
+    onderzoek_ground: OnderzoekGround | None = Field(
+        default=None, description="The Handelingsprotocol ground of besluit_onderzoek."
+    )
 
 
 class AgreeSafetyPlan(CaseCommand):

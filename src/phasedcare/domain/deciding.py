@@ -6,8 +6,9 @@ from typing import Any
 
 from phasedcare.domain import events as ev
 from phasedcare.domain.case import CaseState
-from phasedcare.domain.charts import fire
+from phasedcare.domain.charts import Taxatie, fire
 from phasedcare.domain.context import DecisionContext
+from phasedcare.domain.vt_outcome import OnderzoekGround
 from phasedcare.errors import Refused
 
 __all__ = ["PAST_DIRECTE_VEILIGHEID", "envelope", "refuse_when_closed", "terugval", "transition"]
@@ -26,12 +27,27 @@ def envelope(case: CaseState, ctx: DecisionContext) -> dict[str, Any]:
 
 
 def transition(
-    case: CaseState, ctx: DecisionContext, chart: str, event: str, reason: str
+    case: CaseState,
+    ctx: DecisionContext,
+    chart: str,
+    event: str,
+    reason: str,
+    *,
+    taxatie: Taxatie | None = None,
+    ground: OnderzoekGround | None = None,
 ) -> ev.DomainEvent:
-    source, target = fire(chart, case, event, ctx, reason=reason)
-    event_type = ev.PhaseTransitioned if chart == "phase" else ev.VtStageTransitioned
-    return event_type(
-        **envelope(case, ctx), event=event, source=source, target=target, reason=reason
+    """The event a chart move records; a Veilig Thuis move carries its taxatie and ground."""
+    source, target = fire(chart, case, event, ctx, reason=reason, taxatie=taxatie, ground=ground)
+    moved = {**envelope(case, ctx), "event": event, "source": source, "target": target}
+    if chart == "phase":
+        return ev.PhaseTransitioned(**moved, reason=reason)
+    given = taxatie or Taxatie()
+    return ev.VtStageTransitioned(
+        **moved,
+        reason=reason,
+        acute_onveiligheid=given.acute_onveiligheid,
+        structurele_onveiligheid=given.structurele_onveiligheid,
+        onderzoek_ground=ground,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from phasedcare.domain import commands as cmd
 from phasedcare.domain import events as ev
 from phasedcare.domain.case import CaseState
+from phasedcare.domain.charts import Taxatie
 from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.deciding import (
     envelope,
@@ -98,8 +99,22 @@ def flag_specific_group(
 def fire_event(
     case: CaseState, command: cmd.FireEvent, ctx: DecisionContext
 ) -> list[ev.DomainEvent]:
-    """Fire a chart event; the chart's validators refuse it with reasons when not allowed."""
-    return [transition(case, ctx, command.chart, command.event, command.reason)]
+    """Fire a chart event; the chart's validators refuse it with reasons when not allowed.
+
+    A Veilig Thuis decision records the veiligheidstaxatie and an onderzoek its ground.
+    """
+    taxatie = Taxatie(command.acute_onveiligheid, command.structurele_onveiligheid)
+    return [
+        transition(
+            case,
+            ctx,
+            command.chart,
+            command.event,
+            command.reason,
+            taxatie=taxatie,
+            ground=command.onderzoek_ground,
+        )
+    ]
 
 
 def agree_safety_plan(

@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from phasedcare.domain.actors import Actor
 from phasedcare.domain.household import MemberRole, SpecificGroup
 from phasedcare.domain.safety import ConditionStatus, RiskAssessment
+from phasedcare.domain.vt_outcome import OnderzoekGround
 
 __all__ = [
     "EVENT_TYPES",
@@ -114,12 +115,27 @@ class PhaseTransitioned(DomainEvent):
 
 
 class VtStageTransitioned(DomainEvent):
-    """The Veilig Thuis chart moved: ``event`` took the case from ``source`` to ``target``."""
+    """The Veilig Thuis chart moved: ``event`` took the case from ``source`` to ``target``.
+
+    A decision that concludes the veiligheidsbeoordeling carries the veiligheidstaxatie; one
+    recorded before the taxatie existed has ``None`` there: not recorded. An onderzoek carries
+    its Handelingsprotocol ground; an older one has its free-text ground in ``reason`` only.
+    """
 
     event: str
     source: str
     target: str
     reason: str = ""
+    acute_onveiligheid: bool | None = Field(
+        default=None, description="The veiligheidstaxatie: acute onveiligheid; None: not recorded."
+    )
+    structurele_onveiligheid: bool | None = Field(
+        default=None,
+        description="The veiligheidstaxatie: structurele onveiligheid; None: not recorded.",
+    )
+    onderzoek_ground: OnderzoekGround | None = Field(
+        default=None, description="The Handelingsprotocol ground of an onderzoek."
+    )
 
 
 class SafetyPlanAgreed(DomainEvent):

@@ -13,8 +13,17 @@ from phasedcare.domain.case import CaseState
 from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.household import MemberRole
 from phasedcare.domain.safety import ConditionStatus
+from phasedcare.domain.vt_outcome import ended_involvement
 
-__all__ = ["PHASE_RULES", "VT_RULES", "Rule", "failures", "label"]
+__all__ = [
+    "CLOSURE_GUARDS",
+    "EARLY_CLOSURE_PHASES",
+    "PHASE_RULES",
+    "VT_RULES",
+    "Rule",
+    "failures",
+    "label",
+]
 
 Rule = Callable[[CaseState, DecisionContext], str | None]
 
@@ -123,6 +132,25 @@ def vt_track_closed(case: CaseState, ctx: DecisionContext) -> str | None:
     return f"Veilig Thuis is still involved (stage: {label(case.vt_stage)})"
 
 
+EARLY_CLOSURE_PHASES = frozenset({"directe_veiligheid", "stabiele_veiligheid"})
+"""Phases a case closes from only when Veilig Thuis ended its involvement or holds regie."""
+
+
+def closes_from_this_phase(case: CaseState, ctx: DecisionContext) -> str | None:
+    """A case closes from herstel; earlier only once Veilig Thuis has ended its involvement
+    (einde bemoeienis, omzetten naar advies) or while Veilig Thuis holds regie and decides so."""
+    if case.phase not in EARLY_CLOSURE_PHASES:
+        return None
+    vt_holds_regie = case.regie.organisation == ctx.policy.veilig_thuis.id
+    if vt_holds_regie or ended_involvement(case.vt_decisions):
+        return None
+    return (
+        f"the case is in {label(case.phase)}: it closes from herstel, or earlier only when "
+        "Veilig Thuis ended its involvement (einde bemoeienis, omzetten naar advies) or "
+        "holds regie"
+    )
+
+
 def has_child(case: CaseState, ctx: DecisionContext) -> str | None:
     """A request to the Raad voor de Kinderbescherming concerns a child."""
     if any(m.role is MemberRole.kind for m in case.members.values()):
@@ -142,6 +170,12 @@ def monitoring_finished(case: CaseState, ctx: DecisionContext) -> str | None:
     return f"monitoring runs until {ends_on} (checks at {checks} months after it started)"
 
 
+CLOSURE_GUARDS: tuple[Rule, ...] = (no_open_handover,)
+"""The one place that says what must not be left open when a case or the Veilig Thuis track
+closes (``afsluiten``, ``vt_afsluiten``). Today: an open handover. The obligations invariant
+(issue 14: "closing a track or a case with open obligations is refused with their list") adds
+its rule here, and both closures refuse with it."""
+
 PHASE_RULES: dict[str, tuple[Rule, ...]] = {
     "start_directe_veiligheid": (is_melding, has_members),
     "naar_stabiele_veiligheid": (
@@ -153,7 +187,7 @@ PHASE_RULES: dict[str, tuple[Rule, ...]] = {
     ),
     "naar_herstel": (stable_period_lasted, all_conditions_met),
     "terugval": (),
-    "afsluiten": (no_open_handover, vt_track_closed),
+    "afsluiten": (*CLOSURE_GUARDS, vt_track_closed, closes_from_this_phase),
     "heropenen": (),
 }
 
@@ -168,7 +202,7 @@ VT_RULES: dict[str, tuple[Rule, ...]] = {
     "besluit_omzetten_naar_advies": (),
     "besluit_einde_bemoeienis": (),
     "start_monitoring": (has_condition,),
-    "vt_afsluiten": (monitoring_finished, no_open_handover),
+    "vt_afsluiten": (monitoring_finished, *CLOSURE_GUARDS),
     "nieuwe_melding": (),
 }
 

@@ -57,11 +57,32 @@ class CommandMethods(ABC):
         return self.handle(command, actor=actor)
 
     def fire(
-        self, case_id: str, event: str, *, actor: Actor, chart: str = "phase", reason: str = ""
+        self,
+        case_id: str,
+        event: str,
+        *,
+        actor: Actor,
+        chart: str = "phase",
+        reason: str = "",
+        acute_onveiligheid: bool | None = None,
+        structurele_onveiligheid: bool | None = None,
+        onderzoek_ground: str | None = None,
     ) -> CommandResult:
-        """Fire an event of the phase chart (``phase``) or the Veilig Thuis chart (``vt``)."""
+        """Fire an event of the phase chart (``phase``) or the Veilig Thuis chart (``vt``).
+
+        A Veilig Thuis decision that concludes the veiligheidsbeoordeling gives the
+        veiligheidstaxatie (``acute_onveiligheid``, ``structurele_onveiligheid``);
+        ``besluit_onderzoek`` gives its Handelingsprotocol ground (``onderzoek_ground``).
+        """
         command = make_command(
-            cmd.FireEvent, case_id=case_id, chart=chart, event=event, reason=reason
+            cmd.FireEvent,
+            case_id=case_id,
+            chart=chart,
+            event=event,
+            reason=reason,
+            acute_onveiligheid=acute_onveiligheid,
+            structurele_onveiligheid=structurele_onveiligheid,
+            onderzoek_ground=onderzoek_ground,
         )
         return self.handle(command, actor=actor)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from phasedcare.domain.case import CaseState, Handover
 from phasedcare.domain.charts import TransitionOption
@@ -13,6 +13,7 @@ from phasedcare.domain.deadlines import Deadline
 from phasedcare.domain.events import AccessRecorded, DomainEvent, PlanVanAanpak
 from phasedcare.domain.household import Member
 from phasedcare.domain.safety import RiskAssessment, SafetyCondition, SafetyPlan
+from phasedcare.domain.vt_outcome import VtDecision, latest_conclusion
 
 __all__ = [
     "AccessView",
@@ -25,6 +26,7 @@ __all__ = [
     "RegieView",
     "SharedConditionView",
     "TransitionView",
+    "VtDecisionView",
     "access_view",
     "case_view",
     "handover_payload_view",
@@ -142,8 +144,41 @@ class DeadlineView(_View):
     escalated: bool
 
 
+class VtDecisionView(_View):
+    """A Veilig Thuis decision: the follow-up, and the veiligheidstaxatie when it concluded a
+    veiligheidsbeoordeling. ``None`` reads as "not recorded" (decided before it was asked)."""
+
+    event: str
+    decided_in: str
+    outcome: str
+    follow_up: str
+    decided_at: datetime
+    acute_onveiligheid: bool | None
+    structurele_onveiligheid: bool | None
+    onderzoek_ground: str | None
+    reason: str
+
+
+def _vt_decision_view(d: VtDecision) -> VtDecisionView:
+    return VtDecisionView(
+        event=d.event,
+        decided_in=d.source,
+        outcome=d.target,
+        follow_up=str(d.follow_up),
+        decided_at=d.decided_at,
+        acute_onveiligheid=d.acute_onveiligheid,
+        structurele_onveiligheid=d.structurele_onveiligheid,
+        onderzoek_ground=str(d.onderzoek_ground) if d.onderzoek_ground else None,
+        reason=d.reason,
+    )
+
+
 class CaseView(_View):
-    """Everything about one case an authorised professional may see."""
+    """Everything about one case an authorised professional may see.
+
+    ``veiligheidsbeoordeling`` is the decision that concluded the latest one, with its
+    veiligheidstaxatie; ``vt_decisions`` every Veilig Thuis decision, in order.
+    """
 
     case_id: str
     region: str
@@ -163,6 +198,8 @@ class CaseView(_View):
     deadlines: list[DeadlineView]
     sequence: int
     policy_version: str
+    veiligheidsbeoordeling: VtDecisionView | None = None
+    vt_decisions: list[VtDecisionView] = Field(default_factory=list)
 
 
 class HistoryEntry(_View):
@@ -217,6 +254,8 @@ class TransitionView(_View):
     allowed: bool
     needs_reason: bool
     reasons: list[str]
+    needs_taxatie: bool = False
+    needs_ground: bool = False
 
 
 def _regie(case: CaseState) -> list[RegieView]:
@@ -230,6 +269,7 @@ def case_view(case: CaseState, deadlines: list[Deadline], today: date) -> CaseVi
     """The view of a case's state with its deadlines judged on ``today``."""
     assert case.opened_at is not None  # noqa: S101 - only opened cases are shown
     regie = _regie(case)
+    conclusion = latest_conclusion(case.vt_decisions)
     return CaseView(
         case_id=case.case_id,
         region=case.region,
@@ -260,6 +300,8 @@ def case_view(case: CaseState, deadlines: list[Deadline], today: date) -> CaseVi
         ],
         sequence=case.sequence,
         policy_version=case.policy_version,
+        veiligheidsbeoordeling=_vt_decision_view(conclusion) if conclusion else None,
+        vt_decisions=[_vt_decision_view(d) for d in case.vt_decisions],
     )
 
 
@@ -284,4 +326,6 @@ def transition_view(option: TransitionOption) -> TransitionView:
         allowed=option.allowed,
         needs_reason=option.needs_reason,
         reasons=[reason for _, reason in option.reasons],
+        needs_taxatie=option.needs_taxatie,
+        needs_ground=option.needs_ground,
     )
