@@ -9,13 +9,16 @@ is in, with retention starting as for any closure.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from phasedcare.domain import events as ev
 from phasedcare.domain.case import fold
+from phasedcare.domain.charts import PhaseChart, VeiligThuisChart
 from phasedcare.domain.vt_outcome import ended_involvement
 from phasedcare.errors import InvalidInput, TransitionRefused
 from phasedcare.ledger.mapper import EventMapper
@@ -380,3 +383,29 @@ def test_an_old_ledger_replays_its_decisions_as_not_recorded() -> None:
     assert view.veiligheidsbeoordeling == onderzoek
     assert (einde.follow_up, einde.reason) == ("geen_vervolgstappen", "")
     assert ended_involvement(case.vt_decisions)
+
+
+# -- the statechart diagrams of docs/case-model.md -----------------------------------------
+
+_CASE_MODEL = Path(__file__).resolve().parents[2] / "docs" / "case-model.md"
+
+
+def _drawn(diagram: str) -> set[tuple[str, str, str]]:
+    """(source, target, event) of every labelled arrow of a mermaid state diagram."""
+    return set(re.findall(r"^\s*(\w+) --> (\w+): (\w+)$", diagram, re.MULTILINE))
+
+
+def _charted(chart: type[PhaseChart] | type[VeiligThuisChart]) -> set[tuple[str, str, str]]:
+    """(source, target, event) of every transition of a chart."""
+    return {
+        (str(state.value), str(t.target.value), str(event.id))
+        for state in chart.states
+        for t in state.transitions
+        for event in t.events
+    }
+
+
+def test_the_diagrams_in_the_case_model_are_the_charts() -> None:
+    """The phase and Veilig Thuis diagrams draw exactly the transitions the charts allow."""
+    phase, vt = re.findall(r"```mermaid\n(.*?)```", _CASE_MODEL.read_text("utf-8"), re.DOTALL)[:2]
+    assert (_drawn(phase), _drawn(vt)) == (_charted(PhaseChart), _charted(VeiligThuisChart))
