@@ -110,6 +110,7 @@ class _Region:
     vt: tuple[Actor, ...]
     teams: tuple[str, ...]
     mda: str | None
+    local_date: Callable[[datetime], date]  # the region's day of a moment (its time zone)
 
     @classmethod
     def of(cls, policy: RegionalPolicy) -> _Region:
@@ -120,7 +121,7 @@ class _Region:
             Actor(user=f"u-vt-sim-{n:02d}", organisation=vt_id, role=Role.professional)
             for n in range(1, 9)
         )
-        return cls(vt=vt, teams=teams, mda=mda)
+        return cls(vt=vt, teams=teams, mda=mda, local_date=policy.local_date)
 
     def professional(self, organisation: str, rng: random.Random) -> Actor:
         return Actor(
@@ -147,6 +148,11 @@ class _Household:
         self.taxatie: dict[str, bool] = {}
 
     # -- helpers ----------------------------------------------------------------------------
+
+    @property
+    def today(self) -> date:
+        """The region's date at the household's moment."""
+        return self.region.local_date(self.t)
 
     def later(self, *, days: float = 0, hours: float = 0) -> datetime:
         self.t += timedelta(days=days, hours=hours)
@@ -296,7 +302,7 @@ class _Household:
                 instrument="VT-triage",
                 instrument_version="2023",
                 level=level,
-                assessed_on=self.t.date(),
+                assessed_on=self.today,
                 items={"structurele_onveiligheid": "ja" if level == "hoog" else "nee"},
             ),
         )
@@ -340,7 +346,7 @@ class _Household:
         yield from self.step(
             self.regie,
             cmd.AgreeSafetyPlan(
-                case_id=self.case_id, agreed_on=self.t.date(), summary="Synthetic safety plan."
+                case_id=self.case_id, agreed_on=self.today, summary="Synthetic safety plan."
             ),
         )
 
@@ -427,7 +433,7 @@ class _Household:
                     case_id=self.case_id,
                     condition_id=f"c{number}",
                     status=status if number == 1 else "met",
-                    observed_on=self.t.date(),
+                    observed_on=self.today,
                     evidence="Checked during a home visit (synthetic).",
                 ),
             )
@@ -477,7 +483,7 @@ class _Household:
             self.vt,
             cmd.RecordMonitoringCheck(
                 case_id=self.case_id,
-                checked_on=self.t.date(),
+                checked_on=self.today,
                 outcome="veilig" if safe else "onveilig",
             ),
         )
@@ -537,7 +543,7 @@ def simulate(
     end = clock.now
     start = end - timedelta(days=365 * years)
     region = _Region.of(engine.policy)
-    report = SimulationReport(first_day=start.date(), last_day=end.date())
+    report = SimulationReport(first_day=region.local_date(start), last_day=region.local_date(end))
     prefix = f"c-sim{seed}-"
     if engine.store.projection(f"{prefix}{0:07d}") is not None:
         msg = f"this database holds the simulation of seed {seed} already: pick another --seed"

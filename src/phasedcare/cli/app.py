@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +16,7 @@ from phasedcare.cli.output import (
     emit_json,
     fail,
     listing,
+    parse_moment,
     reporting_errors,
     say,
     table,
@@ -56,6 +56,14 @@ ActorOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 CaseArg = Annotated[str, typer.Argument(help="The case id.")]
+ReceivedAtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--received-at",
+        help="When Veilig Thuis received the melding, ISO 8601 (2026-03-10T00:30; without an "
+        "offset, the region's time zone); its deadlines count from it. Default: now.",
+    ),
+]
 
 
 @contextmanager
@@ -134,6 +142,7 @@ def case_open(
     summary: Annotated[
         str, typer.Option(help="What was reported (sealed, never shown in lists).")
     ] = "",
+    received_at: ReceivedAtOption = None,
     actor: ActorOption = "",
     home: HomeOption = None,
     as_json: JsonOption = False,
@@ -142,7 +151,12 @@ def case_open(
     who = parse_actor(actor)
     with open_engine(home) as engine, reporting_errors():
         result = engine.open_case(
-            actor=who, via=via, melder_kind=melder_kind, acute=acute, summary=summary
+            actor=who,
+            via=via,
+            melder_kind=melder_kind,
+            acute=acute,
+            summary=summary,
+            received_at=parse_moment(received_at, engine.policy.zone),
         )
     if as_json:
         emit_json(result)
@@ -168,7 +182,7 @@ def case_list(
             actor=who,
             phase=phase,
             organisation=organisation,
-            deadline_before=date.today() if overdue else None,  # noqa: DTZ011 - the user's today
+            deadline_before=engine.today() if overdue else None,
         )
     listing(
         rows,
@@ -343,7 +357,7 @@ def deadlines(
     who = parse_actor(actor)
     with open_engine(home) as engine, reporting_errors():
         rows = engine.deadlines(actor=who, overdue=overdue, kind=kind)
-    today = datetime.now(UTC).date()  # the engine judges deadlines in UTC too
+        today = engine.today()  # the region's today, as the engine judges deadlines
     if as_json:
         emit_json([{**asdict(r), "overdue": r.due < today} for r in rows])
         return

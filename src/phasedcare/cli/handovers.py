@@ -17,6 +17,7 @@ from phasedcare.cli.app import (
     CaseArg,
     HomeOption,
     JsonOption,
+    ReceivedAtOption,
     app,
     case_app,
     open_engine,
@@ -28,6 +29,7 @@ from phasedcare.cli.output import (
     fail,
     listing,
     parse_day,
+    parse_moment,
     report_command,
     reporting_errors,
     safe_text,
@@ -306,6 +308,7 @@ def case_melding(
     summary: Annotated[
         str, typer.Option(help="What was reported (sealed, never shown in lists).")
     ] = "",
+    received_at: ReceivedAtOption = None,
     actor: ActorOption = "",
     home: HomeOption = None,
     as_json: JsonOption = False,
@@ -320,6 +323,7 @@ def case_melding(
             melder_organisation=melder_organisation,
             acute=acute,
             summary=summary,
+            received_at=parse_moment(received_at, engine.policy.zone),
         )
     report_command(result, as_json)
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -20,6 +20,8 @@ from rich.text import Text
 from phasedcare import errors
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from phasedcare.service.views import CommandResult
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "fail",
     "listing",
     "parse_day",
+    "parse_moment",
     "report_command",
     "reporting_errors",
     "safe_text",
@@ -169,6 +172,31 @@ def parse_day(text: str | None) -> date:
         return date.fromisoformat(text)
     except ValueError:
         fail(f"{text!r} is not a date of the form YYYY-MM-DD")
+
+
+def parse_moment(text: str | None, zone: ZoneInfo) -> datetime | None:
+    """The moment an ISO 8601 option names (None when absent); without an offset it is a
+    time in ``zone``, the region's. A malformed time fails clearly, and so does a local time
+    the clocks skip or pass twice in ``zone`` (it is not one moment: give the offset)."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{text!r} is not a time of the form YYYY-MM-DDTHH:MM[+HH:MM] (ISO 8601)")
+    if moment.tzinfo is not None:
+        return moment
+    first, second = moment.replace(tzinfo=zone), moment.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    shown_as = f"{moment:%Y-%m-%dT%H:%M}"
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+        fail(f"{shown_as} does not exist in {zone.key} (the clocks go forward): check the time")
+    fail(
+        f"{shown_as} happens twice in {zone.key} (the clocks go back): give the offset, "
+        f"{first.isoformat(timespec='minutes')} for the first or "
+        f"{second.isoformat(timespec='minutes')} for the second"
+    )
 
 
 def report_command(result: CommandResult, as_json: bool) -> None:

@@ -117,6 +117,7 @@ class CaseState:
     vt_stage: str = "melding"
     vt_stage_since: datetime | None = None
     melding_received_at: datetime | None = None
+    last_melding: tuple[datetime, datetime] | None = None  # (registered, received)
     members: dict[str, Member] = field(default_factory=dict)
     flags: set[SpecificGroup] = field(default_factory=set)
     safety_plan: SafetyPlan | None = None
@@ -183,7 +184,7 @@ def _opened(state: CaseState, e: ev.CaseOpened) -> None:
     state.melder_kind, state.opened_at = e.melder_kind, e.at
     state.phase, state.phase_since = "aanmelding", e.at
     state.vt_stage, state.vt_stage_since = e.via, e.at
-    state.melding_received_at = e.at if e.via == "melding" else None
+    state.melding_received_at = (e.received_at or e.at) if e.via == "melding" else None
     state.regie_history.append(RegieAssignment(e.regie_organisation, e.casusregisseur, e.at))
     if e.melder_organisation:
         state.melders.append(e.melder_organisation)
@@ -208,7 +209,7 @@ def _phase(state: CaseState, e: ev.PhaseTransitioned) -> None:
 def _vt_stage(state: CaseState, e: ev.VtStageTransitioned) -> None:
     state.vt_stage, state.vt_stage_since = e.target, e.at
     if e.target == "melding":
-        state.melding_received_at = e.at
+        state.melding_received_at = _received_with(state, e.at)
     if e.target == "monitoring":
         state.monitoring_checks = []
     if e.target in FOLLOW_UP_OF_TARGET:
@@ -313,8 +314,17 @@ def _deadline_escalated(state: CaseState, e: ev.DeadlineEscalated) -> None:
     state.escalations.add((e.kind, e.ref, e.due))
 
 
+def _received_with(state: CaseState, at: datetime) -> datetime:
+    """When the melding that (re)starts the Veilig Thuis track at ``at`` was received: the
+    one registered in the same command (a hermelding), else ``at`` (omzetten naar melding)."""
+    if state.last_melding is not None and state.last_melding[0] == at:
+        return state.last_melding[1]
+    return at
+
+
 def _melding(state: CaseState, e: ev.MeldingReceived) -> None:
     state.meldingen.append((e.at, e.classification))
+    state.last_melding = (e.at, e.received_at or e.at)
     if e.melder_organisation and e.melder_organisation not in state.melders:
         state.melders.append(e.melder_organisation)
     if state.vt_stage in {"melding", "veiligheidsbeoordeling"} and e.acute:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from phasedcare.domain.household import MemberRole, SpecificGroup
 from phasedcare.domain.safety import ConditionStatus, RiskLevel
@@ -56,6 +56,10 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """The shape of every id a caller names (cases, handovers, shares, organisations): no ``~``,
 so no caller can name an access stream (``c-x~access``, ``~caseload~access``)."""
 _OPTIONAL_ID = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$"
+_RECEIVED_AT = (
+    "When Veilig Thuis received the melding, with its UTC offset; its deadlines count from "
+    "it. Not in the future nor more than a year back; default: now."
+)
 
 
 class Command(BaseModel):
@@ -87,6 +91,7 @@ class OpenCase(Command):
     case_id: str | None = Field(
         default=None, pattern=ID_PATTERN, description="Chosen by the engine when absent."
     )
+    received_at: AwareDatetime | None = Field(default=None, description=_RECEIVED_AT)
 
 
 class RecordMember(CaseCommand):
@@ -260,6 +265,7 @@ class RecordMelding(CaseCommand):
     melder_organisation: str = Field(default="", pattern=_OPTIONAL_ID)
     acute: bool = Field(default=False, strict=True)
     summary: str = Field(default="", max_length=10_000)
+    received_at: AwareDatetime | None = Field(default=None, description=_RECEIVED_AT)
 
 
 class RecordMonitoringCheck(CaseCommand):

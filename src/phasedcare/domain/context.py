@@ -23,5 +23,5 @@ class DecisionContext:
 
     @property
     def today(self) -> date:
-        """The date of ``now`` (UTC)."""
-        return self.now.date()
+        """The region's date at ``now`` (in the policy's time zone, not UTC's)."""
+        return self.policy.local_date(self.now)

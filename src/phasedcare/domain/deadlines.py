@@ -1,7 +1,9 @@
 """The deadlines a case runs against, in werkdagen, days, weeks and months from the policy.
 
 Deadlines are computed from the case's facts only (never from the wall clock), so that a
-projection rebuilt from the events equals the live one. Whether one is overdue is a
+projection rebuilt from the events equals the live one. A fact's moment becomes a day in the
+region's time zone (:meth:`RegionalPolicy.local_date`), never in UTC: a melding received at
+00:30 on a Tuesday in Amsterdam counts from that Tuesday. Whether one is overdue is a
 question asked later, with a date. An overdue deadline stays on the list, escalated or
 not, until the case moves past it: waiting cases are never dropped.
 """
@@ -60,7 +62,7 @@ def _veiligheidsbeoordeling(
     if case.vt_stage not in _ASSESSING or case.melding_received_at is None:
         return []
     days = policy.deadlines.veiligheidsbeoordeling_werkdagen
-    received = case.melding_received_at.date()
+    received = policy.local_date(case.melding_received_at)
     due = cal.add_working_days(received, days)
     what = f"veiligheidsbeoordeling within {days} werkdagen of the melding of {received}"
     return [
@@ -74,7 +76,7 @@ def _onderzoek(case: CaseState, policy: RegionalPolicy) -> list[Deadline]:
     if case.vt_stage != "onderzoek" or case.vt_stage_since is None:
         return []
     weeks = policy.deadlines.onderzoek_weken
-    due = case.vt_stage_since.date() + timedelta(weeks=weeks)
+    due = policy.local_date(case.vt_stage_since) + timedelta(weeks=weeks)
     what = f"onderzoek completed within {weeks} weken"
     return [
         _deadline(
@@ -92,7 +94,7 @@ def _monitoring(case: CaseState, policy: RegionalPolicy) -> list[Deadline]:
     if done >= len(moments):
         return []
     months = moments[done]
-    due = add_months(case.vt_stage_since.date(), months)
+    due = add_months(policy.local_date(case.vt_stage_since), months)
     what = f"monitoring moment {months} months after the handover"
     return [
         _deadline(
@@ -168,7 +170,7 @@ def _break_glass_reviews(
     return [
         _deadline(
             case,
-            break_glass_review_due(use.used_at.date(), cal),
+            break_glass_review_due(policy.local_date(use.used_at), cal),
             "break_glass_review",
             use.review_id,
             what=f"review of break-glass use {use.review_id} by {use.organisation}",

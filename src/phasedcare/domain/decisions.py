@@ -24,6 +24,7 @@ from phasedcare.domain.followup_decisions import (
     check_melder_organisation,
     extend_huisverbod,
     impose_huisverbod,
+    received_moment,
     record_huisverbod_help,
     record_melding,
     record_monitoring_check,
@@ -46,8 +47,13 @@ __all__ = ["DECISIONS", "decide", "open_case"]
 
 
 def open_case(case_id: str, command: cmd.OpenCase, ctx: DecisionContext) -> list[ev.DomainEvent]:
-    """Open a case at Veilig Thuis; the opening organisation holds regie from the start."""
+    """Open a case at Veilig Thuis; the opening organisation holds regie from the start.
+
+    The melding's deadlines count from ``received_at`` (when Veilig Thuis received it), the
+    event's ``at`` records when it was registered.
+    """
     check_melder_organisation(command.melder_organisation, ctx, case_id)
+    received_at = received_moment(command.received_at, ctx, case_id)
     return [
         ev.CaseOpened(
             case_id=case_id,
@@ -62,6 +68,7 @@ def open_case(case_id: str, command: cmd.OpenCase, ctx: DecisionContext) -> list
             summary=command.summary,
             regie_organisation=ctx.actor.organisation,
             casusregisseur=ctx.actor.user,
+            received_at=received_at,
         )
     ]
 

@@ -56,6 +56,12 @@ __all__ = [
 ]
 
 
+_RECEIVED_AT = (
+    "When Veilig Thuis received the melding (UTC); the envelope's at is when it was "
+    "registered. Absent from events recorded before it existed: then it is at."
+)
+
+
 class DomainEvent(BaseModel):
     """The envelope every event shares.
 
@@ -88,6 +94,7 @@ class CaseOpened(DomainEvent):
     summary: str = Field(default="", description="What the melder reported (sealed).")
     regie_organisation: str
     casusregisseur: str
+    received_at: AwareDatetime | None = Field(default=None, description=_RECEIVED_AT)
 
 
 class MemberRecorded(DomainEvent):
@@ -283,6 +290,7 @@ class MeldingReceived(DomainEvent):
     melder_organisation: str = ""
     acute: bool = False
     summary: str = Field(default="", description="What the melder reported (sealed).")
+    received_at: AwareDatetime | None = Field(default=None, description=_RECEIVED_AT)
 
 
 class MonitoringCheckRecorded(DomainEvent):

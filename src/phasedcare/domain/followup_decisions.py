@@ -3,10 +3,11 @@ after the handover, and the tijdelijk huisverbod."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from phasedcare.domain import commands as cmd
 from phasedcare.domain import events as ev
+from phasedcare.domain.calendar import add_months
 from phasedcare.domain.case import CaseState, Huisverbod
 from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.deciding import (
@@ -18,10 +19,12 @@ from phasedcare.domain.deciding import (
 from phasedcare.errors import NotFound, Refused
 
 __all__ = [
+    "RECEIVED_AT_MAX_MONTHS",
     "check_melder_organisation",
     "classify_melding",
     "extend_huisverbod",
     "impose_huisverbod",
+    "received_moment",
     "record_huisverbod_help",
     "record_melding",
     "record_monitoring_check",
@@ -48,6 +51,45 @@ def check_melder_organisation(organisation: str, ctx: DecisionContext, case_id: 
         ) from None
 
 
+RECEIVED_AT_MAX_MONTHS = 12
+"""How far back a melding registered now may have been received. Further back, its
+veiligheidsbeoordeling was due about a year ago: that is not a late registration but a
+history (brought in with ``phasedcare import``, which decides each line at its own moment)
+or a mistyped year, and either way it would put a year-old overdue deadline on the list."""
+
+
+def _local(moment: datetime, ctx: DecisionContext) -> str:
+    """``moment`` as the region reads it, with its offset (no personal data: a time)."""
+    return moment.astimezone(ctx.policy.zone).isoformat(sep=" ", timespec="minutes")
+
+
+def received_moment(
+    received_at: datetime | None, ctx: DecisionContext, case_id: str | None
+) -> datetime:
+    """When Veilig Thuis received the melding (UTC): the professional's ``received_at``, or
+    now when none is given. Refused when it lies in the future or more than
+    :data:`RECEIVED_AT_MAX_MONTHS` months before today."""
+    if received_at is None:
+        return ctx.now
+    if received_at > ctx.now:
+        raise Refused(
+            f"the melding cannot have been received in the future ({_local(received_at, ctx)}; "
+            f"it is now {_local(ctx.now, ctx)})",
+            case_id=case_id,
+            rule="received_in_future",
+        )
+    earliest = add_months(ctx.today, -RECEIVED_AT_MAX_MONTHS)
+    if ctx.policy.local_date(received_at) < earliest:
+        raise Refused(
+            f"a melding received on {ctx.policy.local_date(received_at)} lies more than "
+            f"{RECEIVED_AT_MAX_MONTHS} months back (the earliest is {earliest}): bring a "
+            "case's history in with phasedcare import",
+            case_id=case_id,
+            rule="received_too_long_ago",
+        )
+    return received_at.astimezone(UTC)
+
+
 def classify_melding(case: CaseState) -> str:
     """How CBS counts a new melding about this known household."""
     if case.vt_stage in _DURING_ASSESSMENT:
@@ -70,6 +112,7 @@ def record_melding(
             rule="case_is_advies",
         )
     check_melder_organisation(command.melder_organisation, ctx, case.case_id)
+    received_at = received_moment(command.received_at, ctx, case.case_id)
     classification = classify_melding(case)
     recorded: list[ev.DomainEvent] = [
         ev.MeldingReceived(
@@ -79,6 +122,7 @@ def record_melding(
             melder_organisation=command.melder_organisation,
             acute=command.acute,
             summary=command.summary,
+            received_at=received_at,
         )
     ]
     why = f"new melding ({classification}) on {ctx.today}"

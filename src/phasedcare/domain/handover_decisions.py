@@ -111,8 +111,9 @@ def _require_stable_long_enough(case: CaseState, ctx: DecisionContext) -> None:
         )
     if since > ctx.today:
         assert case.stable_since is not None  # noqa: S101 - since is derived from it
+        stable_on = ctx.policy.local_date(case.stable_since)
         raise Refused(
-            f"afschalen is premature: stable safety since {case.stable_since.date()} lasts "
+            f"afschalen is premature: stable safety since {stable_on} lasts "
             f"{months} months on {since}",
             case_id=case.case_id,
             rule="afschalen_premature",

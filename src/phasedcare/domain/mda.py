@@ -35,17 +35,17 @@ def _meldingen(case: CaseState) -> int:
     return len(case.meldingen) + (1 if case.opened_via == "melding" else 0)
 
 
-def _months_without_stable_safety(case: CaseState, today: date) -> int:
+def _months_without_stable_safety(case: CaseState, policy: RegionalPolicy, today: date) -> int:
     if case.opened_at is None or case.stable_since is not None:
         return 0
-    opened = case.opened_at.date()
+    opened = policy.local_date(case.opened_at)
     months = 0
     while add_months(opened, months + 1) <= today:
         months += 1
     return months
 
 
-def _signal_holds(signal: MdaSignal, case: CaseState, today: date) -> bool:
+def _signal_holds(signal: MdaSignal, case: CaseState, policy: RegionalPolicy, today: date) -> bool:
     latest = case.latest_risk_assessment
     checks = [
         signal.min_incidents is None or len(case.incidents) >= signal.min_incidents,
@@ -59,7 +59,8 @@ def _signal_holds(signal: MdaSignal, case: CaseState, today: date) -> bool:
         signal.children_present is None
         or signal.children_present == any(m.role is MemberRole.kind for m in case.members.values()),
         signal.min_months_without_stable_safety is None
-        or _months_without_stable_safety(case, today) >= signal.min_months_without_stable_safety,
+        or _months_without_stable_safety(case, policy, today)
+        >= signal.min_months_without_stable_safety,
     ]
     return all(checks)
 
@@ -70,7 +71,7 @@ def evaluate(case: CaseState, policy: RegionalPolicy, today: date) -> list[Crite
     for criterion in policy.mda.entry_criteria:
         if criterion.id in case.mda_assessed:
             results.append(CriterionResult(criterion.id, True, "assessed"))
-        elif criterion.signal is not None and _signal_holds(criterion.signal, case, today):
+        elif criterion.signal is not None and _signal_holds(criterion.signal, case, policy, today):
             results.append(CriterionResult(criterion.id, True, "signal"))
         else:
             results.append(CriterionResult(criterion.id, False, ""))
@@ -86,7 +87,7 @@ def stable_enough_since(case: CaseState, policy: RegionalPolicy) -> date | None:
     """The first day afschalen is not premature, or None while safety is not stable."""
     if case.stable_since is None:
         return None
-    return add_months(case.stable_since.date(), policy.mda.afschalen_stable_months)
+    return add_months(policy.local_date(case.stable_since), policy.mda.afschalen_stable_months)
 
 
 def signal_due(case: CaseState, policy: RegionalPolicy, today: date) -> bool:

@@ -14,10 +14,11 @@ non-text keys, anchors and aliases, and documents that are not a mapping are all
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from importlib import resources
 from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -27,15 +28,17 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from phasedcare.domain.calendar import WorkingDayCalendar
 from phasedcare.domain.safety import RiskLevel
-from phasedcare.errors import NotFound, PolicyError
+from phasedcare.errors import InvalidInput, NotFound, PolicyError
 
 __all__ = [
+    "DEFAULT_TIME_ZONE",
     "BreakGlassSettings",
     "CalendarSettings",
     "Deadlines",
@@ -58,6 +61,8 @@ _SLUG = r"^[a-z0-9][a-z0-9._-]{0,62}$"  # the same id shape as actors.Actor.orga
 _RECORD_TYPE = r"^[a-z][a-z0-9_]{0,59}$"
 _MAILBOX = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _VERSION = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,39}$"
+_ZONE = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"  # an IANA name: no dots, no leading /
+DEFAULT_TIME_ZONE = "Europe/Amsterdam"
 
 Positive = Annotated[StrictInt, Field(gt=0)]
 _Path = tuple[str | int, ...]
@@ -378,6 +383,13 @@ class RegionalPolicy(_Frozen):
     )
     region: str = Field(pattern=_SLUG, description="The region's id, e.g. ijsselland.")
     name: str = Field(min_length=1, max_length=200, description="The region's display name.")
+    time_zone: str = Field(
+        default=DEFAULT_TIME_ZONE,
+        pattern=_ZONE,
+        max_length=60,
+        description="The IANA time zone in which days, werkdagen and today are judged: a "
+        "melding received at 00:30 local time counts from that local day.",
+    )
     deadlines: Deadlines = Field(default_factory=Deadlines, description="Deadlines.")
     stable_safety: StableSafety = Field(
         default_factory=StableSafety, description="When stabiele veiligheid is reached."
@@ -415,6 +427,16 @@ class RegionalPolicy(_Frozen):
         "inspectie); any other auditor audits the cases its organisation has a part in "
         "(Veilig Thuis's, which reads every case, audit every case).",
     )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder, e.g. Europe
+            msg = f"{value} is not a known IANA time zone (e.g. Europe/Amsterdam)"
+            raise _rule_broken(msg) from None
+        return value
 
     @model_validator(mode="after")
     def _organisations_consistent(self) -> Self:
@@ -466,6 +488,21 @@ class RegionalPolicy(_Frozen):
     def veilig_thuis(self) -> Organisation:
         """The region's one Veilig Thuis organisation."""
         return next(o for o in self.organisations if o.kind is OrganisationKind.veilig_thuis)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The region's time zone (``time_zone``)."""
+        return ZoneInfo(self.time_zone)
+
+    def local_date(self, moment: datetime) -> date:
+        """The region's calendar day at ``moment``: the one way a date is taken from a time.
+
+        Raises:
+            InvalidInput: ``moment`` carries no time zone (it could be any day).
+        """
+        if moment.utcoffset() is None:
+            raise InvalidInput(f"{moment} carries no time zone", field="moment")
+        return moment.astimezone(self.zone).date()
 
     def working_days(self) -> WorkingDayCalendar:
         """The working-day calendar this policy describes."""

@@ -65,8 +65,8 @@ def retention(case: CaseState, policy: RegionalPolicy, today: date) -> Retention
         for r in policy.retention.rules
         if r.organisation_kind is None or str(r.organisation_kind) in kinds
     ]
-    youngest = _youngest_child(case)
-    until, rule = max((_until(r, case.phase_since.date(), youngest), r.id) for r in rules)
+    youngest, closed_on = _youngest_child(case), policy.local_date(case.phase_since)
+    until, rule = max((_until(r, closed_on, youngest), r.id) for r in rules)
     if case.legal_hold:
         return RetentionDecision(
             case.case_id, until, rule, due=False, why_not="a legal hold applies"

@@ -104,7 +104,7 @@ def all_conditions_met(case: CaseState, ctx: DecisionContext) -> str | None:
 def stable_period_lasted(case: CaseState, ctx: DecisionContext) -> str | None:
     """Herstel needs stable safety without incident for the policy's period."""
     months = ctx.policy.stable_safety.incident_free_months
-    since = case.phase_since.date() if case.phase_since else ctx.today
+    since = ctx.policy.local_date(case.phase_since) if case.phase_since else ctx.today
     if case.last_incident and case.last_incident > since:
         since = case.last_incident
     ready_on = add_months(since, months)
@@ -163,7 +163,7 @@ def monitoring_finished(case: CaseState, ctx: DecisionContext) -> str | None:
     if case.vt_stage != "monitoring" or case.vt_stage_since is None:
         return None
     moments = ctx.policy.deadlines.monitoring_maanden
-    ends_on = add_months(case.vt_stage_since.date(), max(moments))
+    ends_on = add_months(ctx.policy.local_date(case.vt_stage_since), max(moments))
     if ctx.today >= ends_on:
         return None
     checks = " and ".join(str(m) for m in moments)

@@ -118,7 +118,7 @@ def revoke_share(
     """Revoke a share that is still active."""
     share = _share(case, command.share_id)
     if share.revoked_at is not None:
-        why = f"share {share.share_id} was revoked on {share.revoked_at.date()}"
+        why = f"share {share.share_id} was revoked on {ctx.policy.local_date(share.revoked_at)}"
         raise _refuse(case, why, "share_revoked")
     if not share.active_on(ctx.today):
         raise _refuse(

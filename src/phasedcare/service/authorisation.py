@@ -202,7 +202,7 @@ def authorise_read(actor: Actor, case: CaseState, policy: RegionalPolicy, *, tod
         why = f"{org} sees only what its open handover shares (the handover view)"
         raise _deny(actor, case.case_id, why)
     if shares:
-        raise _deny(actor, case.case_id, _share_ended(shares[-1]))
+        raise _deny(actor, case.case_id, _share_ended(shares[-1], policy))
     raise _deny(actor, case.case_id, f"{org} holds no regie, handover or share for this case")
 
 
@@ -254,9 +254,9 @@ def concealed(
     return exc if knows else unknown_case(case.case_id)
 
 
-def _share_ended(share: Share) -> str:
+def _share_ended(share: Share, policy: RegionalPolicy) -> str:
     if share.revoked_at is not None:
-        return f"share {share.share_id} was revoked on {share.revoked_at.date()}"
+        return f"share {share.share_id} was revoked on {policy.local_date(share.revoked_at)}"
     return f"share {share.share_id} expired on {share.expires_on}"
 
 

@@ -7,7 +7,7 @@ it to :meth:`Engine.handle`, where it is authorised, decided and appended.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import date
+from datetime import date, datetime
 
 from phasedcare.domain import commands as cmd
 from phasedcare.domain.actors import Actor
@@ -34,8 +34,10 @@ class CommandMethods(ABC):
         summary: str = "",
         melder_organisation: str = "",
         case_id: str | None = None,
+        received_at: datetime | None = None,
     ) -> CommandResult:
-        """Open a case from a melding or an advies (Veilig Thuis only)."""
+        """Open a case from a melding or an advies (Veilig Thuis only); ``received_at`` is when
+        Veilig Thuis received it (aware; default now), from which its deadlines count."""
         command = make_command(
             cmd.OpenCase,
             via=via,
@@ -44,6 +46,7 @@ class CommandMethods(ABC):
             summary=summary,
             melder_organisation=melder_organisation,
             case_id=case_id,
+            received_at=received_at,
         )
         return self.handle(command, actor=actor)
 
@@ -255,8 +258,10 @@ class CommandMethods(ABC):
         melder_organisation: str = "",
         acute: bool = False,
         summary: str = "",
+        received_at: datetime | None = None,
     ) -> CommandResult:
-        """Record a new melding about this known household (vervolgmelding or hermelding)."""
+        """Record a new melding about this known household (vervolgmelding or hermelding);
+        ``received_at`` is when Veilig Thuis received it (aware; default now)."""
         command = make_command(
             cmd.RecordMelding,
             case_id=case_id,
@@ -264,6 +269,7 @@ class CommandMethods(ABC):
             melder_organisation=melder_organisation,
             acute=acute,
             summary=summary,
+            received_at=received_at,
         )
         return self.handle(command, actor=actor)
 

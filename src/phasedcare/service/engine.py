@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import structlog
 
@@ -102,6 +102,15 @@ def _created_id(events: list[DomainEvent]) -> str | None:
         return first.assessment.assessment_id
     field = _CREATES.get(type(first))
     return None if field is None else str(getattr(first, field))
+
+
+def _moments(command: cmd.Command) -> dict[str, str]:
+    """The moments a command was given for its log line: when a melding was received, if
+    the professional said so (a time, never anything about the household)."""
+    received = getattr(command, "received_at", None)
+    if not isinstance(received, datetime):
+        return {}
+    return {"received_at": received.astimezone(UTC).isoformat()}
 
 
 class Engine(CommandMethods, CaseReads):
@@ -204,6 +213,7 @@ class Engine(CommandMethods, CaseReads):
                 organisation=actor.organisation,
                 error=type(exc).__name__,
                 rule=getattr(exc, "rule", None),
+                **_moments(command),
             )
             raise
         self._log.info(
@@ -213,6 +223,7 @@ class Engine(CommandMethods, CaseReads):
             sequence=result.sequence,
             organisation=actor.organisation,
             events=result.events,
+            **_moments(command),
         )
         if self._auditor is not None:
             self._auditor.after_commit()
@@ -363,6 +374,11 @@ class Engine(CommandMethods, CaseReads):
         """The engine clock's time, at UTC."""
         return self._clock().astimezone(UTC)
 
+    def today(self) -> date:
+        """Today in the region's time zone, by the engine's clock: the day deadlines are
+        judged on."""
+        return self._policy.local_date(self._clock())
+
     def request_digest(self, text: bytes) -> str:
         """A keyed digest of a request: HMAC-SHA256 under a sub-key of the blind-index key.
 
@@ -450,7 +466,7 @@ class Engine(CommandMethods, CaseReads):
         crash in between is finished by the next run.
         """
         authorise_retention(actor, self._policy)
-        today = self._clock().astimezone(UTC).date()
+        today = self.today()
         decisions, erased = [], []
         for case_id in self._store.case_ids():
             try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from phasedcare.domain import events as ev
@@ -130,7 +130,8 @@ class CaseReads(ABC):
             [tombstone] = self._codec.decode(records[-1:])
             assert isinstance(tombstone, ev.CaseErased)  # noqa: S101 - by its header
             self._codec.forget(case_id)  # erased elsewhere: drop what this process opened
-            raise Erased(case_id=case_id, erased_on=str(tombstone.at.date()), rule=tombstone.rule)
+            erased_on = str(self._policy.local_date(tombstone.at))
+            raise Erased(case_id=case_id, erased_on=erased_on, rule=tombstone.rule)
         return records
 
     def _events(self, case_id: str) -> list[DomainEvent]:
@@ -182,8 +183,8 @@ class CaseReads(ABC):
         return concealed(exc, actor, case, self._policy)
 
     def _today(self) -> date:
-        """Today's date in UTC, by the engine's clock."""
-        return self._clock().astimezone(UTC).date()
+        """Today's date in the region's time zone, by the engine's clock."""
+        return self._policy.local_date(self._clock())
 
     def log_refused_actor(
         self, actor: Actor, *, case_id: str | None, action: str, query: str, exc: NotAuthorised
