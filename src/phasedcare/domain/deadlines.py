@@ -19,6 +19,7 @@ from phasedcare.domain.policy import RegionalPolicy
 
 __all__ = [
     "BREAK_GLASS_REVIEW_WERKDAGEN",
+    "FULFILLED_BY",
     "Deadline",
     "break_glass_review_due",
     "deadlines",
@@ -28,6 +29,19 @@ __all__ = [
 
 _ASSESSING = frozenset({"melding", "veiligheidsbeoordeling"})
 _PLAN_REVIEWED_IN = frozenset({"directe_veiligheid", "stabiele_veiligheid"})
+
+FULFILLED_BY: dict[str, frozenset[str]] = {
+    "veiligheidsbeoordeling": frozenset({"VtStageTransitioned"}),
+    "onderzoek": frozenset({"VtStageTransitioned"}),
+    "monitoring": frozenset({"MonitoringCheckRecorded"}),
+    "safety_plan_review": frozenset({"SafetyPlanAgreed"}),
+    "handover_response": frozenset({"HandoverAccepted", "HandoverRejected", "HandoverWithdrawn"}),
+    "huisverbod_hulp": frozenset({"HuisverbodHelpStarted"}),
+    "break_glass_review": frozenset({"BreakGlassReviewed"}),
+}
+"""Per kind of deadline, the events whose recording fulfils it: a deadline that leaves the
+list on any other event (a closure, a phase change) was not met, and the obligation it
+stands for stays open (:mod:`phasedcare.domain.obligations`). Every kind has an entry."""
 
 BREAK_GLASS_REVIEW_WERKDAGEN = 5
 """Veilig Thuis reviews every break-glass use within this many werkdagen (not a policy choice)."""
