@@ -108,6 +108,13 @@ BASELINES: dict[type[cmd.Command], dict[str, Any]] = {
     cmd.ExpireHandover: {"handover_id": "h1"},
     cmd.EscalateDeadline: {"kind": "veiligheidsbeoordeling", "ref": "m1"},
     cmd.RecordMelding: {"melder_kind": "burger", "summary": canary_text(0)},
+    cmd.ConcludeVeiligheidsbeoordeling: {
+        "melding_id": "m2",
+        "acute_onveiligheid": False,
+        "structurele_onveiligheid": True,
+        "follow_up": "geen_vervolgstappen",
+        "reason": canary_text(2),
+    },
     cmd.RecordMonitoringCheck: {
         "checked_on": TODAY.isoformat(),
         "outcome": "veilig",
@@ -376,6 +383,7 @@ def _wrong_state(case_id: str, refused_events: list[tuple[str, str]]) -> list[At
         *fired,
         attempt(cmd.ReleaseLegalHold, "no_hold"),
         attempt(cmd.RecordMonitoringCheck, "not_monitoring"),
+        attempt(cmd.ConcludeVeiligheidsbeoordeling, "melding", melding_id="m404"),
         attempt(cmd.ExtendHuisverbod, "huisverbod"),
         attempt(cmd.RecordHuisverbodHelp, "huisverbod"),
         attempt(cmd.WithdrawHandover, "handover", handover_id="h404"),

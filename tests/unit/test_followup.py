@@ -173,10 +173,11 @@ def test_new_meldingen_about_a_known_household_are_classified_as_cbs_counts_them
     assert received["classification"] == classification
 
 
-def test_a_hermelding_restarts_the_track_with_a_new_five_day_deadline(
+def test_a_hermelding_restarts_the_track_with_a_new_deadline(
     journey: Journey, engine: Engine, vt: Actor, clock: ManualClock
 ) -> None:
-    """After VT closed, a new melding opens the track at melding with its own deadline."""
+    """After VT closed, a new melding opens the track at melding with its own deadline: an
+    acute one within the policy's 24 hours (it was 5 werkdagen, 17 April: domain.md 2.2)."""
     journey.opened().with_members().assessing()
     engine.fire(journey.case_id, "besluit_einde_bemoeienis", actor=vt, chart="vt", **MOTIVATED)
     engine.fire(journey.case_id, "vt_afsluiten", actor=vt, chart="vt")
@@ -185,7 +186,7 @@ def test_a_hermelding_restarts_the_track_with_a_new_five_day_deadline(
     assert result.events == ["MeldingReceived", "VtStageTransitioned"]
     assert engine.show(journey.case_id, actor=vt).vt_stage == "melding"
     assert _kinds(engine, vt, journey.case_id)["veiligheidsbeoordeling"] == (
-        date(2026, 4, 17),
+        date(2026, 4, 12),
         False,
     )
 

@@ -23,6 +23,7 @@ from phasedcare.cli.output import (
 )
 from phasedcare.config import load_settings
 from phasedcare.domain.actors import Actor
+from phasedcare.domain.deadlines import passed
 
 if TYPE_CHECKING:
     from phasedcare.service.engine import Engine
@@ -357,21 +358,23 @@ def deadlines(
     who = parse_actor(actor)
     with open_engine(home) as engine, reporting_errors():
         rows = engine.deadlines(actor=who, overdue=overdue, kind=kind)
-        today = engine.today()  # the region's today, as the engine judges deadlines
+        now, today = engine.now(), engine.today()  # as the engine judges deadlines
+        zone = engine.policy.zone
+    late = {r: passed(r.due, r.due_at, today, now) for r in rows}
     if as_json:
-        emit_json([{**asdict(r), "overdue": r.due < today} for r in rows])
+        emit_json([{**asdict(r), "overdue": late[r]} for r in rows])
         return
     table(
         f"{len(rows)} deadlines",
         ["due", "case", "kind", "ref", "responsible", "overdue", "escalated"],
         [
             [
-                r.due,
+                r.due if r.due_at is None else f"{r.due_at.astimezone(zone):%Y-%m-%d %H:%M}",
                 r.case_id,
                 r.kind,
                 r.ref,
                 r.responsible,
-                "OVERDUE" if r.due < today else "",
+                "OVERDUE" if late[r] else "",
                 "escalated" if r.escalated else "",
             ]
             for r in rows

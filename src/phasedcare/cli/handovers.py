@@ -1,4 +1,4 @@
-"""``phasedcare handover | mda | webhooks`` and ``case melding | monitoring | huisverbod``.
+"""``phasedcare handover | mda | webhooks`` and ``case melding | vb | monitoring | huisverbod``.
 
 Handovers of regie with the payload their receiver sees, the MDA++ entry criteria, the facts
 Veilig Thuis records after a case is open, and an organisation's webhook subscriptions.
@@ -14,10 +14,13 @@ from rich.panel import Panel
 
 from phasedcare.cli.app import (
     ActorOption,
+    AcuteOption,
     CaseArg,
+    GroundOption,
     HomeOption,
     JsonOption,
     ReceivedAtOption,
+    StructureelOption,
     app,
     case_app,
     open_engine,
@@ -324,6 +327,54 @@ def case_melding(
             acute=acute,
             summary=summary,
             received_at=parse_moment(received_at, engine.policy.zone),
+        )
+    report_command(result, as_json)
+
+
+@case_app.command("vb")
+def case_vb(
+    case_id: CaseArg,
+    melding: Annotated[str, typer.Option(help="The vervolgmelding assessed: m2, m3, ...")],
+    follow_up: Annotated[
+        str,
+        typer.Option(
+            help="vervolgstappen_bij_veilig_thuis, overdracht, geen_vervolgstappen or "
+            "omzetten_naar_advies."
+        ),
+    ],
+    acute_onveiligheid: AcuteOption = None,
+    structurele_onveiligheid: StructureelOption = None,
+    reason: Annotated[
+        str, typer.Option(help="Why (required for geen vervolgstappen, advies, scaling up).")
+    ] = "",
+    scale_up: Annotated[
+        str | None,
+        typer.Option(
+            help="From overdracht or monitoring: besluit_onderzoek (with --ground), "
+            "besluit_voorwaarden_en_vervolg or besluit_verzoek_rvdk."
+        ),
+    ] = None,
+    ground: GroundOption = None,
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Conclude a vervolgmelding's own veiligheidsbeoordeling: taxatie and follow-up."""
+    who = parse_actor(actor)
+    with open_engine(home) as engine, reporting_errors():
+        result = engine.handle(
+            make_command(
+                cmd.ConcludeVeiligheidsbeoordeling,
+                case_id=case_id,
+                melding_id=melding,
+                acute_onveiligheid=acute_onveiligheid,
+                structurele_onveiligheid=structurele_onveiligheid,
+                follow_up=follow_up,
+                reason=reason,
+                scale_up=scale_up,
+                onderzoek_ground=ground,
+            ),
+            actor=who,
         )
     report_command(result, as_json)
 

@@ -14,13 +14,14 @@ from typing import Any
 from phasedcare.domain import events as ev
 from phasedcare.domain.household import Member, SpecificGroup
 from phasedcare.domain.safety import RiskAssessment, SafetyCondition, SafetyPlan
-from phasedcare.domain.vt_outcome import FOLLOW_UP_OF_TARGET, VtDecision
+from phasedcare.domain.vt_outcome import FOLLOW_UP_OF_TARGET, FollowUp, VtDecision
 
 __all__ = [
     "BreakGlassUse",
     "CaseState",
     "Handover",
     "Huisverbod",
+    "MeldingAssessment",
     "RegieAssignment",
     "Share",
     "apply",
@@ -103,6 +104,40 @@ class BreakGlassUse:
 
 
 @dataclass(slots=True)
+class MeldingAssessment:
+    """One melding and its own veiligheidsbeoordeling: when it was received, whether it was
+    reported acute, and, once concluded, the veiligheidstaxatie and the follow-up decided.
+
+    The melding that starts the Veilig Thuis track (the first, a hermelding, an advies
+    turned into a melding) is concluded by the chart's decision from the
+    veiligheidsbeoordeling, with every melding received during it; a vervolgmelding after
+    it is concluded on its own (:class:`~phasedcare.domain.events.VeiligheidsbeoordelingConcluded`).
+    A taxatie of ``None`` reads as "not recorded" (decided before it was asked).
+    """
+
+    melding_id: str
+    received_at: datetime
+    acute: bool = False
+    classification: str = "melding"
+    concluded_at: datetime | None = None
+    acute_onveiligheid: bool | None = None
+    structurele_onveiligheid: bool | None = None
+    follow_up: FollowUp | None = None
+    reason: str = ""
+
+    @property
+    def deadline_ref(self) -> str:
+        """The ref of its deadline: ``vb`` for the case's first melding (as before meldingen
+        had their own), ``vb-<melding id>`` for every later one."""
+        return "vb" if self.melding_id == "m1" else f"vb-{self.melding_id}"
+
+    @property
+    def concluded(self) -> bool:
+        """True once its veiligheidsbeoordeling was concluded."""
+        return self.concluded_at is not None
+
+
+@dataclass(slots=True)
 class CaseState:
     """Everything the domain knows about one case, rebuilt by folding its events."""
 
@@ -128,6 +163,7 @@ class CaseState:
     handovers: dict[str, Handover] = field(default_factory=dict)
     melders: list[str] = field(default_factory=list)
     meldingen: list[tuple[datetime, str]] = field(default_factory=list)
+    assessments: list[MeldingAssessment] = field(default_factory=list)
     monitoring_checks: list[date] = field(default_factory=list)
     vt_decisions: list[VtDecision] = field(default_factory=list)
     huisverbod: Huisverbod | None = None
@@ -169,6 +205,15 @@ class CaseState:
         return [b for b in self.break_glass.values() if b.outcome is None]
 
     @property
+    def open_assessments(self) -> list[MeldingAssessment]:
+        """Meldingen whose veiligheidsbeoordeling is not concluded yet."""
+        return [a for a in self.assessments if not a.concluded]
+
+    def assessment(self, melding_id: str) -> MeldingAssessment | None:
+        """The melding with this id, if the case has it."""
+        return next((a for a in self.assessments if a.melding_id == melding_id), None)
+
+    @property
     def last_incident(self) -> date | None:
         """The date of the most recent incident, if any."""
         return max(self.incidents, default=None)
@@ -185,6 +230,8 @@ def _opened(state: CaseState, e: ev.CaseOpened) -> None:
     state.phase, state.phase_since = "aanmelding", e.at
     state.vt_stage, state.vt_stage_since = e.via, e.at
     state.melding_received_at = (e.received_at or e.at) if e.via == "melding" else None
+    if e.via == "melding":
+        _assess(state, e.received_at or e.at, acute=e.acute, classification="melding")
     state.regie_history.append(RegieAssignment(e.regie_organisation, e.casusregisseur, e.at))
     if e.melder_organisation:
         state.melders.append(e.melder_organisation)
@@ -210,6 +257,11 @@ def _vt_stage(state: CaseState, e: ev.VtStageTransitioned) -> None:
     state.vt_stage, state.vt_stage_since = e.target, e.at
     if e.target == "melding":
         state.melding_received_at = _received_with(state, e.at)
+        if e.event == "omzetten_naar_melding":
+            _assess(state, e.at, acute=state.acute, classification="omgezet_advies")
+    if e.source == "veiligheidsbeoordeling" and e.target in FOLLOW_UP_OF_TARGET:
+        for assessment in state.open_assessments:
+            _conclude(assessment, e, FOLLOW_UP_OF_TARGET[e.target])
     if e.target == "monitoring":
         state.monitoring_checks = []
     if e.target in FOLLOW_UP_OF_TARGET:
@@ -225,6 +277,29 @@ def _vt_stage(state: CaseState, e: ev.VtStageTransitioned) -> None:
                 reason=e.reason,
             )
         )
+
+
+def _assess(state: CaseState, received_at: datetime, *, acute: bool, classification: str) -> None:
+    """A melding's own veiligheidsbeoordeling begins: m1, m2, ... in the order received."""
+    melding_id = f"m{len(state.assessments) + 1}"
+    state.assessments.append(MeldingAssessment(melding_id, received_at, acute, classification))
+
+
+def _conclude(
+    assessment: MeldingAssessment,
+    e: ev.VtStageTransitioned | ev.VeiligheidsbeoordelingConcluded,
+    follow_up: FollowUp,
+) -> None:
+    assessment.concluded_at = e.at
+    assessment.acute_onveiligheid = e.acute_onveiligheid
+    assessment.structurele_onveiligheid = e.structurele_onveiligheid
+    assessment.follow_up, assessment.reason = follow_up, e.reason
+
+
+def _vb_concluded(state: CaseState, e: ev.VeiligheidsbeoordelingConcluded) -> None:
+    assessment = state.assessment(e.melding_id)
+    if assessment is not None:
+        _conclude(assessment, e, e.follow_up)
 
 
 def _plan(state: CaseState, e: ev.SafetyPlanAgreed) -> None:
@@ -327,8 +402,9 @@ def _melding(state: CaseState, e: ev.MeldingReceived) -> None:
     state.last_melding = (e.at, e.received_at or e.at)
     if e.melder_organisation and e.melder_organisation not in state.melders:
         state.melders.append(e.melder_organisation)
-    if state.vt_stage in {"melding", "veiligheidsbeoordeling"} and e.acute:
+    if e.acute:
         state.acute = True
+    _assess(state, e.received_at or e.at, acute=e.acute, classification=e.classification)
 
 
 def _monitoring_check(state: CaseState, e: ev.MonitoringCheckRecorded) -> None:
@@ -416,6 +492,7 @@ _APPLIERS: dict[type[ev.DomainEvent], Callable[[CaseState, Any], None]] = {
     ev.HandoverEscalated: _handover_escalated,
     ev.DeadlineEscalated: _deadline_escalated,
     ev.MeldingReceived: _melding,
+    ev.VeiligheidsbeoordelingConcluded: _vb_concluded,
     ev.MonitoringCheckRecorded: _monitoring_check,
     ev.HuisverbodImposed: _huisverbod,
     ev.HuisverbodExtended: _huisverbod_extended,

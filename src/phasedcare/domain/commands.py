@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from phasedcare.domain.household import MemberRole, SpecificGroup
 from phasedcare.domain.safety import ConditionStatus, RiskLevel
-from phasedcare.domain.vt_outcome import OnderzoekGround
+from phasedcare.domain.vt_outcome import FollowUp, OnderzoekGround
 
 __all__ = [
     "COMMAND_TYPES",
@@ -27,6 +27,7 @@ __all__ = [
     "AssignCasusregisseur",
     "CaseCommand",
     "Command",
+    "ConcludeVeiligheidsbeoordeling",
     "EscalateDeadline",
     "ExpireHandover",
     "ExtendHuisverbod",
@@ -268,6 +269,29 @@ class RecordMelding(CaseCommand):
     received_at: AwareDatetime | None = Field(default=None, description=_RECEIVED_AT)
 
 
+class ConcludeVeiligheidsbeoordeling(CaseCommand):
+    """Conclude the veiligheidsbeoordeling of a vervolgmelding (Veilig Thuis), on its own.
+
+    It records the veiligheidstaxatie and the follow-up, and leaves the Veilig Thuis track
+    where it is: a running onderzoek or voorwaarden en vervolg takes the melding in. From
+    overdracht or monitoring, follow-up ``vervolgstappen_bij_veilig_thuis`` scales up with
+    ``scale_up`` (``besluit_onderzoek`` with its ground, ``besluit_voorwaarden_en_vervolg``
+    or ``besluit_verzoek_rvdk``). ``geen_vervolgstappen`` and ``omzetten_naar_advies`` need
+    a motivation, as does scaling up.
+    """
+
+    melding_id: str = Field(pattern="^m[0-9]{1,6}$", description="The melding: m2, m3, ...")
+    acute_onveiligheid: bool = Field(strict=True)
+    structurele_onveiligheid: bool = Field(strict=True)
+    follow_up: FollowUp
+    reason: str = Field(default="", max_length=5000)
+    scale_up: str | None = Field(
+        default=None,
+        pattern="^(besluit_onderzoek|besluit_voorwaarden_en_vervolg|besluit_verzoek_rvdk)$",
+    )
+    onderzoek_ground: OnderzoekGround | None = None
+
+
 class RecordMonitoringCheck(CaseCommand):
     """Record a monitoring moment after the handover; an unsafe outcome fires terugval."""
 
@@ -363,6 +387,7 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     ExpireHandover,
     EscalateDeadline,
     RecordMelding,
+    ConcludeVeiligheidsbeoordeling,
     RecordMonitoringCheck,
     ImposeHuisverbod,
     ExtendHuisverbod,

@@ -11,10 +11,10 @@ not, until the case moves past it: waiting cases are never dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from phasedcare.domain.calendar import WorkingDayCalendar, add_months
-from phasedcare.domain.case import CaseState
+from phasedcare.domain.case import CaseState, MeldingAssessment
 from phasedcare.domain.policy import RegionalPolicy
 
 __all__ = [
@@ -25,13 +25,13 @@ __all__ = [
     "deadlines",
     "next_deadline",
     "overdue",
+    "passed",
 ]
 
-_ASSESSING = frozenset({"melding", "veiligheidsbeoordeling"})
 _PLAN_REVIEWED_IN = frozenset({"directe_veiligheid", "stabiele_veiligheid"})
 
 FULFILLED_BY: dict[str, frozenset[str]] = {
-    "veiligheidsbeoordeling": frozenset({"VtStageTransitioned"}),
+    "veiligheidsbeoordeling": frozenset({"VtStageTransitioned", "VeiligheidsbeoordelingConcluded"}),
     "onderzoek": frozenset({"VtStageTransitioned"}),
     "monitoring": frozenset({"MonitoringCheckRecorded"}),
     "safety_plan_review": frozenset({"SafetyPlanAgreed"}),
@@ -49,7 +49,11 @@ BREAK_GLASS_REVIEW_WERKDAGEN = 5
 
 @dataclass(frozen=True, slots=True, order=True)
 class Deadline:
-    """A date something must be done by, what, which instance, and who must do it."""
+    """A date something must be done by, what, which instance, and who must do it.
+
+    ``due_at`` is the precise moment (UTC) of a deadline counted in hours, an acute
+    melding's veiligheidsbeoordeling; ``due`` is then that moment's day in the region.
+    """
 
     due: date
     kind: str
@@ -57,33 +61,74 @@ class Deadline:
     description: str
     responsible: str
     escalated: bool = False
+    due_at: datetime | None = None
 
-    def overdue_on(self, day: date) -> bool:
-        """True when ``day`` lies after the due date."""
-        return day > self.due
+    def overdue_on(self, day: date, now: datetime | None = None) -> bool:
+        """Whether it has passed on ``day`` (at ``now``): see :func:`passed`."""
+        return passed(self.due, self.due_at, day, now)
+
+
+def passed(due: date, due_at: datetime | None, day: date, now: datetime | None = None) -> bool:
+    """True when ``day`` lies after ``due`` or, for a deadline due at a moment, when ``now``
+    has passed that moment (without ``now``, the day decides)."""
+    if due_at is not None and now is not None:
+        return now > due_at
+    return day > due
 
 
 def _deadline(
-    case: CaseState, due: date, kind: str, ref: str, *, what: str, responsible: str
+    case: CaseState,
+    due: date,
+    kind: str,
+    ref: str,
+    *,
+    what: str,
+    responsible: str,
+    due_at: datetime | None = None,
 ) -> Deadline:
     escalated = (kind, ref, due) in case.escalations
-    return Deadline(due, kind, ref, what, responsible, escalated)
+    return Deadline(due, kind, ref, what, responsible, escalated, due_at)
+
+
+def _assessment_deadline(
+    case: CaseState, melding: MeldingAssessment, policy: RegionalPolicy, cal: WorkingDayCalendar
+) -> Deadline:
+    """One melding's veiligheidsbeoordeling: within the policy's hours of its receipt when
+    acute, else within its werkdagen of the day it was received."""
+    received = policy.local_date(melding.received_at)
+    if melding.acute:
+        hours = policy.deadlines.acute_veiligheidsbeoordeling_uren
+        due_at = melding.received_at + timedelta(hours=hours)
+        what = f"veiligheidsbeoordeling of acute melding {melding.melding_id} within {hours} hours"
+        return _deadline(
+            case,
+            policy.local_date(due_at),
+            "veiligheidsbeoordeling",
+            melding.deadline_ref,
+            what=what,
+            responsible=policy.veilig_thuis.id,
+            due_at=due_at,
+        )
+    days = policy.deadlines.veiligheidsbeoordeling_werkdagen
+    due = cal.add_working_days(received, days)
+    what = f"veiligheidsbeoordeling within {days} werkdagen of the melding of {received}"
+    if melding.melding_id != "m1":
+        what += f" ({melding.melding_id})"
+    return _deadline(
+        case,
+        due,
+        "veiligheidsbeoordeling",
+        melding.deadline_ref,
+        what=what,
+        responsible=policy.veilig_thuis.id,
+    )
 
 
 def _veiligheidsbeoordeling(
     case: CaseState, policy: RegionalPolicy, cal: WorkingDayCalendar
 ) -> list[Deadline]:
-    if case.vt_stage not in _ASSESSING or case.melding_received_at is None:
-        return []
-    days = policy.deadlines.veiligheidsbeoordeling_werkdagen
-    received = policy.local_date(case.melding_received_at)
-    due = cal.add_working_days(received, days)
-    what = f"veiligheidsbeoordeling within {days} werkdagen of the melding of {received}"
-    return [
-        _deadline(
-            case, due, "veiligheidsbeoordeling", "vb", what=what, responsible=policy.veilig_thuis.id
-        )
-    ]
+    """Every melding not yet assessed, each with its own veiligheidsbeoordeling."""
+    return [_assessment_deadline(case, m, policy, cal) for m in case.open_assessments]
 
 
 def _onderzoek(case: CaseState, policy: RegionalPolicy) -> list[Deadline]:
@@ -219,7 +264,13 @@ def next_deadline(
 
 
 def overdue(
-    case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalendar, today: date
+    case: CaseState,
+    policy: RegionalPolicy,
+    calendar: WorkingDayCalendar,
+    today: date,
+    *,
+    now: datetime | None = None,
 ) -> list[Deadline]:
-    """The deadlines that lie before ``today``, escalated or not."""
-    return [d for d in deadlines(case, policy, calendar) if d.overdue_on(today)]
+    """The deadlines that lie before ``today`` (or, due at a moment, before ``now``),
+    escalated or not."""
+    return [d for d in deadlines(case, policy, calendar) if d.overdue_on(today, now)]

@@ -22,6 +22,7 @@ from phasedcare.domain.deciding import (
 )
 from phasedcare.domain.followup_decisions import (
     check_melder_organisation,
+    conclude_veiligheidsbeoordeling,
     extend_huisverbod,
     impose_huisverbod,
     received_moment,
@@ -298,6 +299,7 @@ DECISIONS: dict[type[cmd.CaseCommand], Decision] = {
     cmd.EscalateDeadline: escalate_deadline,
     cmd.RecordMelding: record_melding,
     cmd.RecordMonitoringCheck: record_monitoring_check,
+    cmd.ConcludeVeiligheidsbeoordeling: conclude_veiligheidsbeoordeling,
     cmd.ImposeHuisverbod: impose_huisverbod,
     cmd.ExtendHuisverbod: extend_huisverbod,
     cmd.RecordHuisverbodHelp: record_huisverbod_help,

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from phasedcare.domain.actors import Actor
 from phasedcare.domain.household import MemberRole, SpecificGroup
 from phasedcare.domain.safety import ConditionStatus, RiskAssessment
-from phasedcare.domain.vt_outcome import OnderzoekGround
+from phasedcare.domain.vt_outcome import FollowUp, OnderzoekGround
 
 __all__ = [
     "EVENT_TYPES",
@@ -52,6 +52,7 @@ __all__ = [
     "ShareGranted",
     "ShareRevoked",
     "SpecificGroupFlagged",
+    "VeiligheidsbeoordelingConcluded",
     "VtStageTransitioned",
 ]
 
@@ -293,6 +294,22 @@ class MeldingReceived(DomainEvent):
     received_at: AwareDatetime | None = Field(default=None, description=_RECEIVED_AT)
 
 
+class VeiligheidsbeoordelingConcluded(DomainEvent):
+    """Veilig Thuis concluded the veiligheidsbeoordeling of one vervolgmelding, with its
+    veiligheidstaxatie and the follow-up decided, without restarting its track.
+
+    A scaling up it decided is recorded beside it as a :class:`VtStageTransitioned`.
+    """
+
+    melding_id: str = Field(description="The melding assessed: m2, m3, ... (m1 is the first).")
+    acute_onveiligheid: bool = Field(description="The veiligheidstaxatie: acute onveiligheid.")
+    structurele_onveiligheid: bool = Field(
+        description="The veiligheidstaxatie: structurele onveiligheid."
+    )
+    follow_up: FollowUp
+    reason: str = ""
+
+
 class MonitoringCheckRecorded(DomainEvent):
     """A monitoring moment after the handover was carried out."""
 
@@ -435,6 +452,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         HandoverEscalated,
         DeadlineEscalated,
         MeldingReceived,
+        VeiligheidsbeoordelingConcluded,
         MonitoringCheckRecorded,
         HuisverbodImposed,
         HuisverbodExtended,

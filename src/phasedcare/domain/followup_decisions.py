@@ -1,5 +1,5 @@
-"""Decisions about what follows a melding: new meldingen about a known household, monitoring
-after the handover, and the tijdelijk huisverbod."""
+"""Decisions about what follows a melding: new meldingen about a known household and the
+veiligheidsbeoordeling each gets, monitoring after the handover, and the tijdelijk huisverbod."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from phasedcare.domain import commands as cmd
 from phasedcare.domain import events as ev
 from phasedcare.domain.calendar import add_months
-from phasedcare.domain.case import CaseState, Huisverbod
+from phasedcare.domain.case import CaseState, Huisverbod, MeldingAssessment
+from phasedcare.domain.charts import SCALING_UP_FROM, Taxatie
 from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.deciding import (
     envelope,
@@ -16,12 +17,14 @@ from phasedcare.domain.deciding import (
     terugval,
     transition,
 )
-from phasedcare.errors import NotFound, Refused
+from phasedcare.domain.vt_outcome import FollowUp
+from phasedcare.errors import InvalidInput, NotFound, Refused
 
 __all__ = [
     "RECEIVED_AT_MAX_MONTHS",
     "check_melder_organisation",
     "classify_melding",
+    "conclude_veiligheidsbeoordeling",
     "extend_huisverbod",
     "impose_huisverbod",
     "received_moment",
@@ -131,6 +134,102 @@ def record_melding(
         if case.phase == "afgesloten":
             recorded.append(transition(case, ctx, "phase", "heropenen", why))
     return recorded + terugval(case, ctx, why)
+
+
+_STARTS_TRACK = frozenset({"melding", "hermelding", "omgezet_advies"})
+"""Meldingen (by classification) whose veiligheidsbeoordeling is the track's own: the
+chart's decision from the veiligheidsbeoordeling concludes them."""
+
+_VT_STEPS = frozenset(
+    {"melding", "veiligheidsbeoordeling", "onderzoek", "voorwaarden_en_vervolg", "verzoek_rvdk"}
+)
+"""Stages in which Veilig Thuis is assessing or taking steps of its own: a vervolgmelding
+concluded with vervolgstappen bij Veilig Thuis is taken into them, the track stays."""
+
+_NEEDS_MOTIVATION = frozenset({FollowUp.geen_vervolgstappen, FollowUp.omzetten_naar_advies})
+
+
+def _open_vervolgmelding(case: CaseState, melding_id: str) -> MeldingAssessment:
+    """The vervolgmelding ``melding_id`` whose veiligheidsbeoordeling is still open."""
+    found = case.assessment(melding_id)
+    if found is None:
+        raise Refused(
+            f"case {case.case_id} has no melding {melding_id}",
+            case_id=case.case_id,
+            rule="unknown_melding",
+        )
+    if found.concluded:
+        raise Refused(
+            f"the veiligheidsbeoordeling of melding {melding_id} was concluded already",
+            case_id=case.case_id,
+            rule="already_concluded",
+        )
+    if found.classification in _STARTS_TRACK:
+        raise Refused(
+            f"melding {melding_id} started the Veilig Thuis track: its veiligheidsbeoordeling "
+            "is concluded by the track's decision (besluit_*)",
+            case_id=case.case_id,
+            rule="concluded_by_decision",
+        )
+    return found
+
+
+def _check_follow_up(case: CaseState, command: cmd.ConcludeVeiligheidsbeoordeling) -> None:
+    """The follow-up fits where the track is: scaling up only for Veilig Thuis's own steps,
+    from a stage it scales up from; a motivation where the chart would ask one."""
+    own_steps = command.follow_up is FollowUp.vervolgstappen_bij_veilig_thuis
+    if command.scale_up is not None and not own_steps:
+        raise InvalidInput(
+            "scale_up goes with follow_up vervolgstappen_bij_veilig_thuis", field="scale_up"
+        )
+    if command.onderzoek_ground is not None and command.scale_up != "besluit_onderzoek":
+        raise InvalidInput(
+            "only scale_up besluit_onderzoek takes a ground", field="onderzoek_ground"
+        )
+    if command.follow_up in _NEEDS_MOTIVATION and not command.reason.strip():
+        raise InvalidInput(f"follow_up {command.follow_up} needs a reason", field="reason")
+    if own_steps and command.scale_up is None and case.vt_stage not in _VT_STEPS:
+        stages = ", ".join(sorted(SCALING_UP_FROM))
+        raise Refused(
+            f"the Veilig Thuis track is in {case.vt_stage}: vervolgstappen bij Veilig Thuis "
+            f"scale it up (scale_up, from {stages})",
+            case_id=case.case_id,
+            rule="scale_up_needed",
+        )
+
+
+def conclude_veiligheidsbeoordeling(
+    case: CaseState, command: cmd.ConcludeVeiligheidsbeoordeling, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Conclude a vervolgmelding's own veiligheidsbeoordeling: the taxatie and the follow-up,
+    and, when Veilig Thuis scales up, the chart's decision beside it (its rules apply)."""
+    refuse_when_closed(case, "concluding a veiligheidsbeoordeling")
+    melding = _open_vervolgmelding(case, command.melding_id)
+    _check_follow_up(case, command)
+    recorded: list[ev.DomainEvent] = [
+        ev.VeiligheidsbeoordelingConcluded(
+            **envelope(case, ctx),
+            melding_id=melding.melding_id,
+            acute_onveiligheid=command.acute_onveiligheid,
+            structurele_onveiligheid=command.structurele_onveiligheid,
+            follow_up=command.follow_up,
+            reason=command.reason,
+        )
+    ]
+    if command.scale_up is not None:
+        taxatie = Taxatie(command.acute_onveiligheid, command.structurele_onveiligheid)
+        recorded.append(
+            transition(
+                case,
+                ctx,
+                "vt",
+                command.scale_up,
+                command.reason,
+                taxatie=taxatie,
+                ground=command.onderzoek_ground,
+            )
+        )
+    return recorded
 
 
 def record_monitoring_check(

@@ -260,7 +260,7 @@ def escalate_deadline(
     case: CaseState, command: cmd.EscalateDeadline, ctx: DecisionContext
 ) -> list[ev.DomainEvent]:
     """Escalate an overdue deadline once; it stays overdue until the case moves past it."""
-    late = overdue(case, ctx.policy, ctx.calendar, ctx.today)
+    late = overdue(case, ctx.policy, ctx.calendar, ctx.today, now=ctx.now)
     found = next((d for d in late if (d.kind, d.ref) == (command.kind, command.ref)), None)
     if found is None:
         raise Refused(

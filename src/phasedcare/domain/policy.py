@@ -114,6 +114,13 @@ class Deadlines(_Frozen):
         description="Veiligheidsbeoordeling within N werkdagen of a melding "
         "(Uitvoeringsbesluit Wmo 2015 art. 4.1.7: 5).",
     )
+    acute_veiligheidsbeoordeling_uren: Positive = Field(
+        default=24,
+        le=120,
+        description="The veiligheidsbeoordeling of an acute melding within N hours of its "
+        "receipt (LNVT: meldingen van acuut gevaar altijd onmiddellijk; 24: the same day or "
+        "night, escalated at once when missed).",
+    )
     onderzoek_weken: Positive = Field(
         default=10, le=52, description="A Veilig Thuis onderzoek is completed within N weeks."
     )

@@ -61,6 +61,7 @@ _VT_ONLY = (
     cmd.ReleaseLegalHold,
     cmd.RecordMelding,
     cmd.RecordMonitoringCheck,
+    cmd.ConcludeVeiligheidsbeoordeling,
     cmd.ReviewBreakGlass,
 )
 _SYSTEM_ONLY = (cmd.ExpireHandover, cmd.EscalateDeadline, cmd.SignalMda)
@@ -143,6 +144,7 @@ _RESERVED_WHY: dict[type[cmd.Command], str] = {
     cmd.ReleaseLegalHold: "only Veilig Thuis places and releases legal holds",
     cmd.RecordMelding: "only Veilig Thuis records new meldingen and monitoring checks",
     cmd.RecordMonitoringCheck: "only Veilig Thuis records new meldingen and monitoring checks",
+    cmd.ConcludeVeiligheidsbeoordeling: "only Veilig Thuis concludes a veiligheidsbeoordeling",
     cmd.ReviewBreakGlass: "only Veilig Thuis reviews break-glass uses",
 }
 

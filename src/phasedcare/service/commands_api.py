@@ -273,6 +273,34 @@ class CommandMethods(ABC):
         )
         return self.handle(command, actor=actor)
 
+    def conclude_veiligheidsbeoordeling(
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        melding_id: str,
+        acute_onveiligheid: bool,
+        structurele_onveiligheid: bool,
+        follow_up: str,
+        reason: str = "",
+        scale_up: str | None = None,
+        onderzoek_ground: str | None = None,
+    ) -> CommandResult:
+        """Conclude a vervolgmelding's own veiligheidsbeoordeling (taxatie and follow-up);
+        ``scale_up`` names the chart decision when Veilig Thuis scales up for it."""
+        command = make_command(
+            cmd.ConcludeVeiligheidsbeoordeling,
+            case_id=case_id,
+            melding_id=melding_id,
+            acute_onveiligheid=acute_onveiligheid,
+            structurele_onveiligheid=structurele_onveiligheid,
+            follow_up=follow_up,
+            reason=reason,
+            scale_up=scale_up,
+            onderzoek_ground=onderzoek_ground,
+        )
+        return self.handle(command, actor=actor)
+
     def record_monitoring_check(
         self, case_id: str, *, actor: Actor, checked_on: date, outcome: str, note: str = ""
     ) -> CommandResult:

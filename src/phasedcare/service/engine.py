@@ -441,7 +441,7 @@ class Engine(CommandMethods, CaseReads):
         self._log.info("break glass", case_id=case_id, organisation=actor.organisation)
         if self._auditor is not None:
             self._auditor.after_commit()
-        return case_view(case, deadlines(case, self._policy, self._calendar), ctx.today)
+        return case_view(case, deadlines(case, self._policy, self._calendar), ctx.today, ctx.now)
 
     # -- projections ------------------------------------------------------------------------
 

@@ -49,7 +49,8 @@ TreeNode = tuple[int, int, bytes]
 
 @dataclass(frozen=True, slots=True, order=True)
 class DeadlineRow:
-    """One deadline of a case in the read model: what, by when, who, and whether escalated."""
+    """One deadline of a case in the read model: what, by when, who, and whether escalated;
+    ``due_at``, the precise moment of one counted in hours (an acute melding's)."""
 
     due: date
     case_id: str
@@ -57,6 +58,7 @@ class DeadlineRow:
     ref: str
     responsible: str
     escalated: bool
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +138,15 @@ def handover_cursor(row: HandoverRow) -> HandoverCursor:
 class DeadlineFilter:
     """Which deadlines to list, earliest first; ``None`` means any.
 
+    Overdue is ``due_before`` (today) with ``due_at_before`` (now): a deadline due before
+    today, or one due at a moment before now, passes either.
+
     ``after`` is a page's cursor: only rows whose sort key follows it.
     """
 
     responsible: str | None = None
     due_before: date | None = None
+    due_at_before: datetime | None = None
     kind: str | None = None
     limit: int | None = None
     after: DeadlineCursor | None = None

@@ -35,7 +35,8 @@ def project(
         next_deadline=deadline.due if deadline else None,
         next_deadline_kind=deadline.kind if deadline else None,
         deadlines=tuple(
-            DeadlineRow(d.due, case.case_id, d.kind, d.ref, d.responsible, d.escalated) for d in due
+            DeadlineRow(d.due, case.case_id, d.kind, d.ref, d.responsible, d.escalated, d.due_at)
+            for d in due
         ),
         handovers=tuple(
             HandoverRow(

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
 from phasedcare.domain import events as ev
 from phasedcare.domain.actors import Actor, Role
@@ -81,6 +81,14 @@ from phasedcare.service.views import (
 __all__ = ["CaseReads"]
 
 _SYSTEM_SEARCHES = frozenset({"deadlines", "mda_candidates"})
+
+_Row = TypeVar("_Row")
+
+
+def _acute_first(rows: list[_Row], acute: Callable[[_Row], bool]) -> list[_Row]:
+    """The rows with the acute ones first, each group in its own order (Veilig Thuis's
+    lists: an acute melding is assessed within hours, domain.md 2.2)."""
+    return sorted(rows, key=lambda row: not acute(row))
 
 
 class CaseReads(ABC):
@@ -294,8 +302,9 @@ class CaseReads(ABC):
     def show(self, case_id: str, *, actor: Actor) -> CaseView:
         """The case as it stands, with its deadlines judged today."""
         case, _ = self._read(case_id, actor, "show")
-        today = self._today()
-        return case_view(case, deadlines(case, self._policy, self._calendar), today)
+        now = self._clock().astimezone(UTC)
+        due = deadlines(case, self._policy, self._calendar)
+        return case_view(case, due, self._policy.local_date(now), now)
 
     def handover(self, case_id: str, handover_id: str, *, actor: Actor) -> HandoverPayloadView:
         """One handover with its payload: what its receiver may see, and all it may see."""
@@ -332,21 +341,24 @@ class CaseReads(ABC):
         after: DeadlineCursor | None = None,
         limit: int | None = None,
     ) -> list[DeadlineRow]:
-        """Deadlines earliest first, escalated or not (``overdue``: only those passed today);
-        a page of ``limit`` after the cursor (a row's ``deadline_cursor``).
+        """Deadlines earliest first, escalated or not (``overdue``: only those passed now: by
+        day, or an acute one by its moment); a page of ``limit`` after the cursor (a row's
+        ``deadline_cursor``). A whole list (no ``limit``) puts acute deadlines first.
 
         Professionals outside Veilig Thuis see the deadlines their organisation must meet.
         """
         organisation = self._caseload_scope(actor, "deadlines")
-        today = self._today()
+        now = self._clock().astimezone(UTC)
         found = DeadlineFilter(
             responsible=organisation,
-            due_before=today if overdue else None,
+            due_before=self._policy.local_date(now) if overdue else None,
+            due_at_before=now if overdue else None,
             kind=kind,
             after=after,
             limit=limit,
         )
-        return self._store.deadline_rows(found)
+        rows = self._store.deadline_rows(found)
+        return rows if limit is not None else _acute_first(rows, lambda r: r.due_at is not None)
 
     def _caseload_scope(self, actor: Actor, query: str) -> str | None:
         """Log a caseload search; the organisation a non-VT professional, or an auditor not of
@@ -436,7 +448,8 @@ class CaseReads(ABC):
         after_case_id: str | None = None,
     ) -> list[CaseProjection]:
         """The caseload: cases by regiehouder, phase and deadline (names never included), by
-        case id; a page of ``limit`` after the cursor ``after_case_id``.
+        case id, acute cases first in a whole list (no ``limit``); a page of ``limit`` after
+        the cursor ``after_case_id``, by case id.
 
         Professionals outside Veilig Thuis see only the cases their organisation holds.
         """
@@ -448,4 +461,5 @@ class CaseReads(ABC):
             limit=limit,
             after_case_id=after_case_id,
         )
-        return self._store.projections(found)
+        rows = self._store.projections(found)
+        return rows if limit is not None else _acute_first(rows, lambda p: p.acute)

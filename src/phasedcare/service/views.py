@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from phasedcare.domain.case import CaseState, Handover
+from phasedcare.domain.case import CaseState, Handover, MeldingAssessment
 from phasedcare.domain.charts import TransitionOption
 from phasedcare.domain.deadlines import Deadline
 from phasedcare.domain.events import AccessRecorded, DomainEvent, PlanVanAanpak
@@ -23,6 +23,7 @@ __all__ = [
     "HandoverPayloadView",
     "HandoverView",
     "HistoryEntry",
+    "MeldingView",
     "RegieView",
     "SharedConditionView",
     "TransitionView",
@@ -142,6 +143,7 @@ class DeadlineView(_View):
     responsible: str
     overdue: bool
     escalated: bool
+    due_at: datetime | None = None
 
 
 class VtDecisionView(_View):
@@ -173,11 +175,39 @@ def _vt_decision_view(d: VtDecision) -> VtDecisionView:
     )
 
 
+class MeldingView(_View):
+    """One melding and its own veiligheidsbeoordeling: received when, acute or not, and once
+    concluded, the veiligheidstaxatie and the follow-up (``None``: not yet, or not recorded)."""
+
+    melding_id: str
+    classification: str
+    received_at: datetime
+    acute: bool
+    concluded_at: datetime | None
+    acute_onveiligheid: bool | None
+    structurele_onveiligheid: bool | None
+    follow_up: str | None
+
+
+def _melding_view(m: MeldingAssessment) -> MeldingView:
+    return MeldingView(
+        melding_id=m.melding_id,
+        classification=m.classification,
+        received_at=m.received_at,
+        acute=m.acute,
+        concluded_at=m.concluded_at,
+        acute_onveiligheid=m.acute_onveiligheid,
+        structurele_onveiligheid=m.structurele_onveiligheid,
+        follow_up=str(m.follow_up) if m.follow_up else None,
+    )
+
+
 class CaseView(_View):
     """Everything about one case an authorised professional may see.
 
     ``veiligheidsbeoordeling`` is the decision that concluded the latest one, with its
-    veiligheidstaxatie; ``vt_decisions`` every Veilig Thuis decision, in order.
+    veiligheidstaxatie; ``vt_decisions`` every Veilig Thuis decision, in order; ``meldingen``
+    every melding with its own veiligheidsbeoordeling.
     """
 
     case_id: str
@@ -200,6 +230,7 @@ class CaseView(_View):
     policy_version: str
     veiligheidsbeoordeling: VtDecisionView | None = None
     vt_decisions: list[VtDecisionView] = Field(default_factory=list)
+    meldingen: list[MeldingView] = Field(default_factory=list)
 
 
 class HistoryEntry(_View):
@@ -265,8 +296,11 @@ def _regie(case: CaseState) -> list[RegieView]:
     ]
 
 
-def case_view(case: CaseState, deadlines: list[Deadline], today: date) -> CaseView:
-    """The view of a case's state with its deadlines judged on ``today``."""
+def case_view(
+    case: CaseState, deadlines: list[Deadline], today: date, now: datetime | None = None
+) -> CaseView:
+    """The view of a case's state with its deadlines judged on ``today`` (and those due at a
+    moment, at ``now``)."""
     assert case.opened_at is not None  # noqa: S101 - only opened cases are shown
     regie = _regie(case)
     conclusion = latest_conclusion(case.vt_decisions)
@@ -293,7 +327,8 @@ def case_view(case: CaseState, deadlines: list[Deadline], today: date) -> CaseVi
                 due=d.due,
                 description=d.description,
                 responsible=d.responsible,
-                overdue=d.overdue_on(today),
+                overdue=d.overdue_on(today, now),
+                due_at=d.due_at,
                 escalated=d.escalated,
             )
             for d in deadlines
@@ -302,6 +337,7 @@ def case_view(case: CaseState, deadlines: list[Deadline], today: date) -> CaseVi
         policy_version=case.policy_version,
         veiligheidsbeoordeling=_vt_decision_view(conclusion) if conclusion else None,
         vt_decisions=[_vt_decision_view(d) for d in case.vt_decisions],
+        meldingen=[_melding_view(m) for m in case.assessments],
     )
 
 

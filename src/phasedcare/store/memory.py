@@ -77,12 +77,21 @@ def matches(projection: CaseProjection, case_filter: CaseFilter) -> bool:
     )
 
 
+def _passed(row: DeadlineRow, f: DeadlineFilter) -> bool:
+    """No date criterion, or the row is due before it (by day, or by its moment)."""
+    if f.due_before is None and f.due_at_before is None:
+        return True
+    by_day = f.due_before is not None and row.due < f.due_before
+    moment, before = row.due_at, f.due_at_before
+    return by_day or (moment is not None and before is not None and moment < before)
+
+
 def deadline_matches(row: DeadlineRow, deadline_filter: DeadlineFilter) -> bool:
     """True when the deadline passes every criterion of the filter."""
     f = deadline_filter
     return (
         (f.responsible is None or row.responsible == f.responsible)
-        and (f.due_before is None or row.due < f.due_before)
+        and _passed(row, f)
         and (f.kind is None or row.kind == f.kind)
         and (f.after is None or deadline_cursor(row) > f.after)
     )

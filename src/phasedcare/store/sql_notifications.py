@@ -115,7 +115,7 @@ def _values(row: object, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _deadline_values(row: DeadlineRow) -> dict[str, Any]:
-    return _values(row, _DEADLINE_FIELDS)
+    return {**_values(row, _DEADLINE_FIELDS), "due_at": _utc(row.due_at)}
 
 
 def _handover_values(row: HandoverRow) -> dict[str, Any]:
@@ -209,8 +209,8 @@ def _deadline_order(row: DeadlineRow) -> tuple[Any, ...]:
 
 def _deadline(values: Sequence[Any]) -> DeadlineRow:
     """A deadline from its columns in field order (``_DEADLINE_COLUMNS``)."""
-    due, case_id, kind, ref, responsible, escalated = values
-    return DeadlineRow(_day(due), case_id, kind, ref, responsible, escalated)
+    due, case_id, kind, ref, responsible, escalated, due_at = values
+    return DeadlineRow(_day(due), case_id, kind, ref, responsible, escalated, _aware(due_at))
 
 
 def _handover(values: Sequence[Any]) -> HandoverRow:
@@ -362,8 +362,13 @@ class SqlNotifications:
             )
             if value is not None
         ]
+        passed: list[ColumnElement[bool]] = []
         if f.due_before is not None:
-            criteria.append(DEADLINES.c.due < f.due_before)
+            passed.append(DEADLINES.c.due < f.due_before)
+        if f.due_at_before is not None:
+            passed.append(DEADLINES.c.due_at < _utc(f.due_at_before))
+        if passed:
+            criteria.append(or_(*passed))
         if f.after is not None:
             criteria.append(_follows(_DEADLINE_ORDER, f.after))
         query = select(*_DEADLINE_COLUMNS).where(*criteria).order_by(*_DEADLINE_ORDER)

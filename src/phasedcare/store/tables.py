@@ -34,7 +34,7 @@ __all__ = [
 
 metadata = SQLModel.metadata
 
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 """The Alembic revision these tables match; the store refuses a database at another one."""
 
 STAMP_REGION = "region"
@@ -165,6 +165,9 @@ class DeadlineRecord(SQLModel, table=True):
     due: date
     responsible: str = Field(max_length=64)
     escalated: bool
+    due_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
 
 class HandoverRecord(SQLModel, table=True):
