@@ -54,9 +54,6 @@ def handover(case_id: str, to_organisation: str, **overrides: Any) -> cmd.Propos
     return cmd.ProposeHandover(**fields)
 
 
-_WAIVED_IN_STORIES = "the story skips plan reviews and condition checks on purpose"
-
-
 class Journey:
     """One synthetic case, moved by the methods below; each returns self to chain."""
 
@@ -173,22 +170,12 @@ class Journey:
         self.engine.fire(self.case_id, "naar_herstel", actor=self.wijkteam)
         return self
 
-    def waived_open_obligations(self, reason: str) -> Journey:
-        """Veilig Thuis waives every obligation still open, each with ``reason``."""
-        for obligation in self.engine.obligations(self.case_id, actor=self.vt):
-            if obligation.status in ("open", "escalated"):
-                self.engine.waive_obligation(
-                    self.case_id, actor=self.vt, obligation_id=obligation.id, reason=reason
-                )
-        return self
-
     def closed(self) -> Journey:
         """Veilig Thuis monitoring finished and the case closed."""
         self.in_herstel()
         self.engine.fire(self.case_id, "besluit_overdracht", actor=self.vt, chart="vt", **TAXATIE)
         self.engine.fire(self.case_id, "start_monitoring", actor=self.vt, chart="vt")
         self.clock.advance(days=370)
-        self.waived_open_obligations(_WAIVED_IN_STORIES)
         self.engine.fire(self.case_id, "vt_afsluiten", actor=self.vt, chart="vt")
         self.engine.fire(self.case_id, "afsluiten", actor=self.wijkteam)
         return self

@@ -293,7 +293,6 @@ def test_a_wijkteam_in_stabiele_veiligheid_closes_from_herstel_not_early(
     in_monitoring(journey).conditions_met()
     engine.fire(journey.case_id, "naar_stabiele_veiligheid", actor=journey.wijkteam)
     clock.advance(days=370)
-    journey.waived_open_obligations("the story skips the monitoring checks on purpose")
     fire_vt(journey, "vt_afsluiten")
     with pytest.raises(TransitionRefused) as caught:
         engine.fire(journey.case_id, "afsluiten", actor=journey.wijkteam, reason="all is well")
@@ -308,7 +307,6 @@ def test_veilig_thuis_holding_regie_closes_from_directe_veiligheid(
     fire_vt(journey, "besluit_voorwaarden_en_vervolg", **TAXATIE)
     fire_vt(journey, "start_monitoring")
     clock.advance(days=370)
-    journey.waived_open_obligations("the story skips the monitoring checks on purpose")
     fire_vt(journey, "vt_afsluiten")
     engine.fire(journey.case_id, "afsluiten", actor=journey.vt, reason="monitoring found it safe")
     assert engine.show(journey.case_id, actor=journey.vt).phase == "afgesloten"

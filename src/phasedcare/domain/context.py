@@ -7,7 +7,6 @@ from datetime import date, datetime
 
 from phasedcare.domain.actors import Actor
 from phasedcare.domain.calendar import WorkingDayCalendar
-from phasedcare.domain.obligations import Obligation
 from phasedcare.domain.policy import RegionalPolicy
 
 __all__ = ["DecisionContext"]
@@ -15,18 +14,12 @@ __all__ = ["DecisionContext"]
 
 @dataclass(frozen=True, slots=True)
 class DecisionContext:
-    """The circumstances of one decision; the domain reads the time only from here.
-
-    ``open_obligations`` are the case's open obligations before the decision, folded from
-    its events by the service (:func:`phasedcare.domain.obligations.track`): the closures
-    and a waiver are judged on them.
-    """
+    """The circumstances of one decision; the domain reads the time only from here."""
 
     now: datetime
     actor: Actor
     policy: RegionalPolicy
     calendar: WorkingDayCalendar
-    open_obligations: tuple[Obligation, ...] = ()
 
     @property
     def today(self) -> date:

@@ -12,7 +12,6 @@ from phasedcare.domain.calendar import add_months
 from phasedcare.domain.case import CaseState
 from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.household import MemberRole
-from phasedcare.domain.obligations import Obligation
 from phasedcare.domain.safety import ConditionStatus
 from phasedcare.domain.vt_outcome import ended_involvement
 
@@ -171,37 +170,11 @@ def monitoring_finished(case: CaseState, ctx: DecisionContext) -> str | None:
     return f"monitoring runs until {ends_on} (checks at {checks} months after it started)"
 
 
-def no_open_obligation(case: CaseState, ctx: DecisionContext) -> str | None:
-    """A closure leaves no obligation open unless each was fulfilled or waived with a reason.
-
-    Closing the Veilig Thuis track weighs Veilig Thuis's own obligations (the others' stay
-    with the case); closing the case weighs all of them.
-    """
-    closing_vt = case.vt_stage != "afgesloten"
-    left = [
-        o
-        for o in ctx.open_obligations
-        if not closing_vt or o.responsible == ctx.policy.veilig_thuis.id
-    ]
-    if not left:
-        return None
-    listed = "; ".join(_obligation_line(o, ctx) for o in left)
-    return f"open obligations: {listed} (fulfil each, or waive it with a reason)"
-
-
-def _obligation_line(obligation: Obligation, ctx: DecisionContext) -> str:
-    late = ", overdue" if obligation.overdue_on(ctx.today, ctx.now) else ""
-    escalated = ", escalated" if obligation.escalated else ""
-    return (
-        f"{obligation.id} ({obligation.description}; {obligation.responsible}, due "
-        f"{obligation.due}{late}{escalated})"
-    )
-
-
-CLOSURE_GUARDS: tuple[Rule, ...] = (no_open_handover, no_open_obligation)
+CLOSURE_GUARDS: tuple[Rule, ...] = (no_open_handover,)
 """The one place that says what must not be left open when a case or the Veilig Thuis track
-closes (``afsluiten``, ``vt_afsluiten``): an open handover, an open obligation (issue 14:
-"closing a track or a case with open obligations is refused with their list")."""
+closes (``afsluiten``, ``vt_afsluiten``). Today: an open handover. The obligations invariant
+(issue 14: "closing a track or a case with open obligations is refused with their list") adds
+its rule here, and both closures refuse with it."""
 
 PHASE_RULES: dict[str, tuple[Rule, ...]] = {
     "start_directe_veiligheid": (is_melding, has_members),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import structlog
@@ -24,7 +23,6 @@ from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.deadlines import deadlines
 from phasedcare.domain.decisions import decide, open_case
 from phasedcare.domain.events import DomainEvent
-from phasedcare.domain.obligations import ObligationBook, record
 from phasedcare.domain.policy import RegionalPolicy
 from phasedcare.domain.retention import RetentionDecision, retention
 from phasedcare.domain.share_decisions import use_break_glass
@@ -244,19 +242,16 @@ class Engine(CommandMethods, CaseReads):
         if not isinstance(command, cmd.CaseCommand):
             raise InvalidInput(f"{type(command).__name__} is not a command", field="command")
         known_actor(actor, self._policy)  # an unknown actor is told so whether the case exists
-        case, book, head = self._tracked_with_head(command.case_id)
-        ctx = replace(ctx, open_obligations=tuple(book.open))
+        case, head = self._load_with_head(command.case_id)
         try:
-            authorise_command(
-                actor, command, case, self._policy, open_obligations=ctx.open_obligations
-            )
+            authorise_command(actor, command, case, self._policy)
         except NotAuthorised as exc:  # no reason (no regiehouder) for who has no part in it
             raise concealed(exc, actor, case, self._policy) from None
         if expected_sequence is not None and expected_sequence != case.sequence:
             raise StaleVersion(
                 case_id=case.case_id, expected=expected_sequence, actual=case.sequence
             )
-        return self._commit(case, decide(case, command, ctx), head, remember, book)
+        return self._commit(case, decide(case, command, ctx), head, remember)
 
     def _open(
         self, command: cmd.OpenCase, ctx: DecisionContext, remember: Remember | None
@@ -283,9 +278,8 @@ class Engine(CommandMethods, CaseReads):
         events: list[DomainEvent],
         head: bytes,
         remember: Remember | None = None,
-        book: ObligationBook | None = None,
     ) -> CommandResult:
-        append = self._recorded(case, [events], head, book)
+        append = self._recorded(case, [events], head)
         result = CommandResult(
             case_id=case.case_id,
             sequence=case.sequence,
@@ -304,14 +298,9 @@ class Engine(CommandMethods, CaseReads):
         return result
 
     def _recorded(
-        self,
-        case: CaseState,
-        decisions: Sequence[list[DomainEvent]],
-        head: bytes,
-        book: ObligationBook | None = None,
+        self, case: CaseState, decisions: Sequence[list[DomainEvent]], head: bytes
     ) -> Append:
-        """Apply decided commands' events to ``case`` (and its obligations ``book``: a new
-        case's when None) in turn; the one append recording them.
+        """Apply decided commands' events to ``case`` in turn; the one append recording them.
 
         The sealed records chained to ``head``, the case's projection row after the last
         command, blind-index tokens and each command's notifications (judged on the state
@@ -322,17 +311,15 @@ class Engine(CommandMethods, CaseReads):
         events = [event for decided in decisions for event in decided]
         records = self._codec.encode(events, after_sequence=expected, previous=head)
         outbox: list[OutboxMessage] = []
-        book = ObligationBook() if book is None else book
         for decided in decisions:
             for event in decided:
                 apply(case, event)
-                record(book, case, event, self._policy, self._calendar)
             outbox += self._notifier.messages(case, decided)
         return Append(
             case_id=case.case_id,
             expected_sequence=expected,
             records=records,
-            projection=project(case, self._policy, self._calendar, book),
+            projection=project(case, self._policy, self._calendar),
             index=self._tokens(events),
             outbox=outbox,
         )
@@ -426,7 +413,7 @@ class Engine(CommandMethods, CaseReads):
         A refusal (no basis needed, no real reason, the policy's limit reached) records no
         event, only the denied attempt in the access log.
         """
-        case, book, head = self._tracked_with_head(case_id)
+        case, head = self._load_with_head(case_id)
         ctx = self._context(actor)
         try:
             authorise_break_glass(actor, case, self._policy, today=ctx.today)
@@ -441,7 +428,7 @@ class Engine(CommandMethods, CaseReads):
                 detail=refusal_detail(exc),
             )
             raise
-        self._commit(case, events, head, book=book)
+        self._commit(case, events, head)
         self._access.record(
             actor,
             case_id,
@@ -463,8 +450,7 @@ class Engine(CommandMethods, CaseReads):
         rows = []
         for case_id in self._store.case_ids():
             try:
-                case, book = self._tracked(case_id, self._events(case_id))
-                rows.append(project(case, self._policy, self._calendar, book))
+                rows.append(project(self._load(case_id), self._policy, self._calendar))
             except Erased:
                 continue
         return rows

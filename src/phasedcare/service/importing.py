@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -36,7 +36,6 @@ from phasedcare.domain.case import CaseState, apply
 from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.decisions import decide, open_case
 from phasedcare.domain.events import DomainEvent
-from phasedcare.domain.obligations import ObligationBook, record
 from phasedcare.domain.policy import RegionalPolicy
 from phasedcare.errors import InvalidInput, NotAuthorised, NotFound, PhasedCareError, Refused
 from phasedcare.ledger.chain import GENESIS
@@ -315,13 +314,11 @@ class _PlannedCase:
 
 @dataclass
 class _Plan:
-    """The whole file decided: its cases in order of opening, and the case states (and their
-    obligations) so far."""
+    """The whole file decided: its cases in order of opening, and the case states so far."""
 
     lines: int = 0
     cases: dict[str, _PlannedCase] = field(default_factory=dict)
     states: dict[str, CaseState] = field(default_factory=dict)
-    books: dict[str, ObligationBook] = field(default_factory=dict)
 
     @property
     def new(self) -> list[_PlannedCase]:
@@ -491,7 +488,6 @@ class Importer:
             if planned.stored:
                 self._check_stored(planned)
         plan.states.clear()  # the write folds each case afresh
-        plan.books.clear()
         return plan
 
     def _decide(self, line: ImportLine, plan: _Plan, *, resume: bool) -> None:
@@ -507,23 +503,14 @@ class Importer:
             else:
                 assert isinstance(line.command, cmd.CaseCommand)  # noqa: S101 - all others are
                 planned, state = self._case_of(line, plan)
-                ctx = replace(ctx, open_obligations=tuple(plan.books[planned.case_id].open))
-                authorise_command(
-                    line.actor,
-                    line.command,
-                    state,
-                    self._policy,
-                    open_obligations=ctx.open_obligations,
-                )
+                authorise_command(line.actor, line.command, state, self._policy)
                 events = decide(state, line.command, ctx)
         except ImportRejected:
             raise
         except PhasedCareError as exc:
             raise _rejection(line, exc) from None
-        book = plan.books[planned.case_id]
         for event in events:
             apply(state, event)
-            record(book, state, event, self._policy, self._calendar)
         planned.decisions.append(events)
 
     def _open(self, line: ImportLine, plan: _Plan, *, resume: bool) -> _PlannedCase:
@@ -540,7 +527,6 @@ class Importer:
         planned = _PlannedCase(case_id=case_id, opened_on=line.number, stored=stored)
         plan.cases[case_id] = planned
         plan.states[case_id] = CaseState(case_id=case_id)
-        plan.books[case_id] = ObligationBook()
         return planned
 
     def _case_of(self, line: ImportLine, plan: _Plan) -> tuple[_PlannedCase, CaseState]:

@@ -95,8 +95,6 @@ class CaseProjection:
     sequence: int
     next_deadline: date | None
     next_deadline_kind: str | None
-    next_obligation: str | None = None
-    next_obligation_due: date | None = None
     deadlines: tuple[DeadlineRow, ...] = ()
     handovers: tuple[HandoverRow, ...] = ()
 

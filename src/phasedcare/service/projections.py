@@ -5,7 +5,6 @@ from __future__ import annotations
 from phasedcare.domain.calendar import WorkingDayCalendar
 from phasedcare.domain.case import CaseState
 from phasedcare.domain.deadlines import deadlines
-from phasedcare.domain.obligations import ObligationBook
 from phasedcare.domain.policy import RegionalPolicy
 from phasedcare.service.ports import CaseProjection, DeadlineRow, HandoverRow
 
@@ -13,17 +12,14 @@ __all__ = ["project"]
 
 
 def project(
-    case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalendar, book: ObligationBook
+    case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalendar
 ) -> CaseProjection:
-    """The projection row of ``case`` and its obligations ``book``: ids, phases, dates and
-    organisations, never a name. The next obligation is the earliest open one."""
+    """The projection row of ``case``: ids, phases, dates and organisations, never a name."""
     if case.opened_at is None or case.updated_at is None:  # pragma: no cover - opened cases only
         msg = f"case {case.case_id} was never opened"
         raise ValueError(msg)
     due = deadlines(case, policy, calendar)
     deadline = due[0] if due else None
-    waiting = book.open
-    obligation = waiting[0] if waiting else None
     return CaseProjection(
         case_id=case.case_id,
         region=case.region,
@@ -38,8 +34,6 @@ def project(
         sequence=case.sequence,
         next_deadline=deadline.due if deadline else None,
         next_deadline_kind=deadline.kind if deadline else None,
-        next_obligation=obligation.id if obligation else None,
-        next_obligation_due=obligation.due if obligation else None,
         deadlines=tuple(
             DeadlineRow(d.due, case.case_id, d.kind, d.ref, d.responsible, d.escalated, d.due_at)
             for d in due

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -28,7 +27,6 @@ from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.deadlines import deadlines
 from phasedcare.domain.events import DomainEvent
 from phasedcare.domain.mda import CriterionResult, evaluate, signal_due
-from phasedcare.domain.obligations import ObligationBook, track
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
 from phasedcare.domain.share_decisions import ReviewTask, review_task
 from phasedcare.errors import (
@@ -73,12 +71,10 @@ from phasedcare.service.views import (
     CaseView,
     HandoverPayloadView,
     HistoryEntry,
-    ObligationView,
     TransitionView,
     case_view,
     handover_payload_view,
     history_entry,
-    obligation_view,
     transition_view,
 )
 
@@ -156,16 +152,6 @@ class CaseReads(ABC):
 
     def _load(self, case_id: str) -> CaseState:
         return fold(case_id, self._events(case_id))
-
-    def _tracked(self, case_id: str, events: list[DomainEvent]) -> tuple[CaseState, ObligationBook]:
-        """The case's state and its obligations, folded from its events."""
-        return track(case_id, events, self._policy, self._calendar)
-
-    def _tracked_with_head(self, case_id: str) -> tuple[CaseState, ObligationBook, bytes]:
-        """The case's state, its obligations and the leaf hash of its last record."""
-        records = self._records(case_id)
-        case, book = self._tracked(case_id, self._codec.decode(records))
-        return case, book, records[-1].leaf_hash
 
     def _read(self, case_id: str, actor: Actor, query: str) -> tuple[CaseState, list[DomainEvent]]:
         """The case as it stands now and its events, once ``actor`` may read it (logged)."""
@@ -425,46 +411,10 @@ class CaseReads(ABC):
         _, events = self._read(case_id, actor, "history")
         return [history_entry(seq, event) for seq, event in enumerate(events, start=1)]
 
-    def obligations(
-        self, case_id: str, *, actor: Actor, overdue: bool = False
-    ) -> list[ObligationView]:
-        """Every obligation of the case, open or ended, in the order opened (``overdue``: only
-        the open ones past their due date now)."""
-        _, events = self._read(case_id, actor, "obligations")
-        now = self._clock().astimezone(UTC)
-        today = self._policy.local_date(now)
-        _, book = self._tracked(case_id, events)
-        views = [obligation_view(case_id, o, today, now) for o in book.obligations]
-        return [v for v in views if v.overdue] if overdue else views
-
-    def open_obligations(self, *, actor: Actor, overdue: bool = False) -> list[ObligationView]:
-        """The open obligations of the caseload, earliest due first (``overdue``: only those
-        past their due date now); each case folded from its events, one caseload search.
-
-        Professionals outside Veilig Thuis see the obligations their organisation must meet.
-        """
-        organisation = self._caseload_scope(actor, "obligations")
-        now = self._clock().astimezone(UTC)
-        today = self._policy.local_date(now)
-        found = []
-        for row in self._store.projections(CaseFilter()):
-            try:
-                _, book = self._tracked(row.case_id, self._events(row.case_id))
-            except Erased:
-                continue
-            found += [
-                obligation_view(row.case_id, o, today, now)
-                for o in book.open
-                if organisation is None or o.responsible == organisation
-            ]
-        found = [v for v in found if v.overdue] if overdue else found
-        return sorted(found, key=lambda v: (v.due, v.case_id, v.id))
-
     def allowed(self, case_id: str, *, actor: Actor) -> list[TransitionView]:
         """Every event of both charts, whether it may fire now, and why not."""
-        _, events = self._read(case_id, actor, "allowed")
-        case, book = self._tracked(case_id, events)
-        ctx = replace(self._context(actor), open_obligations=tuple(book.open))
+        case, _ = self._read(case_id, actor, "allowed")
+        ctx = self._context(actor)
         return [transition_view(o) for chart in CHARTS for o in options(chart, case, ctx)]
 
     def state_at(

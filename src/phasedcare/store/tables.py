@@ -34,7 +34,7 @@ __all__ = [
 
 metadata = SQLModel.metadata
 
-SCHEMA_REVISION = "0011"
+SCHEMA_REVISION = "0010"
 """The Alembic revision these tables match; the store refuses a database at another one."""
 
 STAMP_REGION = "region"
@@ -90,8 +90,6 @@ class CaseRecord(SQLModel, table=True):
     sequence: int
     next_deadline: date | None = Field(default=None, index=True)
     next_deadline_kind: str | None = Field(default=None, max_length=40)
-    next_obligation: str | None = Field(default=None, max_length=160)
-    next_obligation_due: date | None = Field(default=None)
 
 
 class CaseKeyRecord(SQLModel, table=True):
