@@ -170,12 +170,26 @@ class Journey:
         self.engine.fire(self.case_id, "naar_herstel", actor=self.wijkteam)
         return self
 
+    def monitoring_check(self) -> Journey:
+        """Veilig Thuis records a safe monitoring check today."""
+        self.engine.record_monitoring_check(
+            self.case_id, actor=self.vt, checked_on=self.clock.today, outcome="veilig"
+        )
+        return self
+
+    def monitored_a_year(self) -> Journey:
+        """A year and five days of monitoring, with a safe check at 3 and at 12 months."""
+        self.clock.advance(days=92)
+        self.monitoring_check()
+        self.clock.advance(days=278)
+        return self.monitoring_check()
+
     def closed(self) -> Journey:
-        """Veilig Thuis monitoring finished and the case closed."""
+        """Veilig Thuis monitoring finished (checks at 3 and 12 months) and the case closed."""
         self.in_herstel()
         self.engine.fire(self.case_id, "besluit_overdracht", actor=self.vt, chart="vt", **TAXATIE)
         self.engine.fire(self.case_id, "start_monitoring", actor=self.vt, chart="vt")
-        self.clock.advance(days=370)
+        self.monitored_a_year()
         self.engine.fire(self.case_id, "vt_afsluiten", actor=self.vt, chart="vt")
         self.engine.fire(self.case_id, "afsluiten", actor=self.wijkteam)
         return self

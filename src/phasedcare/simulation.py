@@ -10,6 +10,9 @@ now and takes each along the shapes of ``domain.md`` (the shares below), through
 * the Veilig Thuis outcomes and their shares (``OUTCOMES``), onderzoek within 10 weken or late;
 * warm handovers to a wijkteam: accepted, rejected and sent elsewhere, or left unanswered
   until the sweep expires them;
+* safety conditions checked at their cadence by the regiehouder, a round missed now and then
+  (the sweep escalates the late check), and Veilig Thuis's monitoring checks at 3 and 12
+  months after the accepted overdracht (or the decision voorwaarden en vervolg);
 * terugval (a breached condition, an unsafe monitoring moment), MDA++ for about 5% of the
   serious cases, and a new melding about a third of the households (a known household:
   vervolgmelding or hermelding), found through the blind index as Veilig Thuis would;
@@ -59,6 +62,8 @@ LATE_ONDERZOEK = 0.20  # onderzoeken past 10 weken
 HANDOVER_ANSWERS = {"accept": 0.85, "reject": 0.05, "unanswered": 0.10}
 BREACH = 0.25  # a safety condition breached in stabiele veiligheid: terugval
 UNSAFE_MONITORING = 0.10  # a monitoring moment that finds it unsafe: terugval
+LATE_MONITORING = 0.15  # a monitoring check after its moment was due (escalated meanwhile)
+MISSED_CONDITION_CHECK = 0.08  # a round of condition checks skipped: overdue, escalated
 VERVOLGMELDING = 0.15  # a new melding about the household while care goes on: terugval
 HERMELDING = 0.20  # a new melding after the case closed (with vervolgmeldingen, 30-38% known)
 MDA_OF_SERIOUS = 0.05  # MDA++ for about 5% of the seriously unsafe households
@@ -141,6 +146,7 @@ class _Household:
         self.rng = rng
         self.vt = rng.choice(region.vt)
         self.conditions = 0
+        self.cadence = 28  # days between rounds of condition checks: the most frequent one
         self.handovers = 0
         self.members: list[tuple[str, date]] = []
         self.regie: Actor = self.vt
@@ -157,6 +163,16 @@ class _Household:
     def later(self, *, days: float = 0, hours: float = 0) -> datetime:
         self.t += timedelta(days=days, hours=hours)
         return self.t
+
+    def watched(self, *, days: float) -> Iterator[Step]:
+        """``days`` pass while the regiehouder checks the safety conditions at their cadence,
+        a day or two before each is due; now and then a round is missed."""
+        until = self.t + timedelta(days=days)
+        while self.conditions and self.t + timedelta(days=self.cadence) < until:
+            self.later(days=self.cadence - self.rng.uniform(1, 2))
+            if self.rng.random() >= MISSED_CONDITION_CHECK:
+                yield from self.check_conditions()
+        self.t = max(self.t, until)
 
     def step(self, actor: Actor, command: cmd.Command) -> Iterator[Step]:
         if self.rng.random() < READ_BEFORE_ACTING and not isinstance(command, cmd.OpenCase):
@@ -283,13 +299,15 @@ class _Household:
     def add_conditions(self, number: int) -> Iterator[Step]:
         for _ in range(number):
             self.conditions += 1
+            every = self.rng.choice([7, 14, 28])
+            self.cadence = min(self.cadence, every)
             yield from self.step(
                 self.vt,
                 cmd.AddSafetyCondition(
                     case_id=self.case_id,
                     statement=f"Synthetic safety condition {self.conditions}.",
                     owner=self.rng.choice(self.region.teams),
-                    check_every_days=self.rng.choice([7, 14, 28]),
+                    check_every_days=every,
                     check_method="home visit",
                 ),
             )
@@ -311,12 +329,14 @@ class _Household:
         ground = self.rng.choice(list(OnderzoekGround))
         yield from self.decide("besluit_onderzoek", "Synthetic onderzoek.", ground)
         late = self.rng.random() < LATE_ONDERZOEK
-        self.later(days=self.rng.uniform(71, 100) if late else self.rng.uniform(14, 68))
+        yield from self.watched(
+            days=self.rng.uniform(71, 100) if late else self.rng.uniform(14, 68)
+        )
 
     def end_track(self, event: str) -> Iterator[Step]:
         """Outcomes after which Veilig Thuis closes its involvement."""
         yield from self.decide(event, "Synthetic motivation: no further steps needed.")
-        self.later(days=self.rng.uniform(1, 60))
+        yield from self.watched(days=self.rng.uniform(1, 60))
         yield from self.fire(self.vt, "vt_afsluiten", "vt")
         yield from self.close_phase()
 
@@ -440,21 +460,22 @@ class _Household:
 
     def care(self, level: str, *, monitoring_start: datetime) -> Iterator[Step]:
         """Risk-driven care: stabiele veiligheid, terugval, MDA++, herstel, closure."""
-        self.later(days=self.rng.uniform(14, 45))
+        yield from self.watched(days=self.rng.uniform(14, 45))
         yield from self.check_conditions()
         yield from self.fire(self.regie, "naar_stabiele_veiligheid")
         yield from self.monitoring_moment(monitoring_start, months=3)
         yield from self.maybe_terugval(level)
-        self.later(days=self.rng.uniform(95, 150))
+        yield from self.watched(days=self.rng.uniform(95, 150))
         yield from self.check_conditions()
         yield from self.fire(self.regie, "naar_herstel")
         if not (yield from self.monitoring_moment(monitoring_start, months=12)):
-            self.later(days=self.rng.uniform(95, 150))
+            yield from self.watched(days=self.rng.uniform(95, 150))
             yield from self.check_conditions()
             yield from self.fire(self.regie, "naar_herstel")
-        self.t = max(self.t, monitoring_start + timedelta(days=370))
+        ends = monitoring_start + timedelta(days=370)
+        yield from self.watched(days=max(0.0, (ends - self.t).total_seconds() / 86400))
         yield from self.fire(self.vt, "vt_afsluiten", "vt")
-        self.later(days=self.rng.uniform(30, 180))
+        yield from self.watched(days=self.rng.uniform(30, 180))
         yield from self.close_phase()
         self.path.append("closed")
 
@@ -464,20 +485,23 @@ class _Household:
         if chance >= BREACH + VERVOLGMELDING:
             return
         self.path.append("terugval")
-        self.later(days=self.rng.uniform(5, 40))
+        yield from self.watched(days=self.rng.uniform(5, 40))
         if chance < BREACH:
             yield from self.check_conditions("breached")
         else:
             yield from self.known_household_melding()
         if level == "hoog" and self.rng.random() < MDA_OF_SERIOUS * 4:
             yield from self.mda()
-        self.later(days=self.rng.uniform(14, 45))
+        yield from self.watched(days=self.rng.uniform(14, 45))
         yield from self.check_conditions()
         yield from self.fire(self.regie, "naar_stabiele_veiligheid")
 
     def monitoring_moment(self, start: datetime, *, months: int) -> Generator[Step, None, bool]:
         """A monitoring moment; an unsafe one is a terugval (returns whether it was safe)."""
-        self.t = max(self.t, start + timedelta(days=30 * months + self.rng.uniform(0, 10)))
+        late = self.rng.random() < LATE_MONITORING
+        after = self.rng.uniform(3, 25) if late else -self.rng.uniform(1, 7)
+        moment = start + timedelta(days=30.4 * months + after)
+        yield from self.watched(days=max(0.0, (moment - self.t).total_seconds() / 86400))
         safe = self.rng.random() >= UNSAFE_MONITORING
         yield from self.step(
             self.vt,
@@ -489,7 +513,7 @@ class _Household:
         )
         if not safe:
             self.path.append("monitoring_onveilig")
-            self.later(days=self.rng.uniform(7, 30))
+            yield from self.watched(days=self.rng.uniform(7, 30))
             yield from self.check_conditions()
             yield from self.fire(self.regie, "naar_stabiele_veiligheid")
         return safe

@@ -65,15 +65,21 @@ def test_the_veiligheidsbeoordeling_deadline_skips_a_weekend_and_koningsdag(
 def test_overdue_lists_show_the_responsible_organisation_only_its_own(
     journey: Journey, engine: Engine, vt: Actor, wijkteam: Actor, clock: ManualClock
 ) -> None:
-    """A wijkteam sees the deadlines it must meet; Veilig Thuis sees every one."""
+    """A wijkteam sees the deadlines it must meet (the checks of the conditions it owns, its
+    answer to the handover); Veilig Thuis sees every one."""
     journey.opened().with_conditions()
     engine.handle(handover(journey.case_id, "wijkteam-zwolle"), actor=vt)
     clock.advance(days=20)
     assert {r.kind for r in engine.deadlines(actor=vt, overdue=True)} == {
         "veiligheidsbeoordeling",
+        "condition_check",
         "handover_response",
     }
-    assert [r.kind for r in engine.deadlines(actor=wijkteam, overdue=True)] == ["handover_response"]
+    assert [(r.kind, r.ref) for r in engine.deadlines(actor=wijkteam, overdue=True)] == [
+        ("handover_response", "h1"),
+        ("condition_check", "c1"),
+        ("condition_check", "c2"),
+    ]
 
 
 def test_onderzoek_is_due_in_ten_weeks(journey: Journey, engine: Engine, vt: Actor) -> None:
@@ -86,21 +92,27 @@ def test_onderzoek_is_due_in_ten_weeks(journey: Journey, engine: Engine, vt: Act
 def test_monitoring_moments_fall_at_three_and_twelve_months_after_the_handover(
     journey: Journey, engine: Engine, vt: Actor, clock: ManualClock
 ) -> None:
-    """Each monitoring check carried out moves the deadline to the next moment; then none."""
+    """Each moment is a deadline from the accepted handover until a check carries it out."""
     journey.in_directe_veiligheid()
     engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt", **TAXATIE)
+    journey.handed_over()
     engine.fire(journey.case_id, "start_monitoring", actor=vt, chart="vt")
-    assert _kinds(engine, vt, journey.case_id)["monitoring"] == (date(2026, 6, 2), False)
+
+    def moments() -> dict[str, date]:
+        rows = engine.deadlines(actor=vt, kind="monitoring")
+        return {r.ref: r.due for r in rows if r.case_id == journey.case_id}
+
+    assert moments() == {"m3": date(2026, 6, 2), "m12": date(2027, 3, 2)}
     clock.advance(days=90)
     engine.record_monitoring_check(
         journey.case_id, actor=vt, checked_on=clock.today, outcome="veilig"
     )
-    assert _kinds(engine, vt, journey.case_id)["monitoring"] == (date(2027, 3, 2), False)
+    assert moments() == {"m12": date(2027, 3, 2)}
     clock.advance(days=300)
     engine.record_monitoring_check(
         journey.case_id, actor=vt, checked_on=clock.today, outcome="veilig"
     )
-    assert "monitoring" not in _kinds(engine, vt, journey.case_id)
+    assert moments() == {}
 
 
 def test_an_unsafe_monitoring_check_falls_back_and_only_vt_monitors(
@@ -154,6 +166,7 @@ def test_new_meldingen_about_a_known_household_are_classified_as_cbs_counts_them
     if walk == "monitoring":
         journey.in_directe_veiligheid()
         engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt", **TAXATIE)
+        journey.handed_over()
         engine.fire(journey.case_id, "start_monitoring", actor=vt, chart="vt")
     elif walk == "vt_closed":
         journey.opened().with_members().assessing()

@@ -75,14 +75,18 @@ def test_naar_stabiele_veiligheid_lists_every_missing_requirement(
 def test_a_breached_condition_blocks_stabiele_veiligheid(
     journey: Journey, engine: Engine, vt: Actor, clock: ManualClock
 ) -> None:
-    """A breached safety condition is named with its date."""
+    """A breached safety condition is named with its date, and so is one never checked."""
     journey.in_directe_veiligheid().with_plan()
     engine.record_condition_status(
         journey.case_id, actor=vt, condition_id="c2", status="breached", observed_on=clock.today
     )
     error = refusal(engine, journey.case_id, "naar_stabiele_veiligheid", vt)
     assert error.reasons == [
-        ("no_breached_condition", "safety condition c2 breached on 2026-03-02")
+        (
+            "conditions_checked_and_met",
+            "safety conditions not checked and met: c1 (never checked), "
+            "c2 (breached on 2026-03-02)",
+        )
     ]
 
 

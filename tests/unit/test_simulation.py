@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
@@ -102,3 +103,21 @@ def test_hermeldingen_years_later_walk_on_without_a_refusal() -> None:
     report = simulate(engine, clock, households=400, years=4, seed=11)
     assert report.paths["known_household"] > 30
     assert report.refused == {}
+
+
+def test_conditions_and_monitoring_are_checked_mostly_in_time_and_sometimes_missed(
+    region: tuple[Engine, SimulationReport],
+) -> None:
+    """The regiehouders check the safety conditions at their cadence and Veilig Thuis its
+    monitoring moments; a few checks are missed and escalated (2.4, 2.5)."""
+    engine, _ = region
+    vt = actor_of("vt-ijsselland")
+    counts: Counter[str] = Counter()
+    for case_id in engine.store.case_ids():
+        for event in engine.history(case_id, actor=vt):
+            kind = event.details.get("kind") if event.event_type == "DeadlineEscalated" else None
+            counts[f"escalated {kind}" if kind else event.event_type] += 1
+    checks, missed = counts["SafetyConditionStatusRecorded"], counts["escalated condition_check"]
+    assert 0 < missed < 0.2 * checks
+    moments, late = counts["MonitoringCheckRecorded"], counts["escalated monitoring"]
+    assert 0 < late < 0.3 * moments

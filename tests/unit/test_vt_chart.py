@@ -163,21 +163,25 @@ def test_an_onderzoek_ends_in_an_outcome(journey: Journey, engine: Engine, vt: A
 def test_monitoring_runs_until_the_last_moment(
     journey: Journey, engine: Engine, vt: Actor, clock: ManualClock
 ) -> None:
-    """Monitoring cannot close before the policy's last moment (12 months) and can after it."""
+    """Monitoring cannot close before the policy's last moment (12 months) and can after it,
+    its moments carried out."""
     journey.opened().with_members().assessing().with_conditions(1)
     engine.fire(journey.case_id, "besluit_overdracht", actor=vt, chart="vt", **TAXATIE)
+    journey.handed_over()
     engine.fire(journey.case_id, "start_monitoring", actor=vt, chart="vt")
-    assert [(d.kind, str(d.due)) for d in engine.show(journey.case_id, actor=vt).deadlines] == [
-        ("monitoring", "2026-06-02")
-    ]
-    clock.advance(days=200)
+    assert [
+        (d.kind, d.ref, str(d.due))
+        for d in engine.show(journey.case_id, actor=vt).deadlines
+        if d.kind == "monitoring"
+    ] == [("monitoring", "m3", "2026-06-02"), ("monitoring", "m12", "2027-03-02")]
+    clock.advance(days=92)
+    journey.monitoring_check()
+    clock.advance(days=250)
+    journey.monitoring_check()
     assert refused(engine, journey.case_id, "vt_afsluiten", vt).reasons == [
-        (
-            "monitoring_finished",
-            "monitoring runs until 2027-03-02 (checks at 3 and 12 months after it started)",
-        )
+        ("monitoring_finished", "monitoring runs until 2027-03-02")
     ]
-    clock.advance(days=165)
+    clock.advance(days=23)
     engine.fire(journey.case_id, "vt_afsluiten", actor=vt, chart="vt")
     assert stage(engine, journey.case_id, vt) == "afgesloten"
 

@@ -292,7 +292,7 @@ def test_a_wijkteam_in_stabiele_veiligheid_closes_from_herstel_not_early(
     """After monitoring ran its course, the regiehouder still closes from herstel."""
     in_monitoring(journey).conditions_met()
     engine.fire(journey.case_id, "naar_stabiele_veiligheid", actor=journey.wijkteam)
-    clock.advance(days=370)
+    journey.monitored_a_year()
     fire_vt(journey, "vt_afsluiten")
     with pytest.raises(TransitionRefused) as caught:
         engine.fire(journey.case_id, "afsluiten", actor=journey.wijkteam, reason="all is well")
@@ -306,7 +306,7 @@ def test_veilig_thuis_holding_regie_closes_from_directe_veiligheid(
     journey.in_directe_veiligheid()
     fire_vt(journey, "besluit_voorwaarden_en_vervolg", **TAXATIE)
     fire_vt(journey, "start_monitoring")
-    clock.advance(days=370)
+    journey.monitored_a_year()
     fire_vt(journey, "vt_afsluiten")
     engine.fire(journey.case_id, "afsluiten", actor=journey.vt, reason="monitoring found it safe")
     assert engine.show(journey.case_id, actor=journey.vt).phase == "afgesloten"

@@ -343,8 +343,8 @@ def deadlines(
     kind: Annotated[
         str | None,
         typer.Option(
-            help="veiligheidsbeoordeling, onderzoek, monitoring, safety_plan_review, "
-            "handover_response or huisverbod_hulp."
+            help="veiligheidsbeoordeling, onderzoek, monitoring, condition_check, "
+            "safety_plan_review, handover_response or huisverbod_hulp."
         ),
     ] = None,
     actor: ActorOption = "",

@@ -185,6 +185,16 @@ class _Household:
                 evidence="Checked during a home visit (demo).",
             )
 
+    def _monitoring_check(self) -> None:
+        """Veilig Thuis's monitoring moment (3 or 12 months after the accepted handover)."""
+        self.engine.record_monitoring_check(
+            self.case_id,
+            actor=self.actors["vt"],
+            checked_on=self.clock.today,
+            outcome="veilig",
+            note="Called the wijkteam and the household (demo).",
+        )
+
     def _towards(self, ending: str) -> str:
         wijkteam = self.actors["wijkteam"]
         self.clock.advance(days=14)
@@ -203,12 +213,16 @@ class _Household:
                 evidence="New incident reported by the police (demo).",
             )
             return self.case_id
-        self.clock.advance(days=100)
+        self.clock.advance(days=76)
+        self._monitoring_check()
+        self.clock.advance(days=24)
         self._all_conditions("met", wijkteam)
         self.engine.fire(self.case_id, "naar_herstel", actor=wijkteam)
         if ending == "herstel":
             return self.case_id
-        self.clock.advance(days=270)
+        self.clock.advance(days=249)
+        self._monitoring_check()
+        self.clock.advance(days=3)
         self.engine.fire(self.case_id, "vt_afsluiten", actor=self.actors["vt"], chart="vt")
         self.engine.fire(self.case_id, "afsluiten", actor=wijkteam)
         return self.case_id

@@ -262,8 +262,8 @@ def _vt_stage(state: CaseState, e: ev.VtStageTransitioned) -> None:
     if e.source == "veiligheidsbeoordeling" and e.target in FOLLOW_UP_OF_TARGET:
         for assessment in state.open_assessments:
             _conclude(assessment, e, FOLLOW_UP_OF_TARGET[e.target])
-    if e.target == "monitoring":
-        state.monitoring_checks = []
+    if e.target != "monitoring":
+        state.monitoring_checks = []  # a new period (or none) begins; start_monitoring keeps it
     if e.target in FOLLOW_UP_OF_TARGET:
         state.vt_decisions.append(
             VtDecision(
@@ -318,6 +318,7 @@ def _condition(state: CaseState, e: ev.SafetyConditionAdded) -> None:
         owner=e.owner,
         check_every_days=e.check_every_days,
         check_method=e.check_method,
+        added_at=e.at,
     )
 
 

@@ -12,7 +12,10 @@ a reason, once Veilig Thuis has ended its involvement or while it holds regie.
 The **Veilig Thuis chart** follows a melding or an advies through the veiligheidsbeoordeling,
 one of its six outcomes, onderzoek, monitoring and closure. From voorwaarden en vervolg,
 overdracht and monitoring Veilig Thuis scales up (onderzoek, voorwaarden en vervolg, verzoek
-aan de Raad) with a reason, without closing its track.
+aan de Raad) with a reason, without closing its track. Monitoring begins when the overdracht
+is accepted or with the decision voorwaarden en vervolg (:func:`~phasedcare.domain.deadlines.
+monitoring_start`); ``start_monitoring`` then moves the stage, never while Veilig Thuis holds
+regie itself after an overdracht, and ``vt_afsluiten`` waits for every monitoring moment.
 
 Both are ``StateMachine`` subclasses (a refused event raises) bound to a scratch model
 holding the case's stored state value. Their validators run the named rules of

@@ -16,13 +16,17 @@ from datetime import date, datetime, timedelta
 from phasedcare.domain.calendar import WorkingDayCalendar, add_months
 from phasedcare.domain.case import CaseState, MeldingAssessment
 from phasedcare.domain.policy import RegionalPolicy
+from phasedcare.domain.safety import SafetyCondition
 
 __all__ = [
     "BREAK_GLASS_REVIEW_WERKDAGEN",
     "FULFILLED_BY",
     "Deadline",
+    "MonitoringMoment",
     "break_glass_review_due",
     "deadlines",
+    "monitoring_moments",
+    "monitoring_start",
     "next_deadline",
     "overdue",
     "passed",
@@ -34,6 +38,7 @@ FULFILLED_BY: dict[str, frozenset[str]] = {
     "veiligheidsbeoordeling": frozenset({"VtStageTransitioned", "VeiligheidsbeoordelingConcluded"}),
     "onderzoek": frozenset({"VtStageTransitioned"}),
     "monitoring": frozenset({"MonitoringCheckRecorded"}),
+    "condition_check": frozenset({"SafetyConditionStatusRecorded"}),
     "safety_plan_review": frozenset({"SafetyPlanAgreed"}),
     "handover_response": frozenset({"HandoverAccepted", "HandoverRejected", "HandoverWithdrawn"}),
     "huisverbod_hulp": frozenset({"HuisverbodHelpStarted"}),
@@ -144,22 +149,151 @@ def _onderzoek(case: CaseState, policy: RegionalPolicy) -> list[Deadline]:
     ]
 
 
+_MONITORED_IN = frozenset({"overdracht", "voorwaarden_en_vervolg", "monitoring"})
+"""Veilig Thuis stages in which its monitoring may run (from the moment it begins)."""
+
+
+def monitoring_start(case: CaseState, policy: RegionalPolicy) -> datetime | None:
+    """The moment Veilig Thuis's monitoring began, or ``None`` while it has not.
+
+    It begins with the decision voorwaarden en vervolg, and after besluit overdracht when a
+    handover from Veilig Thuis is accepted (at the decision itself when the household was
+    handed over before it), whatever the stage says: ``start_monitoring`` only moves the
+    stage. A track that came to monitoring otherwise (after a verzoek aan de Raad, or in a
+    history from before this rule, started by hand with no handover) counts from
+    ``start_monitoring``.
+    """
+    if case.vt_stage not in _MONITORED_IN:
+        return None
+    decision = case.vt_decisions[-1] if case.vt_decisions else None
+    if decision is not None and decision.target == "voorwaarden_en_vervolg":
+        return decision.decided_at
+    if decision is not None and decision.target == "overdracht":
+        accepted = _handed_over_at(case, policy, decision.decided_at)
+        if accepted is not None:
+            return accepted
+    return case.vt_stage_since if case.vt_stage == "monitoring" else None
+
+
+def _handed_over_at(
+    case: CaseState, policy: RegionalPolicy, decided_at: datetime
+) -> datetime | None:
+    """When the overdracht decided at ``decided_at`` took effect: the first acceptance of a
+    handover from Veilig Thuis after it, or the decision itself when one was accepted before
+    it and regie is still away from Veilig Thuis."""
+    accepted = [
+        h.settled_at
+        for h in case.handovers.values()
+        if h.status == "accepted"
+        and h.from_organisation == policy.veilig_thuis.id
+        and h.settled_at is not None
+    ]
+    after = [at for at in accepted if at >= decided_at]
+    if after:
+        return min(after)
+    if accepted and case.regie.organisation != policy.veilig_thuis.id:
+        return decided_at
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringMoment:
+    """One monitoring moment: due ``months`` after monitoring began, carried out by a check
+    in its window, from ``opens`` up to the day before ``closes`` (``None``: no end).
+
+    A window runs from halfway between the previous moment (or the start) and this one to
+    halfway between this one and the next: a check on the day monitoring began counts for
+    no moment, a late 3-month check still counts for the 3 months, a check closer to the
+    12 months than to the 3 counts for the 12.
+    """
+
+    months: int
+    due: date
+    opens: date
+    closes: date | None
+    checked_on: date | None
+
+    @property
+    def ref(self) -> str:
+        """The ref of its deadline: ``m3``, ``m12``."""
+        return f"m{self.months}"
+
+    @property
+    def done(self) -> bool:
+        """True once a check fell in its window."""
+        return self.checked_on is not None
+
+
+def _halfway(first: date, last: date) -> date:
+    return first + timedelta(days=(last - first).days // 2)
+
+
+def monitoring_moments(case: CaseState, policy: RegionalPolicy) -> list[MonitoringMoment]:
+    """The policy's monitoring moments (3 and 12 months by default) counted from the day
+    monitoring began, each with its window and the first check in it; none before it began."""
+    start = monitoring_start(case, policy)
+    if start is None:
+        return []
+    began = policy.local_date(start)
+    months = policy.deadlines.monitoring_maanden
+    dues = [add_months(began, m) for m in months]
+    opens = [_halfway(before, due) for before, due in zip([began, *dues], dues, strict=False)]
+    closes: list[date | None] = [*opens[1:], None]
+    return [
+        MonitoringMoment(m, due, first, end, _first_check(case.monitoring_checks, first, end))
+        for m, due, first, end in zip(months, dues, opens, closes, strict=True)
+    ]
+
+
+def _first_check(checks: list[date], opens: date, closes: date | None) -> date | None:
+    inside = [day for day in checks if day >= opens and (closes is None or day < closes)]
+    return min(inside, default=None)
+
+
 def _monitoring(case: CaseState, policy: RegionalPolicy) -> list[Deadline]:
-    """The next monitoring moment not yet carried out (3 and 12 months by default)."""
-    if case.vt_stage != "monitoring" or case.vt_stage_since is None:
-        return []
-    moments = policy.deadlines.monitoring_maanden
-    done = len(case.monitoring_checks)
-    if done >= len(moments):
-        return []
-    months = moments[done]
-    due = add_months(policy.local_date(case.vt_stage_since), months)
-    what = f"monitoring moment {months} months after the handover"
+    """One deadline per monitoring moment not yet carried out (ref ``m3``, ``m12``)."""
     return [
         _deadline(
-            case, due, "monitoring", f"m{months}", what=what, responsible=policy.veilig_thuis.id
+            case,
+            moment.due,
+            "monitoring",
+            moment.ref,
+            what=f"monitoring moment {moment.months} months after monitoring began",
+            responsible=policy.veilig_thuis.id,
         )
+        for moment in monitoring_moments(case, policy)
+        if not moment.done
     ]
+
+
+def _condition_check(
+    case: CaseState, condition: SafetyCondition, policy: RegionalPolicy
+) -> Deadline:
+    """A safety condition checked every ``check_every_days`` local days from when it was
+    added or last checked, by the organisation that owns it."""
+    days = condition.check_every_days
+    if condition.status_on is not None:
+        since, what = condition.status_on, f"last checked {condition.status_on}"
+    else:
+        added = condition.added_at or case.opened_at
+        assert added is not None  # noqa: S101 - a condition belongs to an opened case
+        since = policy.local_date(added)
+        what = f"agreed {since}, never checked"
+    return _deadline(
+        case,
+        since + timedelta(days=days),
+        "condition_check",
+        condition.condition_id,
+        what=f"safety condition {condition.condition_id} checked every {days} days ({what})",
+        responsible=condition.owner,
+    )
+
+
+def _condition_checks(case: CaseState, policy: RegionalPolicy) -> list[Deadline]:
+    """Every safety condition's next check while the case is open."""
+    if case.phase == "afgesloten":
+        return []
+    return [_condition_check(case, c, policy) for c in case.conditions.values()]
 
 
 def _plan_review(
@@ -247,6 +381,7 @@ def deadlines(
         _veiligheidsbeoordeling(case, policy, calendar)
         + _onderzoek(case, policy)
         + _monitoring(case, policy)
+        + _condition_checks(case, policy)
         + _plan_review(case, policy, calendar)
         + _handovers(case)
         + _huisverbod(case, policy)

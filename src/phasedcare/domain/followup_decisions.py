@@ -11,6 +11,7 @@ from phasedcare.domain.calendar import add_months
 from phasedcare.domain.case import CaseState, Huisverbod, MeldingAssessment
 from phasedcare.domain.charts import SCALING_UP_FROM, Taxatie
 from phasedcare.domain.context import DecisionContext
+from phasedcare.domain.deadlines import monitoring_start
 from phasedcare.domain.deciding import (
     envelope,
     refuse_when_closed,
@@ -235,14 +236,25 @@ def conclude_veiligheidsbeoordeling(
 def record_monitoring_check(
     case: CaseState, command: cmd.RecordMonitoringCheck, ctx: DecisionContext
 ) -> list[ev.DomainEvent]:
-    """Record a monitoring moment; an unsafe outcome past directe veiligheid fires terugval."""
-    if case.vt_stage != "monitoring":
+    """Record a monitoring check once monitoring has begun (the overdracht accepted, or the
+    decision voorwaarden en vervolg); it counts for the moment whose window it falls in. An
+    unsafe outcome past directe veiligheid fires terugval."""
+    began = monitoring_start(case, ctx.policy)
+    if began is None:
         raise Refused(
-            f"the Veilig Thuis track is in {case.vt_stage}, not in monitoring",
+            f"monitoring has not begun (the Veilig Thuis track is in {case.vt_stage}): it "
+            "begins when the overdracht is accepted or with voorwaarden en vervolg",
             case_id=case.case_id,
             rule="not_monitoring",
         )
     _not_in_future(case, command.checked_on, ctx, "a monitoring check")
+    if command.checked_on < ctx.policy.local_date(began):
+        raise Refused(
+            f"monitoring began on {ctx.policy.local_date(began)}: a check of "
+            f"{command.checked_on} lies before it",
+            case_id=case.case_id,
+            rule="before_monitoring",
+        )
     recorded: list[ev.DomainEvent] = [
         ev.MonitoringCheckRecorded(
             **envelope(case, ctx),

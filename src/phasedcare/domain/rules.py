@@ -11,6 +11,7 @@ from collections.abc import Callable
 from phasedcare.domain.calendar import add_months
 from phasedcare.domain.case import CaseState
 from phasedcare.domain.context import DecisionContext
+from phasedcare.domain.deadlines import deadlines, monitoring_moments
 from phasedcare.domain.household import MemberRole
 from phasedcare.domain.safety import ConditionStatus
 from phasedcare.domain.vt_outcome import ended_involvement
@@ -78,14 +79,19 @@ def has_regiehouder(case: CaseState, ctx: DecisionContext) -> str | None:
     return "no regiehouder assigned"
 
 
-def no_breached_condition(case: CaseState, ctx: DecisionContext) -> str | None:
-    """A breached safety condition blocks stable safety."""
-    breached = [c for c in case.conditions.values() if c.status is ConditionStatus.breached]
-    if not breached:
+def conditions_checked_and_met(case: CaseState, ctx: DecisionContext) -> str | None:
+    """Stable safety needs every safety condition checked and found met, not merely listed:
+    one never checked or last found breached is named."""
+    open_ = [c for c in case.conditions.values() if c.status is not ConditionStatus.met]
+    if not open_:
         return None
-    return "; ".join(
-        f"safety condition {c.condition_id} breached on {c.status_on}" for c in breached
+    listed = ", ".join(
+        f"{c.condition_id} (never checked)"
+        if c.status_on is None
+        else f"{c.condition_id} ({c.status} on {c.status_on})"
+        for c in open_
     )
+    return f"safety conditions not checked and met: {listed}"
 
 
 def all_conditions_met(case: CaseState, ctx: DecisionContext) -> str | None:
@@ -158,16 +164,34 @@ def has_child(case: CaseState, ctx: DecisionContext) -> str | None:
     return "no child recorded in the household"
 
 
+def monitoring_has_begun(case: CaseState, ctx: DecisionContext) -> str | None:
+    """Veilig Thuis monitors a household another organisation holds regie over: after an
+    overdracht (or a verzoek aan de Raad) not while it holds regie itself without a handover.
+    Voorwaarden en vervolg began monitoring with the decision, whoever holds regie."""
+    if case.vt_stage == "voorwaarden_en_vervolg":
+        return None
+    if case.regie.organisation != ctx.policy.veilig_thuis.id:
+        return None
+    return (
+        "Veilig Thuis still holds regie: monitoring follows the overdracht, and begins when "
+        "the handover is accepted"
+    )
+
+
 def monitoring_finished(case: CaseState, ctx: DecisionContext) -> str | None:
-    """Monitoring runs until the policy's last monitoring moment."""
-    if case.vt_stage != "monitoring" or case.vt_stage_since is None:
+    """Monitoring closes once the policy's last moment has come and every moment was carried
+    out: a check in its window (see :class:`~phasedcare.domain.deadlines.MonitoringMoment`)."""
+    moments = monitoring_moments(case, ctx.policy) if case.vt_stage == "monitoring" else []
+    if not moments:
         return None
-    moments = ctx.policy.deadlines.monitoring_maanden
-    ends_on = add_months(ctx.policy.local_date(case.vt_stage_since), max(moments))
-    if ctx.today >= ends_on:
-        return None
-    checks = " and ".join(str(m) for m in moments)
-    return f"monitoring runs until {ends_on} (checks at {checks} months after it started)"
+    ends_on = moments[-1].due
+    open_refs = {d.ref for d in deadlines(case, ctx.policy, ctx.calendar) if d.kind == "monitoring"}
+    undone = [m for m in moments if m.ref in open_refs]
+    problems = [f"monitoring runs until {ends_on}"] if ctx.today < ends_on else []
+    if undone:
+        listed = ", ".join(f"{m.ref} (due {m.due}, a check from {m.opens})" for m in undone)
+        problems.append(f"monitoring moments not carried out: {listed}")
+    return "; ".join(problems) or None
 
 
 CLOSURE_GUARDS: tuple[Rule, ...] = (no_open_handover,)
@@ -183,7 +207,7 @@ PHASE_RULES: dict[str, tuple[Rule, ...]] = {
         has_condition,
         has_risk_assessment,
         has_regiehouder,
-        no_breached_condition,
+        conditions_checked_and_met,
     ),
     "naar_herstel": (stable_period_lasted, all_conditions_met),
     "terugval": (),
@@ -201,7 +225,7 @@ VT_RULES: dict[str, tuple[Rule, ...]] = {
     "besluit_verzoek_rvdk": (has_child,),
     "besluit_omzetten_naar_advies": (),
     "besluit_einde_bemoeienis": (),
-    "start_monitoring": (has_condition,),
+    "start_monitoring": (has_condition, monitoring_has_begun),
     "vt_afsluiten": (monitoring_finished, *CLOSURE_GUARDS),
     "nieuwe_melding": (),
 }

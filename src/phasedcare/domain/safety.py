@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +36,7 @@ class SafetyCondition(BaseModel):
         status: as last recorded; ``unknown`` until the first check.
         status_on: the date of the last check, if any.
         evidence: what the last check found (sealed).
+        added_at: when it was agreed: its first check is due ``check_every_days`` after.
 
     Not frozen: folding a long monitoring history updates the status in place.
     """
@@ -50,6 +51,7 @@ class SafetyCondition(BaseModel):
     status: ConditionStatus = ConditionStatus.unknown
     status_on: date | None = None
     evidence: str = ""
+    added_at: datetime | None = None
 
 
 class SafetyPlan(BaseModel):
