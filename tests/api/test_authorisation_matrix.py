@@ -298,6 +298,18 @@ COMMANDS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
     "accept-handover": (("answer", {"handover_id": "h1", "casusregisseur": "u-matrix-02"}),),
     "record-melding": (("vt_only", {"summary": f"{NAMES[1]} called again"}),),
     "record-monitoring-check": (("vt_only", {"checked_on": DAY, "outcome": "veilig"}),),
+    "conclude-veiligheidsbeoordeling": (  # no melding m9: refused once authorised
+        (
+            "vt_only",
+            {
+                "melding_id": "m9",
+                "acute_onveiligheid": False,
+                "structurele_onveiligheid": False,
+                "follow_up": "geen_vervolgstappen",
+                "reason": NAMES[0],
+            },
+        ),
+    ),
     "impose-huisverbod": (("vt_may", {"imposed_on": DAY}),),
     "extend-huisverbod": (("vt_may", {"ends_on": (LATER + timedelta(days=100)).isoformat()}),),
     "record-huisverbod-help": (("vt_may", {"started_on": DAY}),),
