@@ -303,7 +303,10 @@ def test_a_new_melding_about_a_known_household_is_recorded(home: Path) -> None:
 def test_a_monitoring_check_outside_monitoring_is_refused_with_its_reason(home: Path) -> None:
     """The rule's reason passes through unchanged (exit 5); a bad outcome is bad input (exit 2)."""
     line = cli_error("case", "monitoring", CASE, "--outcome", "veilig", code=5)
-    assert line == "error: the Veilig Thuis track is in veiligheidsbeoordeling, not in monitoring"
+    assert line == (
+        "error: monitoring has not begun (the Veilig Thuis track is in veiligheidsbeoordeling): "
+        "it begins when the overdracht is accepted or with voorwaarden en vervolg"
+    )
     assert cli_error("case", "monitoring", CASE, "--outcome", "prima", code=2).startswith(
         "error: outcome: String should match pattern"
     )
