@@ -319,7 +319,10 @@ def test_the_command_methods_refuse_wrong_values_and_write_nothing(
         assume(attempt.field != "items" or attempt.fields["items"])  # falsy items mean {}
         before = snapshot(world.store)
         error, _ = refusal(call_method(engine, attempt))
-        assert isinstance(error, InvalidInput)
+        # a well-typed received_at far in the past is refused by the rules, not as bad input
+        assert isinstance(error, InvalidInput) or (
+            attempt.field == "received_at" and isinstance(error, Refused)
+        ), (attempt.field, error)
         assert new_access_entries(world, before) == []
         harness.count("bad input: commands refused")
 
