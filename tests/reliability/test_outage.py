@@ -62,12 +62,13 @@ DEMO = Actor.parse("u-vt-demo@vt-ijsselland:professional")
 VT = actor_of("vt-ijsselland", user="u-vt-01")
 WIJKTEAM = actor_of("wijkteam-zwolle", user="u-wt-01")
 EXPECTED_KINDS = {
-    VT.organisation: ("deadline.escalated", "handover.escalated"),
-    WIJKTEAM.organisation: ("handover.proposed",),
+    VT.organisation: ("deadline.escalated", "deadline.escalated", "handover.escalated"),
+    WIJKTEAM.organisation: ("handover.proposed", "deadline.escalated"),
 }
-"""What each household sends each organisation: the wijkteam gets the proposal at once,
-Veilig Thuis the sweep's escalations of the overdue veiligheidsbeoordeling and of the
-unanswered handover."""
+"""What each household sends each organisation: the wijkteam gets the proposal at once;
+Veilig Thuis, the regiehouder, the sweep's escalations of the overdue veiligheidsbeoordeling,
+of the safety condition's check that fell due and of the unanswered handover; the wijkteam,
+which owns that condition, the escalation of its check."""
 CLIENTS = 4
 DOWN_SECONDS = 3.0
 WRITES_BETWEEN_RESTARTS = 20
