@@ -17,6 +17,8 @@ from hypothesis import HealthCheck, settings
 
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.service.engine import Engine
+from phasedcare.service.jobs import Jobs
+from phasedcare.service.webhooks import WebhookSender
 from phasedcare.testing import ManualClock, actor_of, memory_engine
 from support import Journey
 
@@ -50,6 +52,14 @@ def engine(clock: ManualClock) -> Iterator[Engine]:
     engine = memory_engine(clock=clock)
     yield engine
     engine.close()
+
+
+@pytest.fixture
+def jobs(engine: Engine, clock: ManualClock) -> Iterator[Jobs]:
+    """The sweeps and the outbox drain, on the test's clock."""
+    sweeps = Jobs(engine=engine, sender=WebhookSender(), clock=clock)
+    yield sweeps
+    sweeps.close()
 
 
 @pytest.fixture

@@ -54,6 +54,9 @@ def handover(case_id: str, to_organisation: str, **overrides: Any) -> cmd.Propos
     return cmd.ProposeHandover(**fields)
 
 
+_WAIVED_IN_STORIES = "the story skips plan reviews and condition checks on purpose"
+
+
 class Journey:
     """One synthetic case, moved by the methods below; each returns self to chain."""
 
@@ -143,6 +146,14 @@ class Journey:
         )
         return self
 
+    def in_monitoring(self) -> Journey:
+        """S3: handed over to the wijkteam after an overdracht; Veilig Thuis monitors."""
+        self.in_directe_veiligheid().with_plan()
+        self.engine.fire(self.case_id, "besluit_overdracht", actor=self.vt, chart="vt", **TAXATIE)
+        self.handed_over()
+        self.engine.fire(self.case_id, "start_monitoring", actor=self.vt, chart="vt")
+        return self
+
     def conditions_met(self) -> Journey:
         """Every safety condition checked and met today."""
         view = self.engine.show(self.case_id, actor=self.vt)
@@ -184,12 +195,22 @@ class Journey:
         self.clock.advance(days=278)
         return self.monitoring_check()
 
+    def waived_open_obligations(self, reason: str) -> Journey:
+        """Veilig Thuis waives every obligation still open, each with ``reason``."""
+        for obligation in self.engine.obligations(self.case_id, actor=self.vt):
+            if obligation.status in ("open", "escalated"):
+                self.engine.waive_obligation(
+                    self.case_id, actor=self.vt, obligation_id=obligation.id, reason=reason
+                )
+        return self
+
     def closed(self) -> Journey:
         """Veilig Thuis monitoring finished (checks at 3 and 12 months) and the case closed."""
         self.in_herstel()
         self.engine.fire(self.case_id, "besluit_overdracht", actor=self.vt, chart="vt", **TAXATIE)
         self.engine.fire(self.case_id, "start_monitoring", actor=self.vt, chart="vt")
         self.monitored_a_year()
+        self.waived_open_obligations(_WAIVED_IN_STORIES)
         self.engine.fire(self.case_id, "vt_afsluiten", actor=self.vt, chart="vt")
         self.engine.fire(self.case_id, "afsluiten", actor=self.wijkteam)
         return self

@@ -141,7 +141,7 @@ def build(
         clock=clock,
         allow_loopback=settings.webhook_allow_loopback,
     )
-    return Engine(
+    engine = Engine(
         store=store,
         policy=policy,
         codec=codec,
@@ -153,6 +153,8 @@ def build(
         webhooks=webhooks,
         idempotency_ttl=timedelta(hours=settings.idempotency_ttl_hours),
     )
+    engine.project_under_policy()
+    return engine
 
 
 def build_authenticator(settings: Settings, engine: Engine) -> Callable[[str], Actor]:

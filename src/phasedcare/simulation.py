@@ -34,6 +34,7 @@ from itertools import count
 
 from phasedcare.domain import commands as cmd
 from phasedcare.domain.actors import Actor, Role
+from phasedcare.domain.obligations import NOT_WAIVED
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
 from phasedcare.domain.vt_outcome import OnderzoekGround
 from phasedcare.errors import PhasedCareError
@@ -84,6 +85,10 @@ class Step:
     case_id: str = ""
     search: tuple[str, date] | None = None
     handover: str = ""
+    waive: str = ""
+    """Before a closure: ``actor`` waives, with this reason, each open obligation the closure
+    weighs (its own organisation's for Veilig Thuis's track, all for the case), as the
+    professional who closes reads them and records why each no longer applies."""
 
 
 @dataclass(slots=True)
@@ -97,6 +102,10 @@ class SimulationReport:
     sweeps: int = 0
     escalated: int = 0
     expired: int = 0
+    waived: int = 0
+    obligations: Counter[str] = field(default_factory=Counter)
+    """The obligations of the households at the end, by status (fulfilled, moot, open,
+    escalated): the simulation meets most and misses some, which stay open or were waived."""
     refused: Counter[str] = field(default_factory=Counter)
     paths: Counter[str] = field(default_factory=Counter)
     first_day: date | None = None
@@ -337,11 +346,22 @@ class _Household:
         """Outcomes after which Veilig Thuis closes its involvement."""
         yield from self.decide(event, "Synthetic motivation: no further steps needed.")
         yield from self.watched(days=self.rng.uniform(1, 60))
-        yield from self.fire(self.vt, "vt_afsluiten", "vt")
+        yield from self.close_vt()
         yield from self.close_phase()
+
+    def waive_missed(self, actor: Actor) -> Iterator[Step]:
+        """Before a closure, ``actor`` records why each duty still open no longer applies."""
+        yield Step(self.t, actor, None, self.case_id, waive=_WAIVER)
+        self.t += timedelta(minutes=2)
+
+    def close_vt(self) -> Iterator[Step]:
+        """Veilig Thuis closes its track, waiving first what it missed."""
+        yield from self.waive_missed(self.vt)
+        yield from self.fire(self.vt, "vt_afsluiten", "vt")
 
     def close_phase(self) -> Iterator[Step]:
         """Close the phase chart from aanmelding or herstel (it stays open elsewhere)."""
+        yield from self.waive_missed(self.regie)
         yield from self.fire(self.regie, "afsluiten")
 
     def einde_bemoeienis(self, level: str) -> Iterator[Step]:
@@ -474,7 +494,7 @@ class _Household:
             yield from self.fire(self.regie, "naar_herstel")
         ends = monitoring_start + timedelta(days=370)
         yield from self.watched(days=max(0.0, (ends - self.t).total_seconds() / 86400))
-        yield from self.fire(self.vt, "vt_afsluiten", "vt")
+        yield from self.close_vt()
         yield from self.watched(days=self.rng.uniform(30, 180))
         yield from self.close_phase()
         self.path.append("closed")
@@ -548,6 +568,9 @@ class _Household:
         )
 
 
+_WAIVER = "Synthetic: the moment passed unrecorded; the household was seen otherwise."
+
+
 def simulate(
     engine: Engine,
     clock: ManualClock,
@@ -596,7 +619,42 @@ def simulate(
         sender.close()
     for household in walks.values():
         report.paths.update(household.path)
+        report.obligations.update(
+            o.status for o in engine.obligations(household.case_id, actor=region.vt[0])
+        )
     return report
+
+
+def _waive_open(engine: Engine, step: Step) -> int:
+    """Waive, with the step's reason, every open obligation the actor's closure weighs: its
+    own as itself, another organisation's as Veilig Thuis (which may waive any)."""
+    vt = Actor.parse(f"u-vt-sim@{engine.policy.veilig_thuis.id}:professional")
+    closing_vt = step.actor.organisation == engine.policy.veilig_thuis.id and (
+        engine.show(step.case_id, actor=step.actor).vt_stage != "afgesloten"
+    )
+    waived = 0
+    for obligation in engine.obligations(step.case_id, actor=step.actor, overdue=True):
+        if closing_vt and obligation.responsible != step.actor.organisation:
+            continue
+        waiver = step.actor if obligation.responsible == step.actor.organisation else vt
+        if obligation.kind == "handover_response":  # a handover is withdrawn, never waived
+            _withdraw(engine, step, obligation.ref)
+            continue
+        if obligation.kind in NOT_WAIVED:
+            continue
+        engine.waive_obligation(
+            step.case_id, actor=waiver, obligation_id=obligation.id, reason=step.waive
+        )
+        waived += 1
+    return waived
+
+
+def _withdraw(engine: Engine, step: Step, handover_id: str) -> None:
+    """The handover's sender withdraws it, with the step's reason."""
+    view = engine.show(step.case_id, actor=step.actor)
+    sender = next(h.from_organisation for h in view.handovers if h.handover_id == handover_id)
+    actor = Actor.parse(f"u-sim@{sender}:professional")
+    engine.withdraw_handover(step.case_id, actor=actor, handover_id=handover_id, reason=step.waive)
 
 
 def _sweeps(start: datetime, end: datetime, actor: Actor) -> Iterator[Step]:
@@ -623,6 +681,8 @@ def _run(engine: Engine, jobs: Jobs, step: Step, report: SimulationReport, own: 
             report.sweeps += 1
             report.escalated += len(swept.escalated)
             report.expired += len(swept.expired)
+        elif step.waive:
+            report.waived += _waive_open(engine, step)
         elif step.handover:
             engine.handover(step.case_id, step.handover, actor=step.actor)
             report.reads += 1

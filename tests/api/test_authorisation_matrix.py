@@ -237,6 +237,7 @@ PROBES: dict[tuple[str, str], tuple[Probe, ...]] = {
     ("get", "/ledger/consistency"): (Probe(audits, params="?from=1&to=1"),),
     ("get", "/cases/{case_id}"): (_case_read("show", shows_case=True),),
     ("get", "/cases/{case_id}/history"): (_case_read("history", shows_case=True),),
+    ("get", "/cases/{case_id}/obligations"): (_case_read("obligations"),),
     ("get", "/cases/{case_id}/allowed"): (_case_read("allowed"),),
     ("get", "/cases/{case_id}/replay"): (_case_read("replay"),),
     ("get", "/cases/{case_id}/access"): (_case_read("access_history"),),
@@ -298,6 +299,10 @@ COMMANDS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
     "accept-handover": (("answer", {"handover_id": "h1", "casusregisseur": "u-matrix-02"}),),
     "record-melding": (("vt_only", {"summary": f"{NAMES[1]} called again"}),),
     "record-monitoring-check": (("vt_only", {"checked_on": DAY, "outcome": "veilig"}),),
+    "waive-obligation": (  # no obligation monitoring:m9: only Veilig Thuis may waive one it
+        # is not responsible for, and then it is refused as not open
+        ("vt_only", {"obligation_id": "monitoring:m9", "reason": "synthetic: no longer applies"}),
+    ),
     "conclude-veiligheidsbeoordeling": (  # no melding m9: refused once authorised
         (
             "vt_only",

@@ -256,33 +256,30 @@ def test_the_demo_through_the_installed_command(tmp_path: Path) -> None:
     """`phasedcare demo` fills a region with cases in every phase; they can be listed after."""
     env = {**os.environ, "PHASEDCARE_HOME": str(tmp_path / "demo"), "PHASEDCARE_ACTOR": VT}
     phasedcare = str(Path(sys.executable).parent / "phasedcare")
-    result = subprocess.run(
-        [phasedcare, "demo", "--households", "12"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [phasedcare, *args], env=env, capture_output=True, text=True, check=False
+        )
+
+    result = run("demo", "--households", "12")
     assert result.returncode == 0, result.stderr
     assert (
         "phases: aanmelding 3, afgesloten 1, directe_veiligheid 6, herstel 1, stabiele_veiligheid 1"
         in result.stdout
     )
-    assert "handovers: accepted 4, proposed 3" in result.stdout
+    assert "handovers: accepted 5, proposed 2" in result.stdout
     sweep = next(line for line in result.stdout.splitlines() if line.startswith("sweep-deadlines"))
     assert "expired c-" in sweep  # the embedded flow expired the unanswered handover
-    assert ":veiligheidsbeoordeling:" in result.stdout  # and escalated the late assessment
-    listed = subprocess.run(
-        [phasedcare, "case", "list", "--json"], env=env, capture_output=True, text=True, check=True
-    )
-    assert len(json.loads(listed.stdout)) == 12
-    check = subprocess.run(
-        [phasedcare, "projections", "rebuild", "--check"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    assert ":veiligheidsbeoordeling:" in sweep  # and escalated the late assessments
+    overdue = json.loads(run("obligations", "--overdue", "--json").stdout)
+    acute = [o for o in overdue if o["due_at"] is not None]
+    assert [(o["id"], o["status"]) for o in acute] == [
+        ("veiligheidsbeoordeling:vb-m2", "escalated")
+    ]
+    assert overdue[0]["id"] == "veiligheidsbeoordeling:vb-m2"  # the acute one first
+    assert len(json.loads(run("case", "list", "--json").stdout)) == 12
+    check = run("projections", "rebuild", "--check")
     assert check.returncode == 0, check.stdout
 
 

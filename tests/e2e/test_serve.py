@@ -57,7 +57,7 @@ def test_serve_seeds_the_demo_and_answers_with_the_printed_key(tmp_path: Path) -
         assert {c["phase"] for c in cases} >= {"aanmelding", "directe_veiligheid", "herstel"}
         assert httpx.get(f"{base}/cases").status_code == 401
         handovers = httpx.get(f"{base}/handovers?status=proposed", headers=auth).json()
-        assert len(handovers) == 3
+        assert len(handovers) == 2
         assert httpx.get(f"{base}/deadlines?overdue=true", headers=auth).json()
     finally:
         process.send_signal(signal.SIGINT)

@@ -39,6 +39,7 @@ def closed_case(engine: Engine, clock: ManualClock) -> str:
     engine.fire(journey.case_id, "besluit_overdracht", actor=VT, chart="vt", **TAXATIE)
     engine.fire(journey.case_id, "start_monitoring", actor=VT, chart="vt")
     journey.monitored_a_year()
+    journey.waived_open_obligations("the story skips plan reviews and condition checks")
     engine.fire(journey.case_id, "vt_afsluiten", actor=VT, chart="vt")
     engine.fire(journey.case_id, "afsluiten", actor=WIJKTEAM)
     return journey.case_id

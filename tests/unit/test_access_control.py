@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -14,7 +13,6 @@ from phasedcare.service.access import CASELOAD, access_stream
 from phasedcare.service.engine import Engine
 from phasedcare.service.jobs import Jobs
 from phasedcare.service.ports import DeadlineRow
-from phasedcare.service.webhooks import WebhookSender
 from phasedcare.testing import ManualClock, actor_of
 from support import ONDERZOEK, Journey
 
@@ -25,13 +23,6 @@ REASON = "acute danger reported by a neighbour at night"
 def police() -> Actor:
     """A professional of the police (a partner organisation)."""
     return actor_of("politie-ijsselland", user="u-pol-01")
-
-
-@pytest.fixture
-def jobs(engine: Engine, clock: ManualClock) -> Iterator[Jobs]:
-    sweeps = Jobs(engine=engine, sender=WebhookSender(), clock=clock)
-    yield sweeps
-    sweeps.close()
 
 
 def _break_glass_entries(engine: Engine, case_id: str, auditor: Actor) -> list[tuple[str, ...]]:

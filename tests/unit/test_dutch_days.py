@@ -3,7 +3,6 @@ day of the region's time zone (Europe/Amsterdam by default), never on UTC's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -15,7 +14,6 @@ from phasedcare.domain.retention import retention
 from phasedcare.errors import InvalidInput, NotAuthorised, PolicyError, Refused
 from phasedcare.service.engine import Engine
 from phasedcare.service.jobs import Jobs
-from phasedcare.service.webhooks import WebhookSender
 from phasedcare.testing import ManualClock, actor_of, memory_engine
 
 POLICE = actor_of("politie-ijsselland", user="u-pol-01")
@@ -43,13 +41,6 @@ def _share_with_police_until_1_december(engine: Engine, vt: Actor, case_id: str)
         legal_basis="art. 5.2.6 Wmo 2015",
         expires_on=date(2026, 12, 1),
     )
-
-
-@pytest.fixture
-def jobs(engine: Engine, clock: ManualClock) -> Iterator[Jobs]:
-    sweeps = Jobs(engine=engine, sender=WebhookSender(), clock=clock)
-    yield sweeps
-    sweeps.close()
 
 
 def test_a_police_melding_at_half_past_midnight_on_a_tuesday_is_assessed_by_the_next_tuesday(

@@ -10,7 +10,6 @@ comes first in Veilig Thuis's lists.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -19,19 +18,10 @@ from phasedcare.errors import InvalidInput, Refused
 from phasedcare.service.engine import Engine
 from phasedcare.service.jobs import Jobs
 from phasedcare.service.ports import DeadlineRow
-from phasedcare.service.webhooks import WebhookSender
 from phasedcare.testing import ManualClock
 from support import ONDERZOEK, TAXATIE, Journey
 
 UNSAFE = {"acute_onveiligheid": True, "structurele_onveiligheid": True}
-
-
-@pytest.fixture
-def jobs(engine: Engine, clock: ManualClock) -> Iterator[Jobs]:
-    """The sweeps, on the test's clock."""
-    sweeps = Jobs(engine=engine, sender=WebhookSender(), clock=clock)
-    yield sweeps
-    sweeps.close()
 
 
 def vb_deadlines(journey: Journey) -> dict[str, DeadlineRow]:
@@ -50,17 +40,6 @@ def due(journey: Journey, kind: str) -> date:
     return row.due
 
 
-def in_monitoring(journey: Journey) -> Journey:
-    """Handed over to the wijkteam after an overdracht; Veilig Thuis monitors."""
-    journey.in_directe_veiligheid().with_plan()
-    journey.engine.fire(
-        journey.case_id, "besluit_overdracht", actor=journey.vt, chart="vt", **TAXATIE
-    )
-    journey.handed_over()
-    journey.engine.fire(journey.case_id, "start_monitoring", actor=journey.vt, chart="vt")
-    return journey
-
-
 def test_an_acute_police_melding_during_monitoring_gets_its_own_vb_due_in_hours_escalated_when_missed(
     journey: Journey, engine: Engine, clock: ManualClock, jobs: Jobs
 ) -> None:
@@ -68,7 +47,7 @@ def test_an_acute_police_melding_during_monitoring_gets_its_own_vb_due_in_hours_
     melding's own veiligheidsbeoordeling is due 24 hours after its receipt (not 5 werkdagen,
     not the 3-month monitoring moment), the sweep escalates it the moment it is missed, and
     Veilig Thuis scales up to an onderzoek when it concludes it."""
-    in_monitoring(journey)
+    journey.in_monitoring()
     received = clock()
     result = engine.record_melding(
         journey.case_id, actor=journey.vt, melder_kind="politie", acute=True
@@ -150,7 +129,7 @@ def test_an_acute_case_comes_first_in_veilig_thuis_caseload(
     journey: Journey, engine: Engine, clock: ManualClock
 ) -> None:
     """Two ordinary meldingen wait, one of them overdue; an acute one comes in later. It
-    tops the caseload and the deadline list, though its deadline is not the earliest."""
+    tops the caseload, the deadline list and the obligations, though it is not due first."""
     vt = journey.vt
     first = engine.open_case(actor=vt, via="melding").case_id
     clock.advance(days=10)
@@ -164,6 +143,8 @@ def test_an_acute_case_comes_first_in_veilig_thuis_caseload(
     assert [(r.case_id, r.due_at is not None) for r in rows[:2]] == [(acute, True), (first, False)]
     assert rows[1].due < rows[0].due  # the overdue one is earlier, and still second
     assert [r.case_id for r in engine.deadlines(actor=vt, overdue=True)] == [first]
+    owed = engine.open_obligations(actor=vt)
+    assert [(o.case_id, o.due_at is not None) for o in owed[:2]] == [(acute, True), (first, False)]
 
 
 def test_a_vervolgmelding_after_the_vb_is_assessed_on_its_own(

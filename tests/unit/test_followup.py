@@ -4,7 +4,6 @@ huisverbod, MDA++ opschalen and afschalen, and feedback to a professional melder
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -13,18 +12,10 @@ from phasedcare.domain.actors import Actor
 from phasedcare.errors import InvalidInput, Refused
 from phasedcare.service.engine import Engine
 from phasedcare.service.jobs import Jobs
-from phasedcare.service.webhooks import WebhookSender
 from phasedcare.testing import ManualClock, actor_of
 from support import MOTIVATED, ONDERZOEK, TAXATIE, Journey, handover
 
 MDA = actor_of("mda-ijsselland")
-
-
-@pytest.fixture
-def jobs(engine: Engine, clock: ManualClock) -> Iterator[Jobs]:
-    sweeps = Jobs(engine=engine, sender=WebhookSender(), clock=clock)
-    yield sweeps
-    sweeps.close()
 
 
 def _kinds(engine: Engine, actor: Actor, case_id: str) -> dict[str, tuple[date, bool]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -14,16 +13,8 @@ from phasedcare.errors import InvalidInput, NotAuthorised, NotFound, Refused
 from phasedcare.service.engine import Engine
 from phasedcare.service.jobs import Jobs
 from phasedcare.service.validation import make_command
-from phasedcare.service.webhooks import WebhookSender
 from phasedcare.testing import ManualClock, actor_of
 from support import Journey, handover
-
-
-@pytest.fixture
-def jobs(engine: Engine, clock: ManualClock) -> Iterator[Jobs]:
-    sweeps = Jobs(engine=engine, sender=WebhookSender(), clock=clock)
-    yield sweeps
-    sweeps.close()
 
 
 def _bodies(engine: Engine, case_id: str, kind: str) -> list[dict[str, object]]:

@@ -177,12 +177,15 @@ def test_afsluiten_after_veilig_thuis_closed(
 def test_afsluiten_while_veilig_thuis_is_involved_is_refused(
     journey: Journey, engine: Engine, wijkteam: Actor
 ) -> None:
-    """A case cannot close while its Veilig Thuis track is open."""
+    """A case cannot close while its Veilig Thuis track is open (nor with the
+    veiligheidsbeoordeling Veilig Thuis still owes)."""
     journey.in_herstel()
     error = refusal(engine, journey.case_id, "afsluiten", wijkteam)
-    assert error.reasons == [
+    assert error.reasons[1:] == [
         ("vt_track_closed", "Veilig Thuis is still involved (stage: veiligheidsbeoordeling)")
     ]
+    assert error.reasons[0][0] == "no_open_obligation"
+    assert "veiligheidsbeoordeling:vb (" in error.reasons[0][1]
 
 
 def test_afsluiten_with_an_open_handover_is_refused(
@@ -194,7 +197,9 @@ def test_afsluiten_with_an_open_handover_is_refused(
     engine.fire(journey.case_id, "vt_afsluiten", actor=vt, chart="vt")
     engine.handle(handover(journey.case_id, "wijkteam-zwolle"), actor=vt)
     error = refusal(engine, journey.case_id, "afsluiten", vt)
-    assert error.reasons == [("no_open_handover", "handover h1 to wijkteam-zwolle is still open")]
+    assert error.reasons[0] == ("no_open_handover", "handover h1 to wijkteam-zwolle is still open")
+    assert [rule for rule, _ in error.reasons] == ["no_open_handover", "no_open_obligation"]
+    assert "handover_response:h1 (" in error.reasons[1][1]
 
 
 def test_heropenen_brings_a_closed_case_back_to_aanmelding(

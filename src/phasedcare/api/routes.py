@@ -45,6 +45,7 @@ from phasedcare.service.views import (
     CommandResult,
     HandoverPayloadView,
     HistoryEntry,
+    ObligationView,
     TransitionView,
 )
 
@@ -230,6 +231,16 @@ def show_case(case_id: CaseIdPath, ctx: Ctx, actor: CurrentActor, response: Resp
 def case_history(case_id: CaseIdPath, ctx: Ctx, actor: CurrentActor) -> list[HistoryEntry]:
     """Every event: when, who, under which policy version, what."""
     return ctx.engine.history(case_id, actor=actor)
+
+
+@cases.get("/{case_id}/obligations", response_model=list[ObligationView], responses=CASE_ERRORS)
+def case_obligations(
+    case_id: CaseIdPath, ctx: Ctx, actor: CurrentActor, overdue: bool = False
+) -> list[ObligationView]:
+    """Every obligation of the case, open or ended, in the order opened: whose duty, by when,
+    on what source, and the event that opened and ended it (``overdue``: only the open ones
+    past their due moment now)."""
+    return ctx.engine.obligations(case_id, actor=actor, overdue=overdue)
 
 
 @cases.get("/{case_id}/allowed", response_model=list[TransitionView], responses=CASE_ERRORS)

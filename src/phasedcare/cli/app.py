@@ -383,6 +383,48 @@ def deadlines(
     )
 
 
+@app.command()
+def obligations(
+    case: Annotated[
+        str | None,
+        typer.Option(
+            "--case", help="One case: every obligation, open or ended (else the open ones)."
+        ),
+    ] = None,
+    overdue: Annotated[bool, typer.Option(help="Only open ones past their due moment.")] = False,
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Obligations: whose duty, by when, on what source, and how each ended.
+
+    Without --case, the caseload's open obligations earliest due first (professionals outside
+    Veilig Thuis see their organisation's); with it, every obligation of that case. --json
+    adds each one's legal or policy source and the events that opened and ended it.
+    """
+    who = parse_actor(actor)
+    with open_engine(home) as engine, reporting_errors():
+        if case is None:
+            found = engine.open_obligations(actor=who, overdue=overdue)
+        else:
+            found = engine.obligations(case, actor=who, overdue=overdue)
+    listing(
+        found,
+        as_json=as_json,
+        title=f"{len(found)} obligations",
+        columns=["due", "case", "obligation", "responsible", "status", "overdue"],
+        row=lambda o: [
+            o.due,
+            o.case_id,
+            o.id,
+            o.responsible,
+            o.status if o.ended is None else f"{o.status}: {o.ended_why}",
+            "OVERDUE" if o.overdue else "",
+        ],
+        style=lambda row: "bold red" if row[5] else "",
+    )
+
+
 @projections_app.command("rebuild")
 def projections_rebuild(
     home: HomeOption = None,

@@ -3,11 +3,13 @@
 Every household is invented (the names say so). Each is taken to a different end point:
 waiting for its veiligheidsbeoordeling (one of them late), in directe veiligheid, with a
 handover waiting for an answer, with a handover that expired unanswered, in stabiele
-veiligheid after an accepted handover (regie moved), in herstel, closed, or back in directe
-veiligheid after a terugval. Then (``phasedcare demo`` does it unless ``--no-flows``) the flows
+veiligheid after an accepted handover (regie moved), in herstel, closed, back in directe
+veiligheid after a terugval, or with an acute police melding during monitoring that nobody
+assessed within its hours. Then (``phasedcare demo`` does it unless ``--no-flows``) the flows
 run once with embedded Prefect, as they would on their schedules: the deadline sweep expires
-the unanswered handover and escalates the late veiligheidsbeoordeling. All events are appended
-through the engine's own commands, so the cases can be inspected afterwards with
+the unanswered handover and escalates the late veiligheidsbeoordelingen, the acute one
+first. All events are appended through the engine's own commands, so the cases can be
+inspected afterwards with
 ``phasedcare case list | show | history``, ``phasedcare handover list`` and
 ``phasedcare deadlines --overdue``.
 """
@@ -37,12 +39,19 @@ ENDINGS = {
     "herstel": 121,
     "afgesloten": 391,
     "terugval": 51,
+    "acute_melding": 21,
     "aanmelding": 0,
 }
 """Where each demo household ends, and how many days its walk there takes."""
 
-_ENDED_DAYS_AGO = {"aanmelding_late": 12, "handover_open": 1, "handover_expired": 15}
-"""Walks that must end a fixed time ago: late, still open, and expired."""
+_ENDED_DAYS_AGO = {
+    "aanmelding_late": 12,
+    "handover_open": 1,
+    "handover_expired": 15,
+    "acute_melding": 2,
+}
+"""Walks that must end a fixed time ago: late, still open, expired, and an acute melding
+past its hours."""
 _FIRST = (
     "Anna",
     "Bram",
@@ -195,12 +204,45 @@ class _Household:
             note="Called the wijkteam and the household (demo).",
         )
 
+    def _watched(self, days: int) -> None:
+        """``days`` pass while the wijkteam checks the conditions every week (c2's cadence)."""
+        for _ in range(days // 7):
+            self.clock.advance(days=7)
+            self._all_conditions("met", self.actors["wijkteam"])
+        self.clock.advance(days=days % 7)
+
+    def _waive_overdue(self, actor: Actor) -> None:
+        """Before closing, ``actor`` records why each duty it let pass no longer applies."""
+        for obligation in self.engine.obligations(self.case_id, actor=actor, overdue=True):
+            self.engine.waive_obligation(
+                self.case_id,
+                actor=actor if obligation.responsible == actor.organisation else self.actors["vt"],
+                obligation_id=obligation.id,
+                reason="The plan was discussed at every home visit instead (demo).",
+            )
+
+    def _acute_police_melding(self) -> None:
+        """During monitoring the police report acute danger; nobody assesses it in time,
+        so its veiligheidsbeoordeling (due within hours) is overdue and the sweep escalates it."""
+        self.engine.record_melding(
+            self.case_id,
+            actor=self.actors["vt"],
+            melder_kind="politie",
+            melder_organisation=self.actors["politie"].organisation,
+            acute=True,
+            summary="Synthetic police melding: acute danger reported at night (demo).",
+            received_at=self.clock.now - timedelta(hours=1),
+        )
+
     def _towards(self, ending: str) -> str:
         wijkteam = self.actors["wijkteam"]
         self.clock.advance(days=14)
         self._all_conditions("met", wijkteam)
         self.engine.fire(self.case_id, "naar_stabiele_veiligheid", actor=wijkteam)
         if ending == "stabiele_veiligheid":
+            return self.case_id
+        if ending == "acute_melding":
+            self._acute_police_melding()
             return self.case_id
         if ending == "terugval":
             self.clock.advance(days=30)
@@ -213,17 +255,19 @@ class _Household:
                 evidence="New incident reported by the police (demo).",
             )
             return self.case_id
-        self.clock.advance(days=76)
+        self._watched(76)
         self._monitoring_check()
-        self.clock.advance(days=24)
+        self._watched(24)
         self._all_conditions("met", wijkteam)
         self.engine.fire(self.case_id, "naar_herstel", actor=wijkteam)
         if ending == "herstel":
             return self.case_id
-        self.clock.advance(days=249)
+        self._watched(249)
         self._monitoring_check()
         self.clock.advance(days=3)
+        self._all_conditions("met", wijkteam)
         self.engine.fire(self.case_id, "vt_afsluiten", actor=self.actors["vt"], chart="vt")
+        self._waive_overdue(wijkteam)
         self.engine.fire(self.case_id, "afsluiten", actor=wijkteam)
         return self.case_id
 
@@ -232,9 +276,11 @@ def _actors(engine: Engine) -> dict[str, Actor]:
     policy = engine.policy
     vt = next(o for o in policy.organisations if o.kind is OrganisationKind.veilig_thuis)
     wijkteam = next(o for o in policy.organisations if o.kind is OrganisationKind.lokaal_team)
+    politie = next(o for o in policy.organisations if o.id.startswith("politie"))
     return {
         "vt": Actor(user="u-vt-demo", organisation=vt.id, role=Role.professional),
         "wijkteam": Actor(user="u-wt-demo", organisation=wijkteam.id, role=Role.professional),
+        "politie": Actor(user="u-po-demo", organisation=politie.id, role=Role.professional),
     }
 
 
@@ -292,3 +338,4 @@ def _summary(
     )
     console.print(f"try: phasedcare case show {case_ids[0]} --actor {vt}", soft_wrap=True)
     console.print(f"     phasedcare deadlines --overdue --actor {vt}", soft_wrap=True)
+    console.print(f"     phasedcare obligations --overdue --actor {vt}", soft_wrap=True)

@@ -1,4 +1,5 @@
-"""``phasedcare case member | plan | condition | check | risk | incident | flag``: record facts."""
+"""``phasedcare case member | plan | condition | check | waive | risk | incident | flag``: record
+facts."""
 
 from __future__ import annotations
 
@@ -113,6 +114,28 @@ def case_check(
             status=status,
             observed_on=day,
             evidence=evidence,
+        )
+    report_command(result, as_json)
+
+
+@case_app.command("waive")
+def case_waive(
+    case_id: CaseArg,
+    obligation_id: Annotated[
+        str, typer.Argument(help="The open obligation, as listed (e.g. monitoring:m12).")
+    ],
+    reason: Annotated[
+        str, typer.Option(help="Why it no longer applies (sealed; 10 letters or more).")
+    ],
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Waive one open obligation with the reason it no longer applies (it ends as moot)."""
+    who = parse_actor(actor)
+    with open_engine(home) as engine, reporting_errors():
+        result = engine.waive_obligation(
+            case_id, actor=who, obligation_id=obligation_id, reason=reason
         )
     report_command(result, as_json)
 

@@ -30,6 +30,7 @@ __all__ = ["WorkingDayCalendar", "add_months"]
 
 _SATURDAY = 5  # date.weekday(): Monday is 0, so 5 and 6 are the weekend
 _REGIONAL_CLOSURE = "Sluitingsdag (regionaal beleid)"
+_REMEMBERED_SUMS = 4096  # add_working_days results a calendar keeps before it starts afresh
 
 
 @lru_cache(maxsize=512)
@@ -64,13 +65,14 @@ class WorkingDayCalendar:
             termijnenwet does, instead of only in lustrum years.
     """
 
-    __slots__ = ("_bevrijdingsdag", "_extra")
+    __slots__ = ("_bevrijdingsdag", "_extra", "_sums")
 
     def __init__(
         self, *, extra_closed_days: Iterable[date] = (), bevrijdingsdag_every_year: bool = False
     ) -> None:
         self._extra = frozenset(_a_date(d, field="extra_closed_days") for d in extra_closed_days)
         self._bevrijdingsdag = bevrijdingsdag_every_year
+        self._sums: dict[tuple[date, int], date] = {}  # add_working_days, remembered
 
     def __repr__(self) -> str:
         extra = ", ".join(str(d) for d in sorted(self._extra))
@@ -101,6 +103,17 @@ class WorkingDayCalendar:
         day = _a_date(start, field="start")
         if days < 0:
             raise InvalidInput(f"working days must not be negative, got {days}", field="days")
+        known = self._sums.get((day, days))
+        if known is None:
+            known = self._walk(day, days)
+            if len(self._sums) >= _REMEMBERED_SUMS:
+                self._sums.clear()
+            self._sums[(day, days)] = known
+        return known
+
+    def _walk(self, start: date, days: int) -> date:
+        """``add_working_days`` counted day by day (the calendar remembers what it walked)."""
+        day = start
         try:
             while days:
                 day += timedelta(days=1)

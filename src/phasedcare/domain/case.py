@@ -175,6 +175,7 @@ class CaseState:
     legal_hold: bool = False
     shares: dict[str, Share] = field(default_factory=dict)
     break_glass: dict[str, BreakGlassUse] = field(default_factory=dict)
+    waived_obligations: dict[str, str] = field(default_factory=dict)  # obligation id: reason
     policy_version: str = ""
     sequence: int = 0
     updated_at: datetime | None = None
@@ -471,6 +472,10 @@ def _break_glass_reviewed(state: CaseState, e: ev.BreakGlassReviewed) -> None:
     use.outcome, use.reviewed_at = e.outcome, e.at
 
 
+def _obligation_waived(state: CaseState, e: ev.ObligationWaived) -> None:
+    state.waived_obligations[e.obligation_id] = e.reason
+
+
 _APPLIERS: dict[type[ev.DomainEvent], Callable[[CaseState, Any], None]] = {
     ev.LegalHoldPlaced: _hold,
     ev.LegalHoldReleased: _hold,
@@ -495,6 +500,7 @@ _APPLIERS: dict[type[ev.DomainEvent], Callable[[CaseState, Any], None]] = {
     ev.MeldingReceived: _melding,
     ev.VeiligheidsbeoordelingConcluded: _vb_concluded,
     ev.MonitoringCheckRecorded: _monitoring_check,
+    ev.ObligationWaived: _obligation_waived,
     ev.HuisverbodImposed: _huisverbod,
     ev.HuisverbodExtended: _huisverbod_extended,
     ev.HuisverbodHelpStarted: _huisverbod_help,

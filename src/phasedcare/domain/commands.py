@@ -50,6 +50,7 @@ __all__ = [
     "ReviewBreakGlass",
     "RevokeShare",
     "SignalMda",
+    "WaiveObligation",
     "WithdrawHandover",
 ]
 
@@ -325,6 +326,17 @@ class AssessMdaCriteria(CaseCommand):
     note: str = Field(default="", max_length=5000)
 
 
+class WaiveObligation(CaseCommand):
+    """Make one open obligation moot, with the reason it no longer applies (the responsible
+    organisation or Veilig Thuis); a closure refused for open obligations needs one each."""
+
+    obligation_id: str = Field(
+        pattern=r"^[a-z_]{1,40}:[A-Za-z0-9][A-Za-z0-9._:-]{0,80}$",
+        description="The obligation: kind:ref, as listed (e.g. monitoring:m3).",
+    )
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class SignalMda(CaseCommand):
     """Record that the MDA++ entry criteria are met, so the regiehouder is told (sweeps)."""
 
@@ -389,6 +401,7 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     RecordMelding,
     ConcludeVeiligheidsbeoordeling,
     RecordMonitoringCheck,
+    WaiveObligation,
     ImposeHuisverbod,
     ExtendHuisverbod,
     RecordHuisverbodHelp,

@@ -40,8 +40,14 @@ from phasedcare.domain.handover_decisions import (
     signal_mda,
     withdraw_handover,
 )
+from phasedcare.domain.obligations import NOT_WAIVED
 from phasedcare.domain.safety import ConditionStatus, RiskAssessment
-from phasedcare.domain.share_decisions import grant_share, review_break_glass, revoke_share
+from phasedcare.domain.share_decisions import (
+    grant_share,
+    real_reason,
+    review_break_glass,
+    revoke_share,
+)
 from phasedcare.errors import NotFound, Refused
 
 __all__ = ["DECISIONS", "decide", "open_case"]
@@ -279,6 +285,28 @@ def release_legal_hold(
     return [ev.LegalHoldReleased(**envelope(case, ctx), reason=command.reason)]
 
 
+def waive_obligation(
+    case: CaseState, command: cmd.WaiveObligation, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Make one open obligation moot, with a reason a reader can judge; it ends recorded."""
+    found = next((o for o in ctx.open_obligations if o.id == command.obligation_id), None)
+    if found is None:
+        raise Refused(
+            f"case {case.case_id} has no open obligation {command.obligation_id}",
+            case_id=case.case_id,
+            rule="no_such_open_obligation",
+        )
+    if found.kind in NOT_WAIVED:
+        raise Refused(
+            f"obligation {found.id}: {NOT_WAIVED[found.kind]}",
+            case_id=case.case_id,
+            rule="not_waived",
+        )
+    hint = "say why the obligation no longer applies"
+    reason = real_reason(command.reason, "a waiver's reason", hint)
+    return [ev.ObligationWaived(**envelope(case, ctx), obligation_id=found.id, reason=reason)]
+
+
 Decision = Callable[[CaseState, Any, DecisionContext], list[ev.DomainEvent]]
 
 DECISIONS: dict[type[cmd.CaseCommand], Decision] = {
@@ -299,6 +327,7 @@ DECISIONS: dict[type[cmd.CaseCommand], Decision] = {
     cmd.EscalateDeadline: escalate_deadline,
     cmd.RecordMelding: record_melding,
     cmd.RecordMonitoringCheck: record_monitoring_check,
+    cmd.WaiveObligation: waive_obligation,
     cmd.ConcludeVeiligheidsbeoordeling: conclude_veiligheidsbeoordeling,
     cmd.ImposeHuisverbod: impose_huisverbod,
     cmd.ExtendHuisverbod: extend_huisverbod,

@@ -43,6 +43,7 @@ __all__ = [
     "MeldingReceived",
     "MemberRecorded",
     "MonitoringCheckRecorded",
+    "ObligationWaived",
     "PhaseTransitioned",
     "PlanVanAanpak",
     "RiskAssessmentRecorded",
@@ -318,6 +319,14 @@ class MonitoringCheckRecorded(DomainEvent):
     note: str = ""
 
 
+class ObligationWaived(DomainEvent):
+    """An open obligation was made moot by a decision with a reason (the responsible
+    organisation or Veilig Thuis): it ends, recorded, instead of lapsing unseen."""
+
+    obligation_id: str = Field(description="The obligation: kind:ref, e.g. monitoring:m3.")
+    reason: str
+
+
 class HuisverbodImposed(DomainEvent):
     """The burgemeester imposed a tijdelijk huisverbod; help starts within its days."""
 
@@ -454,6 +463,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         MeldingReceived,
         VeiligheidsbeoordelingConcluded,
         MonitoringCheckRecorded,
+        ObligationWaived,
         HuisverbodImposed,
         HuisverbodExtended,
         HuisverbodHelpStarted,

@@ -9,7 +9,6 @@ from phasedcare.domain import commands as cmd
 from phasedcare.domain import events as ev
 from phasedcare.domain.case import CaseState, Handover
 from phasedcare.domain.context import DecisionContext
-from phasedcare.domain.deadlines import overdue
 from phasedcare.domain.deciding import (
     envelope,
     refuse_when_closed,
@@ -259,9 +258,16 @@ def expire_handover(
 def escalate_deadline(
     case: CaseState, command: cmd.EscalateDeadline, ctx: DecisionContext
 ) -> list[ev.DomainEvent]:
-    """Escalate an overdue deadline once; it stays overdue until the case moves past it."""
-    late = overdue(case, ctx.policy, ctx.calendar, ctx.today, now=ctx.now)
-    found = next((d for d in late if (d.kind, d.ref) == (command.kind, command.ref)), None)
+    """Escalate an overdue obligation once; it stays open and overdue until it is fulfilled
+    or waived, also when the case moved on without it (``ctx.open_obligations``)."""
+    found = next(
+        (
+            o
+            for o in ctx.open_obligations
+            if (o.kind, o.ref) == (command.kind, command.ref) and o.overdue_on(ctx.today, ctx.now)
+        ),
+        None,
+    )
     if found is None:
         raise Refused(
             f"case {case.case_id} has no overdue {command.kind} {command.ref}",

@@ -13,6 +13,7 @@ non-text keys, anchors and aliases, and documents that are not a mapping are all
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import date, datetime
 from enum import StrEnum
@@ -510,6 +511,13 @@ class RegionalPolicy(_Frozen):
         if moment.utcoffset() is None:
             raise InvalidInput(f"{moment} carries no time zone", field="moment")
         return moment.astimezone(self.zone).date()
+
+    @property
+    def fingerprint(self) -> str:
+        """The version and a digest of every setting: two policies with one fingerprint judge
+        every term alike (the projections record the one they were built under)."""
+        digest = hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        return f"{self.version}:{digest}"
 
     def working_days(self) -> WorkingDayCalendar:
         """The working-day calendar this policy describes."""

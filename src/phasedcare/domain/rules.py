@@ -11,8 +11,9 @@ from collections.abc import Callable
 from phasedcare.domain.calendar import add_months
 from phasedcare.domain.case import CaseState
 from phasedcare.domain.context import DecisionContext
-from phasedcare.domain.deadlines import deadlines, monitoring_moments
+from phasedcare.domain.deadlines import monitoring_moments
 from phasedcare.domain.household import MemberRole
+from phasedcare.domain.obligations import STANDING, Obligation
 from phasedcare.domain.safety import ConditionStatus
 from phasedcare.domain.vt_outcome import ended_involvement
 
@@ -180,12 +181,13 @@ def monitoring_has_begun(case: CaseState, ctx: DecisionContext) -> str | None:
 
 def monitoring_finished(case: CaseState, ctx: DecisionContext) -> str | None:
     """Monitoring closes once the policy's last moment has come and every moment was carried
-    out: a check in its window (see :class:`~phasedcare.domain.deadlines.MonitoringMoment`)."""
+    out (a check in its window, see :class:`~phasedcare.domain.deadlines.MonitoringMoment`)
+    or waived with a reason: judged on the open obligations, where a waived moment is not."""
     moments = monitoring_moments(case, ctx.policy) if case.vt_stage == "monitoring" else []
     if not moments:
         return None
     ends_on = moments[-1].due
-    open_refs = {d.ref for d in deadlines(case, ctx.policy, ctx.calendar) if d.kind == "monitoring"}
+    open_refs = {o.ref for o in ctx.open_obligations if o.kind == "monitoring"}
     undone = [m for m in moments if m.ref in open_refs]
     problems = [f"monitoring runs until {ends_on}"] if ctx.today < ends_on else []
     if undone:
@@ -194,11 +196,40 @@ def monitoring_finished(case: CaseState, ctx: DecisionContext) -> str | None:
     return "; ".join(problems) or None
 
 
-CLOSURE_GUARDS: tuple[Rule, ...] = (no_open_handover,)
+def no_open_obligation(case: CaseState, ctx: DecisionContext) -> str | None:
+    """A closure leaves no obligation open unless each was fulfilled or waived with a reason.
+
+    Closing the Veilig Thuis track weighs Veilig Thuis's own obligations (the others' stay
+    with the case); closing the case weighs all of them. A recurring duty not yet due (a
+    condition's next check, :data:`~phasedcare.domain.obligations.STANDING`) does not hold a
+    closure back: the closure ends it as moot. One that is overdue does.
+    """
+    closing_vt = case.vt_stage != "afgesloten"
+    left = [
+        o
+        for o in ctx.open_obligations
+        if (not closing_vt or o.responsible == ctx.policy.veilig_thuis.id)
+        and (o.kind not in STANDING or o.overdue_on(ctx.today, ctx.now))
+    ]
+    if not left:
+        return None
+    listed = "; ".join(_obligation_line(o, ctx) for o in left)
+    return f"open obligations: {listed} (fulfil each, or waive it with a reason)"
+
+
+def _obligation_line(obligation: Obligation, ctx: DecisionContext) -> str:
+    late = ", overdue" if obligation.overdue_on(ctx.today, ctx.now) else ""
+    escalated = ", escalated" if obligation.escalated else ""
+    return (
+        f"{obligation.id} ({obligation.description}; {obligation.responsible}, due "
+        f"{obligation.due}{late}{escalated})"
+    )
+
+
+CLOSURE_GUARDS: tuple[Rule, ...] = (no_open_handover, no_open_obligation)
 """The one place that says what must not be left open when a case or the Veilig Thuis track
-closes (``afsluiten``, ``vt_afsluiten``). Today: an open handover. The obligations invariant
-(issue 14: "closing a track or a case with open obligations is refused with their list") adds
-its rule here, and both closures refuse with it."""
+closes (``afsluiten``, ``vt_afsluiten``): an open handover, an open obligation (issue 14:
+"closing a track or a case with open obligations is refused with their list")."""
 
 PHASE_RULES: dict[str, tuple[Rule, ...]] = {
     "start_directe_veiligheid": (is_melding, has_members),

@@ -21,6 +21,7 @@ __all__ = [
     "ReviewTask",
     "break_glass_reason",
     "grant_share",
+    "real_reason",
     "review_break_glass",
     "review_task",
     "revoke_share",
@@ -128,11 +129,18 @@ def revoke_share(
 
 
 def break_glass_reason(reason: str) -> str:
-    """The reason, stripped, when it is text a reviewer can judge; InvalidInput when not.
+    """The reason, stripped, when it is text a reviewer can judge; InvalidInput when not
+    (:func:`real_reason`)."""
+    return real_reason(reason, "a break-glass reason", "say why the emergency access is needed")
+
+
+def real_reason(reason: str, what: str, hint: str) -> str:
+    """The reason, stripped, when it is text a reader can judge; InvalidInput when not.
 
     Only letters count (``str.isalpha``, any script): spaces, digits, punctuation and
     zero-width or other format characters do not. Control characters (newline and tab aside)
-    and bidirectional overrides are no part of a reason and refuse it outright.
+    and bidirectional overrides are no part of a reason and refuse it outright. ``what``
+    names the reason in the refusal (``a break-glass reason``), ``hint`` says what to write.
     """
     unprintable = [
         c
@@ -141,14 +149,11 @@ def break_glass_reason(reason: str) -> str:
     ]
     letters = [c.casefold() for c in reason if c.isalpha()]
     if unprintable:
-        why = "a break-glass reason is text: it holds control or bidirectional characters"
+        why = f"{what} is text: it holds control or bidirectional characters"
     elif len(letters) < BREAK_GLASS_MIN_LETTERS:
-        why = f"a break-glass reason needs at least {BREAK_GLASS_MIN_LETTERS} letters"
+        why = f"{what} needs at least {BREAK_GLASS_MIN_LETTERS} letters"
     elif len(set(letters)) < BREAK_GLASS_MIN_DIFFERENT_LETTERS:
-        why = (
-            f"a break-glass reason needs at least {BREAK_GLASS_MIN_DIFFERENT_LETTERS} "
-            "different letters: say why the emergency access is needed"
-        )
+        why = f"{what} needs at least {BREAK_GLASS_MIN_DIFFERENT_LETTERS} different letters: {hint}"
     else:
         return reason.strip()
     raise InvalidInput(why, field="reason")

@@ -16,11 +16,13 @@ the answer a missing case gets (:func:`unknown_case`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from phasedcare.domain import commands as cmd
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.case import CaseState, Handover, Share
+from phasedcare.domain.obligations import Obligation
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
 from phasedcare.errors import NotAuthorised, NotFound, PhasedCareError
 
@@ -100,9 +102,17 @@ def _deny(actor: Actor, case_id: str | None, why: str) -> NotAuthorised:
 
 
 def authorise_command(
-    actor: Actor, command: cmd.Command, case: CaseState | None, policy: RegionalPolicy
+    actor: Actor,
+    command: cmd.Command,
+    case: CaseState | None,
+    policy: RegionalPolicy,
+    *,
+    open_obligations: Sequence[Obligation] = (),
 ) -> None:
-    """Raise NotAuthorised unless ``actor`` may issue ``command`` on ``case``."""
+    """Raise NotAuthorised unless ``actor`` may issue ``command`` on ``case``.
+
+    An obligation is waived by its responsible organisation or Veilig Thuis: ``open_obligations``
+    are the case's, folded by the service."""
     known_actor(actor, policy)
     case_id = case.case_id if case else None
     if actor.role is Role.system:
@@ -119,8 +129,29 @@ def authorise_command(
         return
     if case is None:  # pragma: no cover - the engine loads the case first
         raise _deny(actor, None, "no case")
-    if not _may_change(actor, command, case, policy):
+    if isinstance(command, cmd.WaiveObligation):
+        _authorise_waiver(actor, command, case, policy, open_obligations)
+    elif not _may_change(actor, command, case, policy):
         raise _deny(actor, case.case_id, _why_not(command, case))
+
+
+def _authorise_waiver(
+    actor: Actor,
+    command: cmd.WaiveObligation,
+    case: CaseState,
+    policy: RegionalPolicy,
+    open_obligations: Sequence[Obligation],
+) -> None:
+    if _is_vt(actor, policy):
+        return
+    found = next((o for o in open_obligations if o.id == command.obligation_id), None)
+    if found is not None and found.responsible == actor.organisation:
+        return
+    why = (
+        f"obligation {command.obligation_id} is waived by the organisation responsible for it "
+        "or Veilig Thuis"
+    )
+    raise _deny(actor, case.case_id, why)
 
 
 def _may_change(

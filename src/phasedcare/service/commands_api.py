@@ -314,6 +314,16 @@ class CommandMethods(ABC):
         )
         return self.handle(command, actor=actor)
 
+    def waive_obligation(
+        self, case_id: str, *, actor: Actor, obligation_id: str, reason: str
+    ) -> CommandResult:
+        """Make one open obligation moot with a reason (its responsible organisation or
+        Veilig Thuis); a closure refused for open obligations needs this for each."""
+        command = make_command(
+            cmd.WaiveObligation, case_id=case_id, obligation_id=obligation_id, reason=reason
+        )
+        return self.handle(command, actor=actor)
+
     def impose_huisverbod(self, case_id: str, *, actor: Actor, imposed_on: date) -> CommandResult:
         """Record a tijdelijk huisverbod; help must start within the policy's days."""
         command = make_command(cmd.ImposeHuisverbod, case_id=case_id, imposed_on=imposed_on)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import structlog
@@ -23,6 +24,7 @@ from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.deadlines import deadlines
 from phasedcare.domain.decisions import decide, open_case
 from phasedcare.domain.events import DomainEvent
+from phasedcare.domain.obligations import ObligationBook, record
 from phasedcare.domain.policy import RegionalPolicy
 from phasedcare.domain.retention import RetentionDecision, retention
 from phasedcare.domain.share_decisions import use_break_glass
@@ -49,6 +51,7 @@ from phasedcare.service.authorisation import (
 from phasedcare.service.commands_api import CommandMethods
 from phasedcare.service.importing import DEFAULT_BATCH_SIZE, Importer, ImportReport
 from phasedcare.service.notifications import Notifier
+from phasedcare.service.obligation_books import ObligationBooks
 from phasedcare.service.ports import (
     Append,
     CaseFilter,
@@ -134,6 +137,7 @@ class Engine(CommandMethods, CaseReads):
         self._store = store
         self._policy = policy
         self._calendar = policy.working_days()
+        self._books = ObligationBooks(policy, self._calendar)
         self._clock = clock
         self._codec = codec
         self._auditor = auditor
@@ -242,16 +246,19 @@ class Engine(CommandMethods, CaseReads):
         if not isinstance(command, cmd.CaseCommand):
             raise InvalidInput(f"{type(command).__name__} is not a command", field="command")
         known_actor(actor, self._policy)  # an unknown actor is told so whether the case exists
-        case, head = self._load_with_head(command.case_id)
+        case, book, head = self._tracked_with_head(command.case_id)
+        ctx = replace(ctx, open_obligations=tuple(book.open))
         try:
-            authorise_command(actor, command, case, self._policy)
+            authorise_command(
+                actor, command, case, self._policy, open_obligations=ctx.open_obligations
+            )
         except NotAuthorised as exc:  # no reason (no regiehouder) for who has no part in it
             raise concealed(exc, actor, case, self._policy) from None
         if expected_sequence is not None and expected_sequence != case.sequence:
             raise StaleVersion(
                 case_id=case.case_id, expected=expected_sequence, actual=case.sequence
             )
-        return self._commit(case, decide(case, command, ctx), head, remember)
+        return self._commit(case, decide(case, command, ctx), head, remember, book)
 
     def _open(
         self, command: cmd.OpenCase, ctx: DecisionContext, remember: Remember | None
@@ -278,8 +285,9 @@ class Engine(CommandMethods, CaseReads):
         events: list[DomainEvent],
         head: bytes,
         remember: Remember | None = None,
+        book: ObligationBook | None = None,
     ) -> CommandResult:
-        append = self._recorded(case, [events], head)
+        append = self._recorded(case, [events], head, book)
         result = CommandResult(
             case_id=case.case_id,
             sequence=case.sequence,
@@ -298,9 +306,14 @@ class Engine(CommandMethods, CaseReads):
         return result
 
     def _recorded(
-        self, case: CaseState, decisions: Sequence[list[DomainEvent]], head: bytes
+        self,
+        case: CaseState,
+        decisions: Sequence[list[DomainEvent]],
+        head: bytes,
+        book: ObligationBook | None = None,
     ) -> Append:
-        """Apply decided commands' events to ``case`` in turn; the one append recording them.
+        """Apply decided commands' events to ``case`` (and its obligations ``book``: a new
+        case's when None) in turn; the one append recording them.
 
         The sealed records chained to ``head``, the case's projection row after the last
         command, blind-index tokens and each command's notifications (judged on the state
@@ -311,15 +324,18 @@ class Engine(CommandMethods, CaseReads):
         events = [event for decided in decisions for event in decided]
         records = self._codec.encode(events, after_sequence=expected, previous=head)
         outbox: list[OutboxMessage] = []
+        book = ObligationBook() if book is None else book
         for decided in decisions:
             for event in decided:
                 apply(case, event)
+                record(book, case, event, self._policy, self._calendar)
             outbox += self._notifier.messages(case, decided)
+        self._books.keep(case.case_id, case.sequence, records[-1].leaf_hash, book)
         return Append(
             case_id=case.case_id,
             expected_sequence=expected,
             records=records,
-            projection=project(case, self._policy, self._calendar),
+            projection=project(case, self._policy, self._calendar, book),
             index=self._tokens(events),
             outbox=outbox,
         )
@@ -413,7 +429,7 @@ class Engine(CommandMethods, CaseReads):
         A refusal (no basis needed, no real reason, the policy's limit reached) records no
         event, only the denied attempt in the access log.
         """
-        case, head = self._load_with_head(case_id)
+        case, book, head = self._tracked_with_head(case_id)
         ctx = self._context(actor)
         try:
             authorise_break_glass(actor, case, self._policy, today=ctx.today)
@@ -428,7 +444,7 @@ class Engine(CommandMethods, CaseReads):
                 detail=refusal_detail(exc),
             )
             raise
-        self._commit(case, events, head)
+        self._commit(case, events, head, book=book)
         self._access.record(
             actor,
             case_id,
@@ -450,7 +466,8 @@ class Engine(CommandMethods, CaseReads):
         rows = []
         for case_id in self._store.case_ids():
             try:
-                rows.append(project(self._load(case_id), self._policy, self._calendar))
+                case, book = self._tracked(case_id, self._events(case_id))
+                rows.append(project(case, self._policy, self._calendar, book))
             except Erased:
                 continue
         return rows
@@ -484,6 +501,7 @@ class Engine(CommandMethods, CaseReads):
         for case_id in erased:
             self._store.destroy_case_key(case_id)
             self._codec.forget(case_id)
+            self._books.forget(case_id)
         return decisions
 
     def _entomb(
@@ -506,9 +524,33 @@ class Engine(CommandMethods, CaseReads):
 
     def rebuild_projections(self) -> int:
         """Replace the projection table by one rebuilt from the events; returns the row count."""
-        count = self._store.replace_projections(self.rebuilt_projections())
-        self._log.info("projections rebuilt", rows=count)
+        fingerprint = self._policy.fingerprint
+        count = self._store.replace_projections(self.rebuilt_projections(), policy=fingerprint)
+        assert count is not None  # noqa: S101 - only unless_current skips
+        self._log.info("projections rebuilt", rows=count, policy=fingerprint)
         return count
+
+    def project_under_policy(self) -> bool:
+        """Rebuild the projections when they were built under another policy (or under none
+        recorded, as by older versions); True when this call rebuilt them.
+
+        A new policy version may change a term; the case view and the obligation list judge
+        with this engine's policy, so the deadline rows the sweep escalates from must too.
+        Another process that rebuilt them under this policy first is left alone.
+        """
+        fingerprint = self._policy.fingerprint
+        before = self._store.projections_policy()
+        if before == fingerprint:
+            return False
+        count = self._store.replace_projections(
+            self.rebuilt_projections(), policy=fingerprint, unless_current=True
+        )
+        if count is None:
+            return False
+        self._log.info(
+            "projections rebuilt for the policy", rows=count, policy=fingerprint, was=before
+        )
+        return True
 
     def projection_differences(self) -> list[str]:
         """How the live projection rows differ from rows rebuilt from the events (empty: none)."""

@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from typing import IO, Any
+from functools import cached_property
+from typing import IO, Any, overload
 
 import structlog
 from pydantic import ValidationError
@@ -36,6 +37,7 @@ from phasedcare.domain.case import CaseState, apply
 from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.decisions import decide, open_case
 from phasedcare.domain.events import DomainEvent
+from phasedcare.domain.obligations import Obligation, track
 from phasedcare.domain.policy import RegionalPolicy
 from phasedcare.errors import InvalidInput, NotAuthorised, NotFound, PhasedCareError, Refused
 from phasedcare.ledger.chain import GENESIS
@@ -312,6 +314,35 @@ class _PlannedCase:
         return [event for decided in self.decisions for event in decided]
 
 
+class _OpenObligations(Sequence[Obligation]):
+    """A planned case's open obligations before its next command, folded from its decided
+    events only when a decision reads them (a closure, an escalation, a waiver): folding
+    obligations costs far more than the state, and most commands never look."""
+
+    def __init__(
+        self, planned: _PlannedCase, policy: RegionalPolicy, calendar: WorkingDayCalendar
+    ) -> None:
+        self._planned, self._decided = planned, len(planned.decisions)
+        self._policy, self._calendar = policy, calendar
+
+    @cached_property
+    def _open(self) -> tuple[Obligation, ...]:
+        decided = self._planned.decisions[: self._decided]
+        events = [event for decision in decided for event in decision]
+        case_id = self._planned.case_id
+        return tuple(track(case_id, events, self._policy, self._calendar)[1].open)
+
+    @overload
+    def __getitem__(self, index: int) -> Obligation: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Obligation]: ...
+    def __getitem__(self, index: int | slice) -> Obligation | Sequence[Obligation]:
+        return self._open[index]
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+
 @dataclass
 class _Plan:
     """The whole file decided: its cases in order of opening, and the case states so far."""
@@ -503,7 +534,16 @@ class Importer:
             else:
                 assert isinstance(line.command, cmd.CaseCommand)  # noqa: S101 - all others are
                 planned, state = self._case_of(line, plan)
-                authorise_command(line.actor, line.command, state, self._policy)
+                ctx = replace(
+                    ctx, open_obligations=_OpenObligations(planned, self._policy, self._calendar)
+                )
+                authorise_command(
+                    line.actor,
+                    line.command,
+                    state,
+                    self._policy,
+                    open_obligations=ctx.open_obligations,
+                )
                 events = decide(state, line.command, ctx)
         except ImportRejected:
             raise

@@ -95,6 +95,7 @@ class CaseProjection:
     sequence: int
     next_deadline: date | None
     next_deadline_kind: str | None
+    next_obligation: str | None = None
     deadlines: tuple[DeadlineRow, ...] = ()
     handovers: tuple[HandoverRow, ...] = ()
 
@@ -466,8 +467,23 @@ class EventStore(CaseKeyStore, NotificationStore, ApiKeyStore, IdempotencyStore,
         """Handovers of all cases passing the filter, by response date."""
         ...
 
-    def replace_projections(self, projections: Iterable[CaseProjection]) -> int:
-        """Replace every projection row in one transaction; returns how many were written."""
+    def replace_projections(
+        self,
+        projections: Iterable[CaseProjection],
+        *,
+        policy: str | None = None,
+        unless_current: bool = False,
+    ) -> int | None:
+        """Replace every projection row in one transaction; returns how many were written.
+
+        ``policy`` (a :attr:`RegionalPolicy.fingerprint`) is recorded in that transaction as
+        the policy the rows were built under. With ``unless_current`` nothing is replaced
+        (None) when the rows are under ``policy`` already: another process got there first.
+        """
+        ...
+
+    def projections_policy(self) -> str | None:
+        """The policy fingerprint the projection rows were last rebuilt under (None: never)."""
         ...
 
     def find_by_token(self, token: bytes) -> list[str]:

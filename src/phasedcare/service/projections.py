@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from phasedcare.domain.calendar import WorkingDayCalendar
 from phasedcare.domain.case import CaseState
-from phasedcare.domain.deadlines import deadlines
+from phasedcare.domain.obligations import ObligationBook
 from phasedcare.domain.policy import RegionalPolicy
 from phasedcare.service.ports import CaseProjection, DeadlineRow, HandoverRow
 
@@ -12,14 +12,21 @@ __all__ = ["project"]
 
 
 def project(
-    case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalendar
+    case: CaseState, policy: RegionalPolicy, calendar: WorkingDayCalendar, book: ObligationBook
 ) -> CaseProjection:
-    """The projection row of ``case``: ids, phases, dates and organisations, never a name."""
+    """The projection row of ``case`` and its obligations ``book``: ids, phases, dates and
+    organisations, never a name.
+
+    Its deadline rows are the case's open obligations: what it runs against now and what it
+    still owes after moving on without it (the sweep escalates from these rows, so a duty the
+    case left behind overdue is escalated too); a waived or fulfilled one is not among them.
+    The next deadline is the earliest open obligation.
+    """
     if case.opened_at is None or case.updated_at is None:  # pragma: no cover - opened cases only
         msg = f"case {case.case_id} was never opened"
         raise ValueError(msg)
-    due = deadlines(case, policy, calendar)
-    deadline = due[0] if due else None
+    owed = book.open
+    first = owed[0] if owed else None
     return CaseProjection(
         case_id=case.case_id,
         region=case.region,
@@ -32,11 +39,12 @@ def project(
         opened_at=case.opened_at,
         updated_at=case.updated_at,
         sequence=case.sequence,
-        next_deadline=deadline.due if deadline else None,
-        next_deadline_kind=deadline.kind if deadline else None,
+        next_deadline=first.due if first else None,
+        next_deadline_kind=first.kind if first else None,
+        next_obligation=first.id if first else None,
         deadlines=tuple(
-            DeadlineRow(d.due, case.case_id, d.kind, d.ref, d.responsible, d.escalated, d.due_at)
-            for d in due
+            DeadlineRow(o.due, case.case_id, o.kind, o.ref, o.responsible, o.escalated, o.due_at)
+            for o in owed
         ),
         handovers=tuple(
             HandoverRow(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -24,9 +25,9 @@ from phasedcare.domain.calendar import WorkingDayCalendar
 from phasedcare.domain.case import CaseState, fold
 from phasedcare.domain.charts import CHARTS, options
 from phasedcare.domain.context import DecisionContext
-from phasedcare.domain.deadlines import deadlines
 from phasedcare.domain.events import DomainEvent
 from phasedcare.domain.mda import CriterionResult, evaluate, signal_due
+from phasedcare.domain.obligations import ObligationBook, track
 from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
 from phasedcare.domain.share_decisions import ReviewTask, review_task
 from phasedcare.errors import (
@@ -55,6 +56,7 @@ from phasedcare.service.authorisation import (
     unknown_case,
 )
 from phasedcare.service.notifications import TYPE_PREFIX
+from phasedcare.service.obligation_books import ObligationBooks
 from phasedcare.service.ports import (
     CaseFilter,
     CaseProjection,
@@ -71,10 +73,12 @@ from phasedcare.service.views import (
     CaseView,
     HandoverPayloadView,
     HistoryEntry,
+    ObligationView,
     TransitionView,
     case_view,
     handover_payload_view,
     history_entry,
+    obligation_view,
     transition_view,
 )
 
@@ -97,6 +101,7 @@ class CaseReads(ABC):
     _store: EventStore
     _policy: RegionalPolicy
     _calendar: WorkingDayCalendar
+    _books: ObligationBooks
     _clock: Callable[[], datetime]
     _codec: RecordCodec
     _auditor: Auditor | None
@@ -152,6 +157,18 @@ class CaseReads(ABC):
 
     def _load(self, case_id: str) -> CaseState:
         return fold(case_id, self._events(case_id))
+
+    def _tracked(self, case_id: str, events: list[DomainEvent]) -> tuple[CaseState, ObligationBook]:
+        """The case's state and its obligations, folded from its events."""
+        return track(case_id, events, self._policy, self._calendar)
+
+    def _tracked_with_head(self, case_id: str) -> tuple[CaseState, ObligationBook, bytes]:
+        """The case's state, its obligations and the leaf hash of its last record (the book
+        from :class:`~phasedcare.service.obligation_books.ObligationBooks`: a command folds
+        only the events since it was last seen)."""
+        records = self._records(case_id)
+        case, book = self._books.track(case_id, records, self._codec.decode(records))
+        return case, book, records[-1].leaf_hash
 
     def _read(self, case_id: str, actor: Actor, query: str) -> tuple[CaseState, list[DomainEvent]]:
         """The case as it stands now and its events, once ``actor`` may read it (logged)."""
@@ -300,11 +317,14 @@ class CaseReads(ABC):
         return self._access.entries(case_id)
 
     def show(self, case_id: str, *, actor: Actor) -> CaseView:
-        """The case as it stands, with its deadlines judged today."""
-        case, _ = self._read(case_id, actor, "show")
+        """The case as it stands, with its open obligations as its deadlines judged today:
+        what it runs against now and what it still owes after moving on without it."""
+        _, events = self._read(case_id, actor, "show")
+        case, book = self._tracked(case_id, events)
         now = self._clock().astimezone(UTC)
-        due = deadlines(case, self._policy, self._calendar)
-        return case_view(case, due, self._policy.local_date(now), now)
+        return case_view(
+            case, [o.as_deadline() for o in book.open], self._policy.local_date(now), now
+        )
 
     def handover(self, case_id: str, handover_id: str, *, actor: Actor) -> HandoverPayloadView:
         """One handover with its payload: what its receiver may see, and all it may see."""
@@ -411,10 +431,47 @@ class CaseReads(ABC):
         _, events = self._read(case_id, actor, "history")
         return [history_entry(seq, event) for seq, event in enumerate(events, start=1)]
 
+    def obligations(
+        self, case_id: str, *, actor: Actor, overdue: bool = False
+    ) -> list[ObligationView]:
+        """Every obligation of the case, open or ended, in the order opened (``overdue``: only
+        the open ones past their due date now)."""
+        _, events = self._read(case_id, actor, "obligations")
+        now = self._clock().astimezone(UTC)
+        today = self._policy.local_date(now)
+        _, book = self._tracked(case_id, events)
+        views = [obligation_view(case_id, o, today, now) for o in book.obligations]
+        return [v for v in views if v.overdue] if overdue else views
+
+    def open_obligations(self, *, actor: Actor, overdue: bool = False) -> list[ObligationView]:
+        """The open obligations of the caseload, acute ones first, then earliest due
+        (``overdue``: only those past their due date now); each case's book as last kept.
+
+        Professionals outside Veilig Thuis see the obligations their organisation must meet.
+        """
+        organisation = self._caseload_scope(actor, "obligations")
+        now = self._clock().astimezone(UTC)
+        today = self._policy.local_date(now)
+        found = []
+        for row in self._store.projections(CaseFilter()):
+            try:
+                _, book, _ = self._tracked_with_head(row.case_id)
+            except Erased:
+                continue
+            found += [
+                obligation_view(row.case_id, o, today, now)
+                for o in book.open
+                if organisation is None or o.responsible == organisation
+            ]
+        found = [v for v in found if v.overdue] if overdue else found
+        found.sort(key=lambda v: (v.due, v.case_id, v.id))
+        return _acute_first(found, lambda v: v.due_at is not None)
+
     def allowed(self, case_id: str, *, actor: Actor) -> list[TransitionView]:
         """Every event of both charts, whether it may fire now, and why not."""
-        case, _ = self._read(case_id, actor, "allowed")
-        ctx = self._context(actor)
+        _, events = self._read(case_id, actor, "allowed")
+        case, book = self._tracked(case_id, events)
+        ctx = replace(self._context(actor), open_obligations=tuple(book.open))
         return [transition_view(o) for chart in CHARTS for o in options(chart, case, ctx)]
 
     def state_at(

@@ -12,6 +12,7 @@ from phasedcare.domain.charts import TransitionOption
 from phasedcare.domain.deadlines import Deadline
 from phasedcare.domain.events import AccessRecorded, DomainEvent, PlanVanAanpak
 from phasedcare.domain.household import Member
+from phasedcare.domain.obligations import Mark, Obligation
 from phasedcare.domain.safety import RiskAssessment, SafetyCondition, SafetyPlan
 from phasedcare.domain.vt_outcome import VtDecision, latest_conclusion
 
@@ -24,6 +25,7 @@ __all__ = [
     "HandoverView",
     "HistoryEntry",
     "MeldingView",
+    "ObligationView",
     "RegieView",
     "SharedConditionView",
     "TransitionView",
@@ -32,6 +34,7 @@ __all__ = [
     "case_view",
     "handover_payload_view",
     "history_entry",
+    "obligation_view",
     "transition_view",
 ]
 
@@ -144,6 +147,63 @@ class DeadlineView(_View):
     overdue: bool
     escalated: bool
     due_at: datetime | None = None
+
+
+class EventMarkView(_View):
+    """A recorded event an obligation points at: its sequence in the case, moment and type."""
+
+    sequence: int
+    at: datetime
+    event: str
+
+
+class ObligationView(_View):
+    """An obligation: whose duty, by when, on what source, opened and ended by which event.
+
+    ``moved_on`` is the event after which the case no longer listed its deadline although
+    nothing fulfilled or waived it: the case moved on without it and it is still open.
+    """
+
+    case_id: str
+    id: str
+    kind: str
+    ref: str
+    description: str
+    responsible: str
+    due: date
+    due_at: datetime | None = None
+    source: str
+    status: str = Field(description="open, escalated (still open), fulfilled or moot.")
+    overdue: bool
+    opened: EventMarkView
+    moved_on: EventMarkView | None = None
+    ended: EventMarkView | None = None
+    ended_why: str = Field(default="", description="The fulfilling event, or the waiver's reason.")
+
+
+def _mark_view(mark: Mark) -> EventMarkView:
+    return EventMarkView(sequence=mark.sequence, at=mark.at, event=mark.event)
+
+
+def obligation_view(case_id: str, o: Obligation, today: date, now: datetime) -> ObligationView:
+    """An obligation of ``case_id`` as a view, judged overdue or not at ``now``."""
+    return ObligationView(
+        case_id=case_id,
+        id=o.id,
+        kind=o.kind,
+        ref=o.ref,
+        description=o.description,
+        responsible=o.responsible,
+        due=o.due,
+        due_at=o.due_at,
+        source=o.source,
+        status=str(o.status),
+        overdue=o.overdue_on(today, now),
+        opened=_mark_view(o.opened),
+        moved_on=None if o.moved_on is None else _mark_view(o.moved_on),
+        ended=None if o.ended is None else _mark_view(o.ended),
+        ended_why=o.ended_why,
+    )
 
 
 class VtDecisionView(_View):

@@ -118,6 +118,7 @@ class InMemoryEventStore(InMemoryNotifications, InMemoryCredentials):
         self._cases: dict[str, list[StoredEvent]] = {}
         self._log: list[StoredEvent] = []
         self._projections: dict[str, CaseProjection] = {}
+        self._projected_under: str | None = None
         self._keys: dict[str, WrappedKey] = {}
         self._tree: list[bytes] = []
         self._tree_records: list[StoredEvent] = []
@@ -227,12 +228,27 @@ class InMemoryEventStore(InMemoryNotifications, InMemoryCredentials):
         )
         return found[: handover_filter.limit] if handover_filter.limit is not None else found
 
-    def replace_projections(self, projections: Iterable[CaseProjection]) -> int:
-        """Replace every projection at once."""
+    def replace_projections(
+        self,
+        projections: Iterable[CaseProjection],
+        *,
+        policy: str | None = None,
+        unless_current: bool = False,
+    ) -> int | None:
+        """Replace every projection at once (and record the policy they were built under)."""
         rows = {p.case_id: p for p in projections}
         with self._lock:
+            if unless_current and policy is not None and self._projected_under == policy:
+                return None
             self._projections = rows
+            if policy is not None:
+                self._projected_under = policy
         return len(rows)
+
+    def projections_policy(self) -> str | None:
+        """The policy the projections were last rebuilt under."""
+        with self._lock:
+            return self._projected_under
 
     def case_key(self, case_id: str) -> WrappedKey | None:
         """The case's wrapped data key, if any."""

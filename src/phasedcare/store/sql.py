@@ -63,6 +63,7 @@ from phasedcare.store.sql_notifications import (
 )
 from phasedcare.store.tables import (
     SCHEMA_REVISION,
+    STAMP_PROJECTIONS_POLICY,
     STAMP_REGION,
     CaseKeyRecord,
     CaseRecord,
@@ -95,6 +96,7 @@ _SQLITE_SYNCHRONOUS = ("full", "normal")
 acknowledged command survives a power loss. NORMAL syncs only at WAL checkpoints: a crash of
 the process loses nothing, a power loss may lose the last commits (for synthetic loads)."""
 _INTEGRATOR_LOCK = 7_013_551  # the PostgreSQL advisory lock of the one integrator
+_REBUILD_LOCK = text("SELECT pg_advisory_xact_lock(7013552)")  # one projection rebuild at a time
 _CASE_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:case_id, 0))")
 _SEQUENCE_CLASH = (
     "uq_event_records_case_sequence",
@@ -146,6 +148,7 @@ _LAST_SEQUENCES = (
     .group_by(EVENTS.c.case_id)
 )
 _STAMPED_REGION = select(META.c.value).where(META.c.name == STAMP_REGION)
+_PROJECTIONS_POLICY = select(META.c.value).where(META.c.name == STAMP_PROJECTIONS_POLICY)
 _IN_LIST_SIZE = 500  # ids per IN list: far below SQLite's and PostgreSQL's parameter limits
 
 
@@ -252,6 +255,7 @@ _INSERT_TOKENS = _insert_or(INDEX, "DO NOTHING")
 _INSERT_KEYS = _insert_or(KEYS, "(case_id) DO NOTHING")
 _INSERT_NODES = _insert_or(NODES, "DO NOTHING")
 _INSERT_META = _insert_or(META, "(name) DO NOTHING")
+_UPSERT_META = _insert_or(META, "(name) DO UPDATE SET value = excluded.value")
 
 
 class SqlEventStore(SqlNotifications, SqlCredentials):
@@ -495,17 +499,39 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
             found = [_projection(row) for row in conn.execute(query).mappings()]
             return with_case_rows(conn, found)
 
-    def replace_projections(self, projections: Iterable[CaseProjection]) -> int:
-        """Replace every projection row in one transaction; returns how many were written."""
+    def replace_projections(
+        self,
+        projections: Iterable[CaseProjection],
+        *,
+        policy: str | None = None,
+        unless_current: bool = False,
+    ) -> int | None:
+        """Replace every projection row in one transaction; returns how many were written.
+
+        ``policy`` is recorded in the same transaction; with ``unless_current`` nothing is
+        replaced (None) when another process recorded it first (judged under the write lock).
+        """
         projections = list(projections)
         rows = [_projection_row(p) for p in projections]
         with translated("replacing the projections failed"), self._write() as conn, conn.begin():
+            if self._backend == "postgresql":
+                conn.execute(_REBUILD_LOCK)
+            if unless_current and conn.execute(_PROJECTIONS_POLICY).scalar() == policy:
+                return None
             conn.execute(CASES.delete())
             delete_case_rows(conn)
             if rows:
                 conn.execute(CASES.insert(), rows)
             write_case_rows(conn, projections)
+            if policy is not None:
+                conn.execute(_UPSERT_META, {"name": STAMP_PROJECTIONS_POLICY, "value": policy})
         return len(rows)
+
+    def projections_policy(self) -> str | None:
+        """The policy fingerprint the projection rows were last rebuilt under."""
+        with translated("cannot open the database"), self._engine.connect() as conn:
+            found = conn.execute(_PROJECTIONS_POLICY).scalar()
+        return None if found is None else str(found)
 
     def case_key(self, case_id: str) -> WrappedKey | None:
         """The case's wrapped data key, if any."""

@@ -14,6 +14,7 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "SCHEMA_REVISION",
+    "STAMP_PROJECTIONS_POLICY",
     "STAMP_REGION",
     "ApiKeyRecord",
     "CaseKeyRecord",
@@ -34,11 +35,14 @@ __all__ = [
 
 metadata = SQLModel.metadata
 
-SCHEMA_REVISION = "0010"
+SCHEMA_REVISION = "0011"
 """The Alembic revision these tables match; the store refuses a database at another one."""
 
 STAMP_REGION = "region"
 """The ``store_meta`` row naming the region the database belongs to."""
+
+STAMP_PROJECTIONS_POLICY = "projections_policy"
+"""The ``store_meta`` row naming the policy (its fingerprint) the projections were built under."""
 
 _POSITION = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -90,6 +94,7 @@ class CaseRecord(SQLModel, table=True):
     sequence: int
     next_deadline: date | None = Field(default=None, index=True)
     next_deadline_kind: str | None = Field(default=None, max_length=40)
+    next_obligation: str | None = Field(default=None, max_length=160)
 
 
 class CaseKeyRecord(SQLModel, table=True):
@@ -148,7 +153,8 @@ class HouseholdIndexRecord(SQLModel, table=True):
 
 
 class DeadlineRecord(SQLModel, table=True):
-    """One deadline of a case (read model): the caseload of what is due and overdue."""
+    """One open obligation of a case (read model): the caseload of what is due and overdue,
+    also a duty the case moved on from without meeting it (migration 0011)."""
 
     __tablename__ = "case_deadlines"
     __table_args__ = (  # pages in (due, case, kind, ref) order, per filter (migration 0005)
