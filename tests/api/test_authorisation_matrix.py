@@ -315,6 +315,17 @@ COMMANDS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
             },
         ),
     ),
+    "organise-zicht": (  # no melding m9: refused once authorised
+        (
+            "vt_only",
+            {
+                "melding_id": "m9",
+                "kept_by": "wijkteam-zwolle",
+                "means": "contact_met_gezin",
+                "until": DAY,
+            },
+        ),
+    ),
     "impose-huisverbod": (("vt_may", {"imposed_on": DAY}),),
     "extend-huisverbod": (("vt_may", {"ends_on": (LATER + timedelta(days=100)).isoformat()}),),
     "record-huisverbod-help": (("vt_may", {"started_on": DAY}),),

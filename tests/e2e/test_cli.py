@@ -254,7 +254,12 @@ def test_names_never_reach_the_database_files(home: Path) -> None:
 
 def test_the_demo_through_the_installed_command(tmp_path: Path) -> None:
     """`phasedcare demo` fills a region with cases in every phase; they can be listed after."""
-    env = {**os.environ, "PHASEDCARE_HOME": str(tmp_path / "demo"), "PHASEDCARE_ACTOR": VT}
+    env = {
+        **os.environ,
+        "PHASEDCARE_HOME": str(tmp_path / "demo"),
+        "PHASEDCARE_ACTOR": VT,
+        "COLUMNS": "200",
+    }
     phasedcare = str(Path(sys.executable).parent / "phasedcare")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -265,7 +270,7 @@ def test_the_demo_through_the_installed_command(tmp_path: Path) -> None:
     result = run("demo", "--households", "12")
     assert result.returncode == 0, result.stderr
     assert (
-        "phases: aanmelding 3, afgesloten 1, directe_veiligheid 6, herstel 1, stabiele_veiligheid 1"
+        "phases: aanmelding 4, afgesloten 1, directe_veiligheid 5, herstel 1, stabiele_veiligheid 1"
         in result.stdout
     )
     assert "handovers: accepted 5, proposed 2" in result.stdout
@@ -278,7 +283,12 @@ def test_the_demo_through_the_installed_command(tmp_path: Path) -> None:
         ("veiligheidsbeoordeling:vb-m2", "escalated")
     ]
     assert overdue[0]["id"] == "veiligheidsbeoordeling:vb-m2"  # the acute one first
-    assert len(json.loads(run("case", "list", "--json").stdout)) == 12
+    cases = json.loads(run("case", "list", "--json").stdout)
+    assert len(cases) == 12
+    assert sum(c["zicht_until"] is not None for c in cases) == 1  # arranged for a late one
+    caseload = run("case", "list").stdout
+    assert "until 20" in caseload  # zicht arranged for one late melding
+    assert "none" in caseload  # and not for the other
     check = run("projections", "rebuild", "--check")
     assert check.returncode == 0, check.stdout
 

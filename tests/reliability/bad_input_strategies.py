@@ -121,6 +121,13 @@ BASELINES: dict[type[cmd.Command], dict[str, Any]] = {
         "note": canary_text(1),
     },
     cmd.WaiveObligation: {"obligation_id": "veiligheidsbeoordeling:vb", "reason": canary_text(2)},
+    cmd.OrganiseZicht: {
+        "melding_id": "m1",
+        "kept_by": "wijkteam-zwolle",
+        "means": "contact_met_gezin",
+        "until": (TODAY + timedelta(days=14)).isoformat(),
+        "note": canary_text(1),
+    },
     cmd.ImposeHuisverbod: {"imposed_on": TODAY.isoformat()},
     cmd.ExtendHuisverbod: {"ends_on": TODAY.isoformat()},
     cmd.RecordHuisverbodHelp: {"started_on": TODAY.isoformat()},
@@ -386,6 +393,8 @@ def _wrong_state(case_id: str, refused_events: list[tuple[str, str]]) -> list[At
         attempt(cmd.RecordMonitoringCheck, "not_monitoring"),
         attempt(cmd.ConcludeVeiligheidsbeoordeling, "melding", melding_id="m404"),
         attempt(cmd.WaiveObligation, "obligation", obligation_id="monitoring:m404"),
+        attempt(cmd.OrganiseZicht, "melding", melding_id="m404"),
+        attempt(cmd.OrganiseZicht, "organisation", kept_by="wijkteam-elders"),
         attempt(cmd.ExtendHuisverbod, "huisverbod"),
         attempt(cmd.RecordHuisverbodHelp, "huisverbod"),
         attempt(cmd.WithdrawHandover, "handover", handover_id="h404"),
@@ -403,6 +412,7 @@ def _wrong_state(case_id: str, refused_events: list[tuple[str, str]]) -> list[At
 
 
 _REFUSED_DATES = {
+    cmd.OrganiseZicht: ("until", _FAR | st.dates(max_value=TODAY - timedelta(days=1))),
     cmd.RecordIncident: ("occurred_on", _FUTURE),
     cmd.ImposeHuisverbod: ("imposed_on", _FUTURE),
     cmd.RecordHuisverbodHelp: ("started_on", _FUTURE),

@@ -176,7 +176,10 @@ def case_list(
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The caseload: phase, Veilig Thuis stage, regiehouder and next deadline (no names)."""
+    """The caseload: phase, Veilig Thuis stage, regiehouder, next deadline and, for a melding
+    waiting past its term, until when zicht op veiligheid is arranged (no names)."""
+    from phasedcare.service.views import waiting_zicht  # noqa: PLC0415 - the engine's own
+
     who = parse_actor(actor)
     with open_engine(home) as engine, reporting_errors():
         rows = engine.list_cases(
@@ -185,6 +188,7 @@ def case_list(
             organisation=organisation,
             deadline_before=engine.today() if overdue else None,
         )
+        now, today = engine.now(), engine.today()
     listing(
         rows,
         as_json=as_json,
@@ -197,6 +201,7 @@ def case_list(
             "casusregisseur",
             "next deadline",
             "kind",
+            "waiting: zicht",
         ],
         row=lambda r: [
             r.case_id,
@@ -206,6 +211,7 @@ def case_list(
             r.casusregisseur,
             r.next_deadline,
             r.next_deadline_kind,
+            waiting_zicht(r, today, now) or "",
         ],
     )
 

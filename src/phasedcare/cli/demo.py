@@ -1,17 +1,17 @@
 """``phasedcare demo``: a synthetic region walked through the phases with a simulated clock.
 
 Every household is invented (the names say so). Each is taken to a different end point:
-waiting for its veiligheidsbeoordeling (one of them late), in directe veiligheid, with a
-handover waiting for an answer, with a handover that expired unanswered, in stabiele
-veiligheid after an accepted handover (regie moved), in herstel, closed, back in directe
-veiligheid after a terugval, or with an acute police melding during monitoring that nobody
-assessed within its hours. Then (``phasedcare demo`` does it unless ``--no-flows``) the flows
-run once with embedded Prefect, as they would on their schedules: the deadline sweep expires
-the unanswered handover and escalates the late veiligheidsbeoordelingen, the acute one
-first. All events are appended through the engine's own commands, so the cases can be
-inspected afterwards with
-``phasedcare case list | show | history``, ``phasedcare handover list`` and
-``phasedcare deadlines --overdue``.
+waiting for its veiligheidsbeoordeling (late, one of them with zicht op veiligheid arranged
+meanwhile), in directe veiligheid, with a handover waiting for an answer, with a handover that
+expired unanswered, in stabiele veiligheid after an accepted handover (regie moved), in
+herstel, closed, back in directe veiligheid after a terugval, or with an acute police melding
+during monitoring that nobody assessed within its hours. Then (``phasedcare demo`` does it
+unless ``--no-flows``) the flows run once with embedded Prefect, as they would on their
+schedules: the deadline sweep expires the unanswered handover and escalates the late
+veiligheidsbeoordelingen, the acute one first. All events are appended through the engine's
+own commands, so the cases can be inspected afterwards with ``phasedcare case list | show |
+history``, ``phasedcare handover list``, ``phasedcare deadlines --overdue`` and
+``phasedcare obligations --overdue``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ __all__ = ["ENDINGS", "run_demo"]
 
 ENDINGS = {
     "aanmelding_late": 0,
+    "aanmelding_late_zicht": 0,
     "directe_veiligheid": 4,
     "handover_open": 4,
     "handover_expired": 4,
@@ -46,6 +47,7 @@ ENDINGS = {
 
 _ENDED_DAYS_AGO = {
     "aanmelding_late": 12,
+    "aanmelding_late_zicht": 10,
     "handover_open": 1,
     "handover_expired": 15,
     "acute_melding": 2,
@@ -91,6 +93,8 @@ class _Household:
             summary="Synthetic melding: neighbours heard shouting (demo).",
         ).case_id
         self._members(vt)
+        if ending == "aanmelding_late_zicht":
+            self._zicht_while_waiting()
         if ending.startswith("aanmelding"):
             return self.case_id
         self.clock.advance(days=2)
@@ -220,6 +224,19 @@ class _Household:
                 obligation_id=obligation.id,
                 reason="The plan was discussed at every home visit instead (demo).",
             )
+
+    def _zicht_while_waiting(self) -> None:
+        """The veiligheidsbeoordeling will be late: Veilig Thuis arranges that the wijkteam
+        keeps in contact with the family for the next three weeks."""
+        self.engine.organise_zicht(
+            self.case_id,
+            actor=self.actors["vt"],
+            melding_id="m1",
+            kept_by=self.actors["wijkteam"].organisation,
+            means="contact_met_gezin",
+            until=self.clock.today + timedelta(days=21),
+            note="The wijkcoach calls the family twice a week (demo).",
+        )
 
     def _acute_police_melding(self) -> None:
         """During monitoring the police report acute danger; nobody assesses it in time,

@@ -379,6 +379,44 @@ def case_vb(
     report_command(result, as_json)
 
 
+@case_app.command("zicht")
+def case_zicht(
+    case_id: CaseArg,
+    melding: Annotated[str, typer.Option(help="The waiting melding: m1, m2, ...")],
+    kept_by: Annotated[
+        str, typer.Option(help="The organisation that keeps an eye on the household.")
+    ],
+    means: Annotated[
+        str,
+        typer.Option(
+            help="contact_met_melder, contact_met_gezin, betrokken_professional or "
+            "veiligheidsafspraken."
+        ),
+    ],
+    until: Annotated[
+        str, typer.Option(help="The last day it holds (YYYY-MM-DD; at most 28 days ahead).")
+    ],
+    note: Annotated[str, typer.Option(help="What was arranged (sealed).")] = "",
+    actor: ActorOption = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record how zicht op veiligheid is kept while a melding waits for its
+    veiligheidsbeoordeling (Veilig Thuis)."""
+    who, day = parse_actor(actor), parse_day(until)
+    with open_engine(home) as engine, reporting_errors():
+        result = engine.organise_zicht(
+            case_id,
+            actor=who,
+            melding_id=melding,
+            kept_by=kept_by,
+            means=means,
+            until=day,
+            note=note,
+        )
+    report_command(result, as_json)
+
+
 @case_app.command("monitoring")
 def case_monitoring(
     case_id: CaseArg,

@@ -33,6 +33,7 @@ def render_case(view: CaseView) -> None:
         [[m.member_id, m.role, m.name, m.date_of_birth] for m in view.members],
     )
     _render_conclusion(view)
+    _render_meldingen(view)
     plan = view.safety_plan
     if plan is not None:
         say(f"safety plan v{plan.version}, agreed {plan.agreed_on}")
@@ -74,6 +75,28 @@ def render_case(view: CaseView) -> None:
         ["kind", "due", "what", "overdue"],
         [[d.kind, d.due, d.description, "OVERDUE" if d.overdue else ""] for d in view.deadlines],
         style=lambda row: "bold red" if row[3] else "",
+    )
+
+
+def _render_meldingen(view: CaseView) -> None:
+    """Each melding: received when, acute, concluded or waiting, and zicht while it waits."""
+    rows = []
+    for m in view.meldingen:
+        if m.concluded_at is not None:
+            state = f"assessed {m.concluded_at:%Y-%m-%d}"
+        else:
+            state = "WAITING PAST ITS TERM" if m.waiting_past_term else "waiting"
+        zicht = m.zicht
+        kept = "-" if zicht is None else f"{zicht.kept_by}, {zicht.means}, until {zicht.until}"
+        if m.zicht_organised is False:
+            kept = "NONE" if zicht is None else f"ran out ({kept})"
+        acute = "acute" if m.acute else ""
+        rows.append([m.melding_id, f"{m.received_at:%Y-%m-%d %H:%M}", acute, state, kept])
+    table(
+        "meldingen",
+        ["melding", "received (UTC)", "", "veiligheidsbeoordeling", "zicht op veiligheid"],
+        rows,
+        style=lambda row: "bold red" if row[3] == "WAITING PAST ITS TERM" else "",
     )
 
 

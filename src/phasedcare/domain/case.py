@@ -24,6 +24,7 @@ __all__ = [
     "MeldingAssessment",
     "RegieAssignment",
     "Share",
+    "ZichtArrangement",
     "apply",
     "fold",
 ]
@@ -103,6 +104,17 @@ class BreakGlassUse:
     reviewed_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ZichtArrangement:
+    """How zicht op veiligheid is kept while a melding waits: by whom, how, from when, until."""
+
+    kept_by: str
+    means: str
+    since: datetime
+    until: date
+    note: str = ""
+
+
 @dataclass(slots=True)
 class MeldingAssessment:
     """One melding and its own veiligheidsbeoordeling: when it was received, whether it was
@@ -124,6 +136,7 @@ class MeldingAssessment:
     structurele_onveiligheid: bool | None = None
     follow_up: FollowUp | None = None
     reason: str = ""
+    zicht: ZichtArrangement | None = None
 
     @property
     def deadline_ref(self) -> str:
@@ -472,6 +485,12 @@ def _break_glass_reviewed(state: CaseState, e: ev.BreakGlassReviewed) -> None:
     use.outcome, use.reviewed_at = e.outcome, e.at
 
 
+def _zicht_organised(state: CaseState, e: ev.ZichtOrganised) -> None:
+    assessment = state.assessment(e.melding_id)
+    if assessment is not None:
+        assessment.zicht = ZichtArrangement(e.kept_by, str(e.means), e.at, e.until, e.note)
+
+
 def _obligation_waived(state: CaseState, e: ev.ObligationWaived) -> None:
     state.waived_obligations[e.obligation_id] = e.reason
 
@@ -501,6 +520,7 @@ _APPLIERS: dict[type[ev.DomainEvent], Callable[[CaseState, Any], None]] = {
     ev.VeiligheidsbeoordelingConcluded: _vb_concluded,
     ev.MonitoringCheckRecorded: _monitoring_check,
     ev.ObligationWaived: _obligation_waived,
+    ev.ZichtOrganised: _zicht_organised,
     ev.HuisverbodImposed: _huisverbod,
     ev.HuisverbodExtended: _huisverbod_extended,
     ev.HuisverbodHelpStarted: _huisverbod_help,

@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from phasedcare.domain.household import MemberRole, SpecificGroup
 from phasedcare.domain.safety import ConditionStatus, RiskLevel
-from phasedcare.domain.vt_outcome import FollowUp, OnderzoekGround
+from phasedcare.domain.vt_outcome import FollowUp, OnderzoekGround, ZichtMeans
 
 __all__ = [
     "COMMAND_TYPES",
@@ -36,6 +36,7 @@ __all__ = [
     "GrantShare",
     "ImposeHuisverbod",
     "OpenCase",
+    "OrganiseZicht",
     "PlaceLegalHold",
     "ProposeHandover",
     "RecordConditionStatus",
@@ -293,6 +294,21 @@ class ConcludeVeiligheidsbeoordeling(CaseCommand):
     onderzoek_ground: OnderzoekGround | None = None
 
 
+class OrganiseZicht(CaseCommand):
+    """Record how zicht op veiligheid is kept while a melding waits for its
+    veiligheidsbeoordeling (Veilig Thuis): by which organisation, how, and until when (at
+    most 28 days ahead; arrange it again when it ends)."""
+
+    melding_id: str = Field(pattern="^m[0-9]{1,6}$", description="The melding: m1, m2, ...")
+    kept_by: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,63}$",
+        description="The organisation of the region that keeps an eye on the household.",
+    )
+    means: ZichtMeans
+    until: date = Field(description="The last day the arrangement holds.")
+    note: str = Field(default="", max_length=5000)
+
+
 class RecordMonitoringCheck(CaseCommand):
     """Record a monitoring moment after the handover; an unsafe outcome fires terugval."""
 
@@ -400,6 +416,7 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     EscalateDeadline,
     RecordMelding,
     ConcludeVeiligheidsbeoordeling,
+    OrganiseZicht,
     RecordMonitoringCheck,
     WaiveObligation,
     ImposeHuisverbod,

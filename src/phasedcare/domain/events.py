@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from phasedcare.domain.actors import Actor
 from phasedcare.domain.household import MemberRole, SpecificGroup
 from phasedcare.domain.safety import ConditionStatus, RiskAssessment
-from phasedcare.domain.vt_outcome import FollowUp, OnderzoekGround
+from phasedcare.domain.vt_outcome import FollowUp, OnderzoekGround, ZichtMeans
 
 __all__ = [
     "EVENT_TYPES",
@@ -55,6 +55,7 @@ __all__ = [
     "SpecificGroupFlagged",
     "VeiligheidsbeoordelingConcluded",
     "VtStageTransitioned",
+    "ZichtOrganised",
 ]
 
 
@@ -311,6 +312,17 @@ class VeiligheidsbeoordelingConcluded(DomainEvent):
     reason: str = ""
 
 
+class ZichtOrganised(DomainEvent):
+    """Veilig Thuis arranged how zicht op veiligheid is kept while a melding waits for its
+    veiligheidsbeoordeling; a later arrangement for the same melding replaces it."""
+
+    melding_id: str = Field(description="The waiting melding: m1, m2, ...")
+    kept_by: str = Field(description="The organisation that keeps an eye on the household.")
+    means: ZichtMeans
+    until: date = Field(description="The last day the arrangement holds.")
+    note: str = ""
+
+
 class MonitoringCheckRecorded(DomainEvent):
     """A monitoring moment after the handover was carried out."""
 
@@ -462,6 +474,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         DeadlineEscalated,
         MeldingReceived,
         VeiligheidsbeoordelingConcluded,
+        ZichtOrganised,
         MonitoringCheckRecorded,
         ObligationWaived,
         HuisverbodImposed,

@@ -23,11 +23,13 @@ from phasedcare.errors import InvalidInput, NotFound, Refused
 
 __all__ = [
     "RECEIVED_AT_MAX_MONTHS",
+    "ZICHT_MAX_DAYS",
     "check_melder_organisation",
     "classify_melding",
     "conclude_veiligheidsbeoordeling",
     "extend_huisverbod",
     "impose_huisverbod",
+    "organise_zicht",
     "received_moment",
     "record_huisverbod_help",
     "record_melding",
@@ -150,8 +152,8 @@ concluded with vervolgstappen bij Veilig Thuis is taken into them, the track sta
 _NEEDS_MOTIVATION = frozenset({FollowUp.geen_vervolgstappen, FollowUp.omzetten_naar_advies})
 
 
-def _open_vervolgmelding(case: CaseState, melding_id: str) -> MeldingAssessment:
-    """The vervolgmelding ``melding_id`` whose veiligheidsbeoordeling is still open."""
+def _waiting_melding(case: CaseState, melding_id: str) -> MeldingAssessment:
+    """The melding ``melding_id`` whose veiligheidsbeoordeling is still to come."""
     found = case.assessment(melding_id)
     if found is None:
         raise Refused(
@@ -165,6 +167,12 @@ def _open_vervolgmelding(case: CaseState, melding_id: str) -> MeldingAssessment:
             case_id=case.case_id,
             rule="already_concluded",
         )
+    return found
+
+
+def _open_vervolgmelding(case: CaseState, melding_id: str) -> MeldingAssessment:
+    """The vervolgmelding ``melding_id`` whose veiligheidsbeoordeling is still open."""
+    found = _waiting_melding(case, melding_id)
     if found.classification in _STARTS_TRACK:
         raise Refused(
             f"melding {melding_id} started the Veilig Thuis track: its veiligheidsbeoordeling "
@@ -231,6 +239,49 @@ def conclude_veiligheidsbeoordeling(
             )
         )
     return recorded
+
+
+ZICHT_MAX_DAYS = 28
+"""How far ahead zicht for a waiting melding may be arranged: a waiting family is looked at
+again at least every four weeks (our reading of the IGJ's wachtlijst finding)."""
+
+
+def organise_zicht(
+    case: CaseState, command: cmd.OrganiseZicht, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """Record who keeps zicht op veiligheid, how and until when, while a melding waits for its
+    veiligheidsbeoordeling: an organisation of the region, from today to at most
+    :data:`ZICHT_MAX_DAYS` ahead."""
+    refuse_when_closed(case, "organising zicht op veiligheid")
+    melding = _waiting_melding(case, command.melding_id)
+    try:
+        ctx.policy.organisation(command.kept_by)
+    except NotFound:
+        raise Refused(
+            f"kept_by {command.kept_by} is not an organisation of region {ctx.policy.region}",
+            case_id=case.case_id,
+            rule="unknown_organisation",
+        ) from None
+    latest = ctx.today + timedelta(days=ZICHT_MAX_DAYS)
+    if command.until < ctx.today:
+        why = f"zicht until {command.until} has passed (today is {ctx.today})"
+    elif command.until > latest:
+        why = (
+            f"zicht is arranged at most {ZICHT_MAX_DAYS} days ahead (until {latest} at the "
+            "latest): arrange it again when it ends"
+        )
+    else:
+        return [
+            ev.ZichtOrganised(
+                **envelope(case, ctx),
+                melding_id=melding.melding_id,
+                kept_by=command.kept_by,
+                means=command.means,
+                until=command.until,
+                note=command.note,
+            )
+        ]
+    raise Refused(why, case_id=case.case_id, rule="zicht_until")
 
 
 def record_monitoring_check(

@@ -20,6 +20,7 @@ __all__ = [
     "FollowUp",
     "OnderzoekGround",
     "VtDecision",
+    "ZichtMeans",
     "ended_involvement",
     "latest_conclusion",
 ]
@@ -60,6 +61,16 @@ class FollowUp(StrEnum):
     overdracht = "overdracht"
     geen_vervolgstappen = "geen_vervolgstappen"
     omzetten_naar_advies = "omzetten_naar_advies"
+
+
+class ZichtMeans(StrEnum):
+    """How zicht op veiligheid is kept while a melding waits for its veiligheidsbeoordeling
+    (the IGJ's wachtlijst finding: who keeps an eye on the family, and how)."""
+
+    contact_met_melder = "contact_met_melder"
+    contact_met_gezin = "contact_met_gezin"
+    betrokken_professional = "betrokken_professional"
+    veiligheidsafspraken = "veiligheidsafspraken"
 
 
 FOLLOW_UP_OF_TARGET: dict[str, FollowUp] = {

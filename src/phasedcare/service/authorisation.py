@@ -64,6 +64,7 @@ _VT_ONLY = (
     cmd.RecordMelding,
     cmd.RecordMonitoringCheck,
     cmd.ConcludeVeiligheidsbeoordeling,
+    cmd.OrganiseZicht,
     cmd.ReviewBreakGlass,
 )
 _SYSTEM_ONLY = (cmd.ExpireHandover, cmd.EscalateDeadline, cmd.SignalMda)
@@ -176,6 +177,7 @@ _RESERVED_WHY: dict[type[cmd.Command], str] = {
     cmd.RecordMelding: "only Veilig Thuis records new meldingen and monitoring checks",
     cmd.RecordMonitoringCheck: "only Veilig Thuis records new meldingen and monitoring checks",
     cmd.ConcludeVeiligheidsbeoordeling: "only Veilig Thuis concludes a veiligheidsbeoordeling",
+    cmd.OrganiseZicht: "only Veilig Thuis organises zicht op veiligheid for a waiting melding",
     cmd.ReviewBreakGlass: "only Veilig Thuis reviews break-glass uses",
 }
 

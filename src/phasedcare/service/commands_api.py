@@ -314,6 +314,30 @@ class CommandMethods(ABC):
         )
         return self.handle(command, actor=actor)
 
+    def organise_zicht(
+        self,
+        case_id: str,
+        *,
+        actor: Actor,
+        melding_id: str,
+        kept_by: str,
+        means: str,
+        until: date,
+        note: str = "",
+    ) -> CommandResult:
+        """Record who keeps zicht op veiligheid, how and until when, while a melding waits for
+        its veiligheidsbeoordeling (Veilig Thuis; at most 28 days ahead)."""
+        command = make_command(
+            cmd.OrganiseZicht,
+            case_id=case_id,
+            melding_id=melding_id,
+            kept_by=kept_by,
+            means=means,
+            until=until,
+            note=note,
+        )
+        return self.handle(command, actor=actor)
+
     def waive_obligation(
         self, case_id: str, *, actor: Actor, obligation_id: str, reason: str
     ) -> CommandResult:

@@ -96,6 +96,7 @@ class CaseProjection:
     next_deadline: date | None
     next_deadline_kind: str | None
     next_obligation: str | None = None
+    zicht_until: date | None = None
     deadlines: tuple[DeadlineRow, ...] = ()
     handovers: tuple[HandoverRow, ...] = ()
 

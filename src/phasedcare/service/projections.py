@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from phasedcare.domain.calendar import WorkingDayCalendar
 from phasedcare.domain.case import CaseState
 from phasedcare.domain.obligations import ObligationBook
@@ -9,6 +11,15 @@ from phasedcare.domain.policy import RegionalPolicy
 from phasedcare.service.ports import CaseProjection, DeadlineRow, HandoverRow
 
 __all__ = ["project"]
+
+
+def _zicht_until(case: CaseState) -> date | None:
+    """The last day zicht op veiligheid is arranged for every melding still waiting for its
+    veiligheidsbeoordeling (None: none waits, or one waits without it)."""
+    waiting = [m for m in case.assessments if not m.concluded]
+    if not waiting or any(m.zicht is None for m in waiting):
+        return None
+    return min(m.zicht.until for m in waiting if m.zicht is not None)
 
 
 def project(
@@ -42,6 +53,7 @@ def project(
         next_deadline=first.due if first else None,
         next_deadline_kind=first.kind if first else None,
         next_obligation=first.id if first else None,
+        zicht_until=_zicht_until(case),
         deadlines=tuple(
             DeadlineRow(o.due, case.case_id, o.kind, o.ref, o.responsible, o.escalated, o.due_at)
             for o in owed

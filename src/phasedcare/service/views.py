@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
@@ -9,12 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from phasedcare.domain.case import CaseState, Handover, MeldingAssessment
 from phasedcare.domain.charts import TransitionOption
-from phasedcare.domain.deadlines import Deadline
+from phasedcare.domain.deadlines import Deadline, passed
 from phasedcare.domain.events import AccessRecorded, DomainEvent, PlanVanAanpak
 from phasedcare.domain.household import Member
 from phasedcare.domain.obligations import Mark, Obligation
 from phasedcare.domain.safety import RiskAssessment, SafetyCondition, SafetyPlan
 from phasedcare.domain.vt_outcome import VtDecision, latest_conclusion
+from phasedcare.service.ports import CaseProjection
 
 __all__ = [
     "AccessView",
@@ -30,12 +32,14 @@ __all__ = [
     "SharedConditionView",
     "TransitionView",
     "VtDecisionView",
+    "ZichtView",
     "access_view",
     "case_view",
     "handover_payload_view",
     "history_entry",
     "obligation_view",
     "transition_view",
+    "waiting_zicht",
 ]
 
 _ENVELOPE = {"case_id", "at", "actor", "policy_version"}
@@ -235,9 +239,25 @@ def _vt_decision_view(d: VtDecision) -> VtDecisionView:
     )
 
 
+class ZichtView(_View):
+    """How zicht op veiligheid is kept while a melding waits: by which organisation, how,
+    since when and until which day."""
+
+    kept_by: str
+    means: str
+    since: datetime
+    until: date
+    note: str
+
+
 class MeldingView(_View):
     """One melding and its own veiligheidsbeoordeling: received when, acute or not, and once
-    concluded, the veiligheidstaxatie and the follow-up (``None``: not yet, or not recorded)."""
+    concluded, the veiligheidstaxatie and the follow-up (``None``: not yet, or not recorded).
+
+    While it waits: ``waiting_past_term`` once its veiligheidsbeoordeling is overdue, and
+    ``zicht_organised`` whether zicht op veiligheid is arranged today (``zicht``: how; the
+    IGJ's wachtlijst finding). Both are None and False once it was concluded.
+    """
 
     melding_id: str
     classification: str
@@ -247,9 +267,19 @@ class MeldingView(_View):
     acute_onveiligheid: bool | None
     structurele_onveiligheid: bool | None
     follow_up: str | None
+    waiting_past_term: bool = False
+    zicht_organised: bool | None = None
+    zicht: ZichtView | None = None
 
 
-def _melding_view(m: MeldingAssessment) -> MeldingView:
+def _melding_view(
+    m: MeldingAssessment, deadlines: list[Deadline], today: date, now: datetime | None
+) -> MeldingView:
+    term = next(
+        (d for d in deadlines if d.kind == "veiligheidsbeoordeling" and d.ref == m.deadline_ref),
+        None,
+    )
+    zicht = m.zicht if not m.concluded else None
     return MeldingView(
         melding_id=m.melding_id,
         classification=m.classification,
@@ -259,6 +289,9 @@ def _melding_view(m: MeldingAssessment) -> MeldingView:
         acute_onveiligheid=m.acute_onveiligheid,
         structurele_onveiligheid=m.structurele_onveiligheid,
         follow_up=str(m.follow_up) if m.follow_up else None,
+        waiting_past_term=not m.concluded and term is not None and term.overdue_on(today, now),
+        zicht_organised=None if m.concluded else zicht is not None and zicht.until >= today,
+        zicht=None if zicht is None else ZichtView(**asdict(zicht)),
     )
 
 
@@ -397,7 +430,7 @@ def case_view(
         policy_version=case.policy_version,
         veiligheidsbeoordeling=_vt_decision_view(conclusion) if conclusion else None,
         vt_decisions=[_vt_decision_view(d) for d in case.vt_decisions],
-        meldingen=[_melding_view(m) for m in case.assessments],
+        meldingen=[_melding_view(m, deadlines, today, now) for m in case.assessments],
     )
 
 
@@ -425,3 +458,17 @@ def transition_view(option: TransitionOption) -> TransitionView:
         needs_taxatie=option.needs_taxatie,
         needs_ground=option.needs_ground,
     )
+
+
+def waiting_zicht(row: CaseProjection, today: date, now: datetime) -> str | None:
+    """For the caseload: None when no melding of the case waits past its term; else until
+    when zicht op veiligheid is arranged for them (``until 2026-03-25``), or ``none``."""
+    waiting = any(
+        d.kind == "veiligheidsbeoordeling" and passed(d.due, d.due_at, today, now)
+        for d in row.deadlines
+    )
+    if not waiting:
+        return None
+    if row.zicht_until is not None and row.zicht_until >= today:
+        return f"until {row.zicht_until}"
+    return "none"

@@ -794,10 +794,9 @@ def _projection(row: Any) -> CaseProjection:
     values: dict[str, Any] = {name: row[name] for name in _PROJECTION_FIELDS}
     values["opened_at"] = _aware(values["opened_at"])
     values["updated_at"] = _aware(values["updated_at"])
-    deadline = values["next_deadline"]
-    values["next_deadline"] = (
-        deadline if deadline is None or isinstance(deadline, date) else date.fromisoformat(deadline)
-    )
+    for name in ("next_deadline", "zicht_until"):
+        day = values[name]
+        values[name] = day if day is None or isinstance(day, date) else date.fromisoformat(day)
     return CaseProjection(**values)
 
 

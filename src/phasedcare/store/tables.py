@@ -35,7 +35,7 @@ __all__ = [
 
 metadata = SQLModel.metadata
 
-SCHEMA_REVISION = "0011"
+SCHEMA_REVISION = "0012"
 """The Alembic revision these tables match; the store refuses a database at another one."""
 
 STAMP_REGION = "region"
@@ -95,6 +95,7 @@ class CaseRecord(SQLModel, table=True):
     next_deadline: date | None = Field(default=None, index=True)
     next_deadline_kind: str | None = Field(default=None, max_length=40)
     next_obligation: str | None = Field(default=None, max_length=160)
+    zicht_until: date | None = Field(default=None)
 
 
 class CaseKeyRecord(SQLModel, table=True):
