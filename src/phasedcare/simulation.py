@@ -159,6 +159,7 @@ class _Household:
         self.handovers = 0
         self.members: list[tuple[str, date]] = []
         self.regie: Actor = self.vt
+        self.closed = False  # the phase chart closed: a hermelding returns regie to Veilig Thuis
         self.path: list[str] = []
         self.taxatie: dict[str, bool] = {}
 
@@ -363,6 +364,7 @@ class _Household:
         """Close the phase chart from aanmelding or herstel (it stays open elsewhere)."""
         yield from self.waive_missed(self.regie)
         yield from self.fire(self.regie, "afsluiten")
+        self.closed = True
 
     def einde_bemoeienis(self, level: str) -> Iterator[Step]:
         yield from self.end_track("besluit_einde_bemoeienis")
@@ -380,8 +382,8 @@ class _Household:
         return (m for m in self.members if m[1].year >= 2006)
 
     def directe_veiligheid(self) -> Iterator[Step]:
-        # The regiehouder starts it: Veilig Thuis at first, the team holding regie after a
-        # hermelding about a household handed over before.
+        # The regiehouder starts it: Veilig Thuis at first and after a hermelding on a closed
+        # case, the team holding regie after a new melding on a case still open.
         yield from self.fire(self.regie, "start_directe_veiligheid")
         yield from self.step(
             self.regie,
@@ -566,6 +568,8 @@ class _Household:
                 summary="Synthetic new melding about a known household.",
             ),
         )
+        if self.closed:  # zicht op veiligheid is Veilig Thuis's again (domain.md 2.7)
+            self.regie, self.closed = self.vt, False
 
 
 _WAIVER = "Synthetic: the moment passed unrecorded; the household was seen otherwise."

@@ -195,6 +195,43 @@ def test_a_hermelding_restarts_the_track_with_a_new_deadline(
     )
 
 
+def test_a_hermelding_years_after_closure_returns_regie_to_veilig_thuis(
+    journey: Journey, engine: Engine, clock: ManualClock
+) -> None:
+    """Domain review 2.7 (S1): two years after the wijkteam closed the case, the police report
+    acute danger. The melding moves zicht op veiligheid to Veilig Thuis: regie is Veilig
+    Thuis's, with the professional who took the melding, not the wijkteam's of two years ago."""
+    journey.closed()
+    assert engine.show(journey.case_id, actor=journey.vt).regie.organisation == "wijkteam-zwolle"
+    clock.advance(days=730)
+    taker = actor_of("vt-ijsselland", user="u-vt-07")
+    result = engine.record_melding(journey.case_id, actor=taker, melder_kind="politie", acute=True)
+    assert result.events == [
+        "MeldingReceived",
+        "VtStageTransitioned",
+        "PhaseTransitioned",
+        "RegieReturned",
+    ]
+    view = engine.show(journey.case_id, actor=journey.vt)
+    assert (view.phase, view.vt_stage) == ("aanmelding", "melding")
+    assert (view.regie.organisation, view.regie.casusregisseur) == ("vt-ijsselland", "u-vt-07")
+    assert view.regie.since == clock.now
+    assert engine.projection_differences() == []
+    assert [r.regie_organisation for r in engine.list_cases(actor=journey.vt)] == ["vt-ijsselland"]
+
+
+def test_a_hermelding_while_the_wijkteam_still_works_leaves_regie_with_it(
+    journey: Journey, engine: Engine
+) -> None:
+    """Veilig Thuis closed its track after monitoring; the wijkteam still holds regie in an
+    open case. A new melding restarts Veilig Thuis's assessment, and the wijkteam keeps regie."""
+    journey.closed()
+    engine.fire(journey.case_id, "heropenen", actor=journey.wijkteam, reason="synthetic: reopened")
+    result = engine.record_melding(journey.case_id, actor=journey.vt)
+    assert "RegieReturned" not in result.events
+    assert engine.show(journey.case_id, actor=journey.vt).regie.organisation == "wijkteam-zwolle"
+
+
 def test_a_new_melding_past_directe_veiligheid_is_a_terugval(
     journey: Journey, engine: Engine, vt: Actor
 ) -> None:

@@ -349,7 +349,7 @@ def _incident(state: CaseState, e: ev.IncidentRecorded) -> None:
     state.incidents.append(e.occurred_on)
 
 
-def _casusregisseur(state: CaseState, e: ev.CasusregisseurAssigned) -> None:
+def _casusregisseur(state: CaseState, e: ev.CasusregisseurAssigned | ev.RegieReturned) -> None:
     state.regie_history.append(RegieAssignment(e.organisation, e.casusregisseur, e.at))
 
 
@@ -509,6 +509,7 @@ _APPLIERS: dict[type[ev.DomainEvent], Callable[[CaseState, Any], None]] = {
     ev.RiskAssessmentRecorded: _risk,
     ev.IncidentRecorded: _incident,
     ev.CasusregisseurAssigned: _casusregisseur,
+    ev.RegieReturned: _casusregisseur,
     ev.HandoverProposed: _handover_proposed,
     ev.HandoverAccepted: _handover_accepted,
     ev.HandoverRejected: _handover_rejected,

@@ -46,6 +46,7 @@ __all__ = [
     "ObligationWaived",
     "PhaseTransitioned",
     "PlanVanAanpak",
+    "RegieReturned",
     "RiskAssessmentRecorded",
     "SafetyConditionAdded",
     "SafetyConditionStatusRecorded",
@@ -194,6 +195,16 @@ class CasusregisseurAssigned(DomainEvent):
 
     organisation: str
     casusregisseur: str
+
+
+class RegieReturned(DomainEvent):
+    """A hermelding reopened a closed case: the melding moves the responsibility for zicht op
+    veiligheid to Veilig Thuis (Handelingsprotocol 2019), so regie returns to Veilig Thuis with
+    the professional who received it as casusregisseur, not to whoever held it at closure."""
+
+    organisation: str
+    casusregisseur: str
+    reason: str
 
 
 class PlanVanAanpak(BaseModel):
@@ -465,6 +476,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         RiskAssessmentRecorded,
         IncidentRecorded,
         CasusregisseurAssigned,
+        RegieReturned,
         HandoverProposed,
         HandoverAccepted,
         HandoverRejected,

@@ -136,7 +136,24 @@ def record_melding(
         recorded.append(transition(case, ctx, "vt", "nieuwe_melding", why))
         if case.phase == "afgesloten":
             recorded.append(transition(case, ctx, "phase", "heropenen", why))
+            recorded += _regie_returned(case, ctx, why)
     return recorded + terugval(case, ctx, why)
+
+
+def _regie_returned(case: CaseState, ctx: DecisionContext, why: str) -> list[ev.DomainEvent]:
+    """A hermelding on a closed case puts zicht op veiligheid with Veilig Thuis, the one
+    who received it (domain.md 2.7): regie returns there unless it is there already."""
+    veilig_thuis = ctx.policy.veilig_thuis.id
+    if case.regie.organisation == veilig_thuis and case.regie.casusregisseur == ctx.actor.user:
+        return []
+    return [
+        ev.RegieReturned(
+            **envelope(case, ctx),
+            organisation=veilig_thuis,
+            casusregisseur=ctx.actor.user,
+            reason=f"{why}: zicht op veiligheid is Veilig Thuis's again",
+        )
+    ]
 
 
 _STARTS_TRACK = frozenset({"melding", "hermelding", "omgezet_advies"})
