@@ -51,6 +51,22 @@ def test_the_paths_follow_the_domain_shares(region: tuple[Engine, SimulationRepo
     assert paths["closed"] > 0
 
 
+def test_the_households_meet_most_obligations_and_miss_some(
+    region: tuple[Engine, SimulationReport],
+) -> None:
+    """Issue 14: the simulation produces obligations, meets most, misses some. The missed
+    ones are still there at the end (open or escalated), or were waived with a reason before
+    a closure; none disappeared."""
+    _, report = region
+    owed = report.obligations
+    total = sum(owed.values())
+    assert total > 150 * 3
+    assert owed["fulfilled"] / total > 0.5
+    assert owed["open"] + owed["escalated"] > 0
+    assert owed["moot"] >= report.waived > 0
+    assert set(owed) <= {"open", "escalated", "fulfilled", "moot"}
+
+
 def test_missed_deadlines_are_escalated_and_unanswered_handovers_expired(
     region: tuple[Engine, SimulationReport],
 ) -> None:

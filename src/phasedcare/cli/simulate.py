@@ -105,6 +105,13 @@ class _Bar:
             self._bar.update(self._task, completed=done)
 
 
+def _obligations(report: SimulationReport) -> str:
+    """The households' obligations at the end by status, and how many were waived."""
+    owed = report.obligations
+    statuses = ", ".join(f"{status} {owed[status]:,}" for status in sorted(owed))
+    return f"{sum(owed.values()):,} ({statuses}; waived {report.waived:,})"
+
+
 def _summary(report: SimulationReport, *, records: int, seconds: float, settings: Settings) -> None:
     refused = sum(report.refused.values())
     rows = [
@@ -117,6 +124,7 @@ def _summary(report: SimulationReport, *, records: int, seconds: float, settings
             "daily sweeps",
             f"{report.sweeps:,} (escalated {report.escalated:,}, expired {report.expired:,})",
         ],
+        ["obligations", _obligations(report)],
         ["refused", f"{refused:,}"],
         ["ledger records (all)", f"{records:,}"],
         ["seconds", f"{seconds:,.1f}"],
