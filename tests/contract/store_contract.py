@@ -351,6 +351,27 @@ class EventStoreContract:
         assert store.replace_projections([]) == 0
         assert store.projections(CaseFilter()) == []
 
+    def test_a_rebuild_records_its_policy_and_a_second_one_for_it_is_skipped(
+        self, store: EventStore
+    ) -> None:
+        """The policy a rebuild was made under is kept with the rows (in their transaction); a
+        rebuild ``unless_current`` under that policy again changes nothing (another process got
+        there first), one under another policy replaces them; zicht_until comes back a date."""
+        assert store.projections_policy() is None
+        first = [projection("c-a", 1, zicht_until=date(2026, 3, 25))]
+        assert store.replace_projections(first, policy="2026.1:aaaa") == 1
+        assert store.projections_policy() == "2026.1:aaaa"
+        again = [projection("c-a", 9)]
+        assert store.replace_projections(again, policy="2026.1:aaaa", unless_current=True) is None
+        assert store.projections(CaseFilter()) == first
+        assert store.replace_projections(again, policy="2026.2:bbbb", unless_current=True) == 1
+        assert (store.projections(CaseFilter()), store.projections_policy()) == (
+            again,
+            "2026.2:bbbb",
+        )
+        assert store.replace_projections(first) == 1  # a plain rebuild keeps the record
+        assert store.projections_policy() == "2026.2:bbbb"
+
     def test_index_tokens_point_at_their_cases_once(self, store: EventStore) -> None:
         """Blind-index tokens are stored with the append, without duplicates, sorted by case."""
         token, other = os.urandom(32), os.urandom(32)
