@@ -126,3 +126,30 @@ def test_a_cursor_the_api_did_not_give_is_refused(client: TestClient, path: str)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert "after" in response.text
+
+
+def test_acute_cases_and_deadlines_come_first_on_every_page(
+    client: TestClient, engine: Engine, clock: ManualClock
+) -> None:
+    """Issue 14, acute is acute: three ordinary meldingen wait (one overdue); two acute ones
+    come in later. Paged two at a time, the caseload and the deadline list begin with the
+    acute ones, each part in its own order, and every row comes exactly once."""
+    ordinary = [engine.open_case(actor=VT_ACTOR, via="melding").case_id for _ in range(2)]
+    clock.advance(days=10)
+    ordinary.append(engine.open_case(actor=VT_ACTOR, via="melding").case_id)
+    acute = [engine.open_case(actor=VT_ACTOR, via="melding", acute=True).case_id for _ in range(2)]
+
+    cases = [row["case_id"] for page in follow(client, "/cases?limit=2", VT) for row in page]
+    assert cases == [*sorted(acute), *sorted(ordinary)]
+
+    pages = follow(client, "/deadlines?limit=2", VT)
+    rows = [(row["case_id"], row["due_at"] is not None) for page in pages for row in page]
+    assert rows[:2] == [(case_id, True) for case_id in sorted(acute)]
+    assert sorted(case_id for case_id, _ in rows[2:]) == sorted(ordinary)
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert rows == [
+        (row["case_id"], row["due_at"] is not None)
+        for row in client.get("/deadlines?limit=500", headers=VT).json()
+    ]
+    overdue = follow(client, "/deadlines?overdue=true&limit=1", VT)
+    assert [row["case_id"] for page in overdue for row in page] == sorted(ordinary[:2])

@@ -24,6 +24,7 @@ __all__ = [
     "After",
     "Limit",
     "cursor_date",
+    "cursor_flag",
     "decode_cursor",
     "encode_cursor",
     "link_next",
@@ -68,6 +69,13 @@ def cursor_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(_NOT_A_CURSOR, field="after") from None
+
+
+def cursor_flag(text: str) -> bool:
+    """A yes/no value of a cursor (as :func:`encode_cursor` wrote it); InvalidInput otherwise."""
+    if text not in ("True", "False"):
+        raise InvalidInput(_NOT_A_CURSOR, field="after")
+    return text == "True"
 
 
 def link_next(

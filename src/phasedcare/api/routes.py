@@ -18,6 +18,7 @@ from phasedcare.api.paging import (
     After,
     Limit,
     cursor_date,
+    cursor_flag,
     decode_cursor,
     encode_cursor,
     link_next,
@@ -30,12 +31,12 @@ from phasedcare.domain import commands as cmd
 from phasedcare.domain.share_decisions import ReviewTask
 from phasedcare.errors import InvalidInput
 from phasedcare.service.ports import (
+    AcuteFirstCursor,
     CaseProjection,
-    DeadlineCursor,
     DeadlineRow,
     HandoverCursor,
     HandoverRow,
-    deadline_cursor,
+    acute_first_cursor,
     handover_cursor,
 )
 from phasedcare.service.validation import make_command
@@ -210,7 +211,8 @@ def list_cases(
     after: Annotated[str | None, Query(description="Cursor: the last case id seen.")] = None,
     limit: Limit = 100,
 ) -> list[CaseProjection]:
-    """The caseload, ordered by case id, one page after the cursor (names never included)."""
+    """The caseload, acute cases first, then by case id, one page after the cursor (names never
+    included)."""
     page = ctx.engine.list_cases(
         actor=actor, phase=phase, deadline_before=deadline_before, after_case_id=after, limit=limit
     )
@@ -303,11 +305,11 @@ def _handover_after(after: str | None) -> HandoverCursor | None:
     return cursor_date(respond_by), case_id, handover_id
 
 
-def _deadline_after(after: str | None) -> DeadlineCursor | None:
+def _deadline_after(after: str | None) -> AcuteFirstCursor | None:
     if after is None:
         return None
-    due, case_id, kind, ref = decode_cursor(after, size=4)
-    return cursor_date(due), case_id, kind, ref
+    acute, due, case_id, kind, ref = decode_cursor(after, size=5)
+    return cursor_flag(acute), cursor_date(due), case_id, kind, ref
 
 
 @caseload.get("/handovers", response_model=list[HandoverRow], tags=["caseload"], responses=ERRORS)
@@ -344,12 +346,13 @@ def list_deadlines(
     after: After = None,
     limit: Limit = 100,
 ) -> list[DeadlineRow]:
-    """Deadlines earliest first, escalated or not, until resolved; one page after the cursor."""
+    """Deadlines, acute ones first, then earliest first, escalated or not, until resolved; one
+    page after the cursor."""
     page = ctx.engine.deadlines(
         actor=actor, overdue=overdue, kind=kind, after=_deadline_after(after), limit=limit
     )
     if page:
-        cursor = encode_cursor(deadline_cursor(page[-1]))
+        cursor = encode_cursor(acute_first_cursor(page[-1]))
         link_next(request, response, rows=page, limit=limit, after=cursor)
     return page
 

@@ -15,6 +15,7 @@ from phasedcare.ledger.keys import CaseKeyStore
 from phasedcare.ledger.records import StoredEvent
 
 __all__ = [
+    "AcuteFirstCursor",
     "ApiKey",
     "ApiKeyStore",
     "Append",
@@ -36,6 +37,7 @@ __all__ = [
     "Subscription",
     "TreeEntry",
     "TreeNode",
+    "acute_first_cursor",
     "deadline_cursor",
     "handover_cursor",
 ]
@@ -105,7 +107,8 @@ class CaseProjection:
 class CaseFilter:
     """Which projections to list; ``None`` means any. Results are ordered by case id.
 
-    ``after_case_id`` is a page's cursor: only cases whose id sorts after it.
+    ``after_case_id`` is a page's cursor: only cases whose id sorts after it. ``acute``: only
+    the acute cases (True) or only the others (False), for lists that put acute ones first.
     """
 
     organisation: str | None = None
@@ -114,10 +117,15 @@ class CaseFilter:
     deadline_before: date | None = None
     limit: int | None = None
     after_case_id: str | None = None
+    acute: bool | None = None
 
 
 DeadlineCursor = tuple[date, str, str, str]
 """Where a page of deadlines ends: the last row's (due, case id, kind, ref), its sort key."""
+
+AcuteFirstCursor = tuple[bool, date, str, str, str]
+"""Where a page of an acute-first deadline list ends: whether the last row was acute (due at a
+moment), then its sort key within that part of the list."""
 
 HandoverCursor = tuple[date, str, str]
 """Where a page of handovers ends: the last row's (respond_by, case id, handover id)."""
@@ -129,6 +137,11 @@ DeliveryCursor = tuple[str, str]
 def deadline_cursor(row: DeadlineRow) -> DeadlineCursor:
     """The sort key of a deadline row, which a page after it starts from."""
     return (row.due, row.case_id, row.kind, row.ref)
+
+
+def acute_first_cursor(row: DeadlineRow) -> AcuteFirstCursor:
+    """Where an acute-first page of deadlines that ends with ``row`` continues."""
+    return (row.due_at is not None, *deadline_cursor(row))
 
 
 def handover_cursor(row: HandoverRow) -> HandoverCursor:
@@ -143,7 +156,8 @@ class DeadlineFilter:
     Overdue is ``due_before`` (today) with ``due_at_before`` (now): a deadline due before
     today, or one due at a moment before now, passes either.
 
-    ``after`` is a page's cursor: only rows whose sort key follows it.
+    ``after`` is a page's cursor: only rows whose sort key follows it. ``acute``: only the
+    deadlines due at a moment (an acute melding's, True) or only the others (False).
     """
 
     responsible: str | None = None
@@ -152,6 +166,7 @@ class DeadlineFilter:
     kind: str | None = None
     limit: int | None = None
     after: DeadlineCursor | None = None
+    acute: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,9 +58,9 @@ from phasedcare.service.authorisation import (
 from phasedcare.service.notifications import TYPE_PREFIX
 from phasedcare.service.obligation_books import ObligationBooks
 from phasedcare.service.ports import (
+    AcuteFirstCursor,
     CaseFilter,
     CaseProjection,
-    DeadlineCursor,
     DeadlineFilter,
     DeadlineRow,
     EventStore,
@@ -358,12 +358,12 @@ class CaseReads(ABC):
         actor: Actor,
         overdue: bool = False,
         kind: str | None = None,
-        after: DeadlineCursor | None = None,
+        after: AcuteFirstCursor | None = None,
         limit: int | None = None,
     ) -> list[DeadlineRow]:
-        """Deadlines earliest first, escalated or not (``overdue``: only those passed now: by
-        day, or an acute one by its moment); a page of ``limit`` after the cursor (a row's
-        ``deadline_cursor``). A whole list (no ``limit``) puts acute deadlines first.
+        """Deadlines, acute ones (due at a moment) first, then earliest first, escalated or not
+        (``overdue``: only those passed now: by day, or an acute one by its moment); a page of
+        ``limit`` after the cursor (the last row's ``acute_first_cursor``).
 
         Professionals outside Veilig Thuis see the deadlines their organisation must meet.
         """
@@ -374,11 +374,20 @@ class CaseReads(ABC):
             due_before=self._policy.local_date(now) if overdue else None,
             due_at_before=now if overdue else None,
             kind=kind,
-            after=after,
             limit=limit,
         )
-        rows = self._store.deadline_rows(found)
-        return rows if limit is not None else _acute_first(rows, lambda r: r.due_at is not None)
+        if limit is None:
+            return _acute_first(self._store.deadline_rows(found), lambda r: r.due_at is not None)
+        in_acute = after is None or after[0]
+        rows = []
+        if in_acute:
+            acute = replace(found, acute=True, after=None if after is None else after[1:])
+            rows = self._store.deadline_rows(acute)
+        if len(rows) < limit:
+            rest_after = None if in_acute or after is None else after[1:]
+            rest = replace(found, acute=False, after=rest_after, limit=limit - len(rows))
+            rows += self._store.deadline_rows(rest)
+        return rows
 
     def _caseload_scope(self, actor: Actor, query: str) -> str | None:
         """Log a caseload search; the organisation a non-VT professional, or an auditor not of
@@ -504,9 +513,9 @@ class CaseReads(ABC):
         limit: int | None = None,
         after_case_id: str | None = None,
     ) -> list[CaseProjection]:
-        """The caseload: cases by regiehouder, phase and deadline (names never included), by
-        case id, acute cases first in a whole list (no ``limit``); a page of ``limit`` after
-        the cursor ``after_case_id``, by case id.
+        """The caseload: cases by regiehouder, phase and deadline (names never included),
+        acute cases first, each part by case id; a page of ``limit`` after the cursor
+        ``after_case_id`` (the last case of the page before).
 
         Professionals outside Veilig Thuis see only the cases their organisation holds.
         """
@@ -518,5 +527,15 @@ class CaseReads(ABC):
             limit=limit,
             after_case_id=after_case_id,
         )
-        rows = self._store.projections(found)
-        return rows if limit is not None else _acute_first(rows, lambda p: p.acute)
+        if limit is None:
+            return _acute_first(self._store.projections(found), lambda p: p.acute)
+        last = None if after_case_id is None else self._store.projection(after_case_id)
+        in_acute = after_case_id is None or (last is not None and last.acute)
+        rows = []
+        if in_acute:
+            rows = self._store.projections(replace(found, acute=True))
+        if len(rows) < limit:
+            rest_after = None if in_acute else after_case_id
+            rest = replace(found, acute=False, after_case_id=rest_after, limit=limit - len(rows))
+            rows += self._store.projections(rest)
+        return rows

@@ -74,6 +74,7 @@ def matches(projection: CaseProjection, case_filter: CaseFilter) -> bool:
         and (f.region is None or projection.region == f.region)
         and (f.deadline_before is None or (deadline is not None and deadline < f.deadline_before))
         and (f.after_case_id is None or projection.case_id > f.after_case_id)
+        and (f.acute is None or projection.acute == f.acute)
     )
 
 
@@ -94,6 +95,7 @@ def deadline_matches(row: DeadlineRow, deadline_filter: DeadlineFilter) -> bool:
         and _passed(row, f)
         and (f.kind is None or row.kind == f.kind)
         and (f.after is None or deadline_cursor(row) > f.after)
+        and (f.acute is None or (row.due_at is not None) == f.acute)
     )
 
 

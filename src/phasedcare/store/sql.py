@@ -494,6 +494,8 @@ class SqlEventStore(SqlNotifications, SqlCredentials):
             criteria.append(CASES.c.next_deadline < f.deadline_before)
         if f.after_case_id is not None:
             criteria.append(CASES.c.case_id > f.after_case_id)
+        if f.acute is not None:
+            criteria.append(CASES.c.acute.is_(f.acute))
         query = select(CASES).where(*criteria).order_by(CASES.c.case_id).limit(f.limit)
         with translated("listing the cases failed"), self._engine.connect() as conn:
             found = [_projection(row) for row in conn.execute(query).mappings()]

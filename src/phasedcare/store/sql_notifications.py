@@ -371,6 +371,9 @@ class SqlNotifications:
             criteria.append(or_(*passed))
         if f.after is not None:
             criteria.append(_follows(_DEADLINE_ORDER, f.after))
+        if f.acute is not None:
+            at = DEADLINES.c.due_at
+            criteria.append(at.is_not(None) if f.acute else at.is_(None))
         query = select(*_DEADLINE_COLUMNS).where(*criteria).order_by(*_DEADLINE_ORDER)
         with translated("reading notifications failed"), self._engine.connect() as conn:
             return [_deadline(r) for r in conn.execute(query.limit(f.limit))]
