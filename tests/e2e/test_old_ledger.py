@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from phasedcare.cli.app import app
+from phasedcare.store.tables import SCHEMA_REVISION
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "home-919fe40"
 REASON = "het gezin is naar het buitenland verhuisd (synthetisch)"
@@ -51,7 +52,7 @@ def test_the_old_ledger_migrates_verifies_and_gets_its_obligations(home: Path) -
 
     _cli("init")  # migrates to this code's schema
 
-    assert _query(home, "SELECT version_num FROM alembic_version") == [("0012",)]
+    assert _query(home, "SELECT version_num FROM alembic_version") == [(SCHEMA_REVISION,)]
     assert "projections match the events" in _cli("projections", "rebuild", "--check")
     assert "ledger intact" in _cli("audit", "verify")
     owed = json.loads(_cli("obligations", "--json"))
