@@ -456,19 +456,28 @@ class CaseReads(ABC):
         """The open obligations of the caseload, acute ones first, then earliest due
         (``overdue``: only those past their due date now); each case's book as last kept.
 
-        Professionals outside Veilig Thuis see the obligations their organisation must meet.
+        The deadline rows (the open obligations, read from their index) say which cases to
+        fold: only those with a matching one. Professionals outside Veilig Thuis see the
+        obligations their organisation must meet.
         """
         organisation = self._caseload_scope(actor, "obligations")
         now = self._clock().astimezone(UTC)
         today = self._policy.local_date(now)
+        rows = self._store.deadline_rows(
+            DeadlineFilter(
+                responsible=organisation,
+                due_before=today if overdue else None,
+                due_at_before=now if overdue else None,
+            )
+        )
         found = []
-        for row in self._store.projections(CaseFilter()):
+        for case_id in sorted({row.case_id for row in rows}):
             try:
-                _, book, _ = self._tracked_with_head(row.case_id)
+                _, book, _ = self._tracked_with_head(case_id)
             except Erased:
                 continue
             found += [
-                obligation_view(row.case_id, o, today, now)
+                obligation_view(case_id, o, today, now)
                 for o in book.open
                 if organisation is None or o.responsible == organisation
             ]
