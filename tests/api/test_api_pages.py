@@ -153,3 +153,10 @@ def test_acute_cases_and_deadlines_come_first_on_every_page(
     ]
     overdue = follow(client, "/deadlines?overdue=true&limit=1", VT)
     assert [row["case_id"] for page in overdue for row in page] == sorted(ordinary[:2])
+    owed = client.get("/obligations", headers=VT).json()
+    assert [(o["case_id"], o["due_at"] is not None) for o in owed[:2]] == [
+        (case_id, True) for case_id in sorted(acute)
+    ]
+    late = client.get("/obligations?overdue=true", headers=VT).json()
+    assert sorted(o["case_id"] for o in late) == sorted(ordinary[:2])
+    assert client.get("/obligations", headers=WT).json() == []  # the wijkteam owes none

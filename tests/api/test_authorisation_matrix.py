@@ -222,6 +222,7 @@ PROBES: dict[tuple[str, str], tuple[Probe, ...]] = {
     ("get", "/cases"): (Probe(searches),),
     ("get", "/handovers"): (Probe(searches),),
     ("get", "/deadlines"): (Probe(sweeps_deadlines),),
+    ("get", "/obligations"): (Probe(searches),),
     ("get", "/review-tasks"): (Probe(reviews),),
     ("get", "/feedback"): (Probe(searches),),
     ("get", "/webhooks/subscriptions"): (Probe(reads_webhooks),),
@@ -687,6 +688,7 @@ SCOPE: dict[tuple[str, str], Callable[[dict[str, Any]], set[str]]] = {
     ("get", "/cases"): lambda row: {row["regie_organisation"]},
     ("get", "/handovers"): lambda row: {row["from_organisation"], row["to_organisation"]},
     ("get", "/deadlines"): lambda row: {row["responsible"]},
+    ("get", "/obligations"): lambda row: {row["responsible"]},
 }
 """Which organisations a caseload row belongs to."""
 

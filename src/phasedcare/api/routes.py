@@ -379,6 +379,15 @@ def case_bundle(case_id: CaseIdPath, ctx: Ctx, actor: CurrentActor) -> dict[str,
     return ctx.engine.export_case(case_id, actor=actor)
 
 
+@caseload.get(
+    "/obligations", response_model=list[ObligationView], tags=["caseload"], responses=ERRORS
+)
+def open_obligations(ctx: Ctx, actor: CurrentActor, overdue: bool = False) -> list[ObligationView]:
+    """The open obligations of the caseload, acute ones first, then earliest due (Veilig
+    Thuis: all; another organisation: those it must meet; ``overdue``: only those passed)."""
+    return ctx.engine.open_obligations(actor=actor, overdue=overdue)
+
+
 @caseload.get("/review-tasks", response_model=list[ReviewTask], responses=ERRORS)
 def review_tasks(ctx: Ctx, actor: CurrentActor) -> list[ReviewTask]:
     """Unreviewed break-glass uses (Veilig Thuis and auditors)."""
