@@ -327,7 +327,7 @@ COMMANDS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
             },
         ),
     ),
-    "impose-huisverbod": (("vt_may", {"imposed_on": DAY}),),
+    "impose-huisverbod": (("vt_may", {"imposed_on": DAY, "against": "m9"}),),
     "extend-huisverbod": (("vt_may", {"ends_on": (LATER + timedelta(days=100)).isoformat()}),),
     "record-huisverbod-help": (("vt_may", {"started_on": DAY}),),
     "assess-mda-criteria": (("vt_may", {"met": []}),),

@@ -315,7 +315,11 @@ def test_a_monitoring_check_outside_monitoring_is_refused_with_its_reason(home: 
 def test_a_huisverbod_sets_the_help_deadline_until_help_starts(home: Path) -> None:
     """Imposed today: help is due; extended; help started: the deadline is gone."""
     today = datetime.now(UTC).date()
-    cli("case", "huisverbod", CASE, "--imposed-on", today.isoformat())
+    cli("case", "member", CASE, "--role", "pleger", "--name", "Bram Voorbeeld")  # m2
+    assert "is a child of the household" in cli_error(
+        "case", "huisverbod", CASE, "--imposed-on", today.isoformat(), "--against", "m1", code=5
+    )
+    cli("case", "huisverbod", CASE, "--imposed-on", today.isoformat(), "--against", "m2")
     due = cli_json("deadlines", "--kind", "huisverbod_hulp")
     assert isinstance(due, list)
     assert [(d["case_id"], d["ref"], d["due"]) for d in due] == [
@@ -327,7 +331,17 @@ def test_a_huisverbod_sets_the_help_deadline_until_help_starts(home: Path) -> No
     cli("case", "huisverbod", CASE, "--help-started", today.isoformat())
     assert cli_json("deadlines", "--kind", "huisverbod_hulp") == []
     assert "a huisverbod cannot lie in the future" in cli_error(
-        "case", "huisverbod", CASE, "--imposed-on", str(today + timedelta(days=1)), code=5
+        "case",
+        "huisverbod",
+        CASE,
+        "--imposed-on",
+        str(today + timedelta(days=1)),
+        "--against",
+        "m2",
+        code=5,
+    )
+    assert cli_error("case", "huisverbod", CASE, "--imposed-on", "2026-01-01", code=2) == (
+        "error: --against MEMBER goes with --imposed-on, and only with it"
     )
     for flags in ([], ["--imposed-on", "2026-01-01", "--help-started", "2026-01-02"]):
         assert cli_error("case", "huisverbod", CASE, *flags, code=2) == (

@@ -128,7 +128,7 @@ BASELINES: dict[type[cmd.Command], dict[str, Any]] = {
         "until": (TODAY + timedelta(days=14)).isoformat(),
         "note": canary_text(1),
     },
-    cmd.ImposeHuisverbod: {"imposed_on": TODAY.isoformat()},
+    cmd.ImposeHuisverbod: {"imposed_on": TODAY.isoformat(), "against": "m1"},
     cmd.ExtendHuisverbod: {"ends_on": TODAY.isoformat()},
     cmd.RecordHuisverbodHelp: {"started_on": TODAY.isoformat()},
     cmd.AssessMdaCriteria: {"met": ["structurele-onveiligheid"], "note": canary_text(2)},

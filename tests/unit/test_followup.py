@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from phasedcare.domain.actors import Actor
+from phasedcare.domain.case import fold
 from phasedcare.errors import InvalidInput, Refused
 from phasedcare.service.engine import Engine
 from phasedcare.service.jobs import Jobs
@@ -21,6 +22,9 @@ MDA = actor_of("mda-ijsselland")
 def _kinds(engine: Engine, actor: Actor, case_id: str) -> dict[str, tuple[date, bool]]:
     rows = engine.deadlines(actor=actor)
     return {r.kind: (r.due, r.escalated) for r in rows if r.case_id == case_id}
+
+
+PLEGER = "m2"  # Journey.with_members: m1 slachtoffer, m2 pleger, m3 kind
 
 
 def _messages(engine: Engine, case_id: str, kind: str) -> list[dict[str, object]]:
@@ -128,8 +132,8 @@ def test_a_tijdelijk_huisverbod_gives_ten_days_for_help_and_extends_to_at_most_2
     journey: Journey, engine: Engine, vt: Actor, clock: ManualClock
 ) -> None:
     """Help must start within 10 days; extension past 28 days is refused; help ends the watch."""
-    journey.opened()
-    engine.impose_huisverbod(journey.case_id, actor=vt, imposed_on=clock.today)
+    journey.opened().with_members()
+    engine.impose_huisverbod(journey.case_id, actor=vt, imposed_on=clock.today, against=PLEGER)
     assert _kinds(engine, vt, journey.case_id)["huisverbod_hulp"] == (date(2026, 3, 12), False)
     with pytest.raises(Refused, match="to at most 2026-03-30") as caught:
         engine.extend_huisverbod(journey.case_id, actor=vt, ends_on=date(2026, 3, 31))
@@ -138,7 +142,65 @@ def test_a_tijdelijk_huisverbod_gives_ten_days_for_help_and_extends_to_at_most_2
     engine.record_huisverbod_help(journey.case_id, actor=vt, started_on=clock.today)
     assert "huisverbod_hulp" not in _kinds(engine, vt, journey.case_id)
     with pytest.raises(Refused, match="runs until 2026-03-30"):
-        engine.impose_huisverbod(journey.case_id, actor=vt, imposed_on=clock.today)
+        engine.impose_huisverbod(journey.case_id, actor=vt, imposed_on=clock.today, against=PLEGER)
+
+
+def test_a_huisverbod_in_stabiele_veiligheid_is_a_terugval_and_veilig_thuis_is_told(
+    journey: Journey, engine: Engine, clock: ManualClock
+) -> None:
+    """Domain review 2.13 (S4): the burgemeester imposes a tijdelijk huisverbod on the father
+    while the case is in stabiele veiligheid with the wijkteam. It means ernstig en
+    onmiddellijk gevaar: the case falls back to directe veiligheid in the same command, the
+    incident-free period starts again, and because a child lives there Veilig Thuis is told
+    with the regiehouder (Wth art. 2 lid 3)."""
+    journey.in_stabiele_veiligheid()
+    result = engine.impose_huisverbod(
+        journey.case_id, actor=journey.wijkteam, imposed_on=clock.today, against=PLEGER
+    )
+    assert result.events == ["HuisverbodImposed", "PhaseTransitioned"]
+    view = engine.show(journey.case_id, actor=journey.vt)
+    assert view.phase == "directe_veiligheid"
+    assert fold(journey.case_id, engine._events(journey.case_id)).last_incident == clock.today
+    [told] = _messages(engine, journey.case_id, "huisverbod.imposed")
+    assert told["children"] is True
+    [message] = [
+        m
+        for m in engine.store.messages(case_id=journey.case_id)
+        if m.event_type.endswith("huisverbod.imposed")
+    ]
+    assert set(message.recipients) == {"wijkteam-zwolle", "vt-ijsselland"}
+
+
+@pytest.mark.parametrize(
+    ("against", "born", "words"),
+    [
+        ("m9", None, "has no member m9"),
+        ("m3", None, "only on an adult \\(Wth art. 2 lid 2\\): m3 is a child of the household"),
+        ("m4", date(2010, 5, 1), "only on an adult \\(Wth art. 2 lid 2\\): m4 is 15 on 2026-03-02"),
+    ],
+)
+def test_a_huisverbod_on_no_member_or_a_minor_is_refused_and_changes_nothing(
+    journey: Journey,
+    engine: Engine,
+    vt: Actor,
+    clock: ManualClock,
+    against: str,
+    born: date | None,
+    words: str,
+) -> None:
+    journey.opened().with_members()
+    if born is not None:
+        engine.record_member(
+            journey.case_id,
+            actor=vt,
+            role="overige_betrokkene",
+            name="Dirk Voorbeeld",
+            date_of_birth=born,
+        )
+    before = engine.show(journey.case_id, actor=vt).sequence
+    with pytest.raises(Refused, match=words):
+        engine.impose_huisverbod(journey.case_id, actor=vt, imposed_on=clock.today, against=against)
+    assert engine.show(journey.case_id, actor=vt).sequence == before
 
 
 @pytest.mark.parametrize(

@@ -439,11 +439,11 @@ def case_monitoring(
 
 
 def _huisverbod_step(
-    engine: Engine, case_id: str, who: Actor, step: str, day: date
+    engine: Engine, case_id: str, who: Actor, step: str, day: date, against: str
 ) -> CommandResult:
     """Issue the huisverbod command of ``step`` (the flag that was given)."""
     if step == "--imposed-on":
-        return engine.impose_huisverbod(case_id, actor=who, imposed_on=day)
+        return engine.impose_huisverbod(case_id, actor=who, imposed_on=day, against=against)
     if step == "--extend-to":
         return engine.extend_huisverbod(case_id, actor=who, ends_on=day)
     return engine.record_huisverbod_help(case_id, actor=who, started_on=day)
@@ -461,6 +461,10 @@ def case_huisverbod(
     help_started: Annotated[
         str | None, typer.Option(help="Help started on this day during the huisverbod.")
     ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(help="With --imposed-on: the adult member it is imposed on (m1, m2, ...)."),
+    ] = None,
     actor: ActorOption = "",
     home: HomeOption = None,
     as_json: JsonOption = False,
@@ -472,9 +476,11 @@ def case_huisverbod(
     if len(given) != 1:
         fail("pass exactly one of --imposed-on, --extend-to or --help-started, with a date")
     [(step, text)] = given
+    if (step == "--imposed-on") != (against is not None):
+        fail("--against MEMBER goes with --imposed-on, and only with it")
     day = parse_day(text)
     with open_engine(home) as engine, reporting_errors():
-        result = _huisverbod_step(engine, case_id, who, step, day)
+        result = _huisverbod_step(engine, case_id, who, step, day, against or "")
     report_command(result, as_json)
 
 

@@ -73,6 +73,7 @@ class Huisverbod:
     imposed_on: date
     ends_on: date
     help_started_on: date | None = None
+    against: str | None = None
 
 
 @dataclass(slots=True)
@@ -427,7 +428,8 @@ def _monitoring_check(state: CaseState, e: ev.MonitoringCheckRecorded) -> None:
 
 
 def _huisverbod(state: CaseState, e: ev.HuisverbodImposed) -> None:
-    state.huisverbod = Huisverbod(imposed_on=e.imposed_on, ends_on=e.ends_on)
+    state.huisverbod = Huisverbod(imposed_on=e.imposed_on, ends_on=e.ends_on, against=e.against)
+    state.incidents.append(e.imposed_on)  # ernstig en onmiddellijk gevaar: an incident
 
 
 def _huisverbod_extended(state: CaseState, e: ev.HuisverbodExtended) -> None:

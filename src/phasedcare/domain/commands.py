@@ -318,9 +318,13 @@ class RecordMonitoringCheck(CaseCommand):
 
 
 class ImposeHuisverbod(CaseCommand):
-    """Record a tijdelijk huisverbod imposed by the burgemeester."""
+    """Record a tijdelijk huisverbod the burgemeester imposed on an adult member of the
+    household (Wth art. 2): an incident, so past directe veiligheid it is a terugval."""
 
     imposed_on: date
+    against: str = Field(
+        pattern="^m[0-9]{1,6}$", description="The member it is imposed on (m1, m2, ...): an adult."
+    )
 
 
 class ExtendHuisverbod(CaseCommand):

@@ -351,10 +351,15 @@ class ObligationWaived(DomainEvent):
 
 
 class HuisverbodImposed(DomainEvent):
-    """The burgemeester imposed a tijdelijk huisverbod; help starts within its days."""
+    """The burgemeester imposed a tijdelijk huisverbod; help starts within its days. An
+    incident of the household (it restarts the incident-free period)."""
 
     imposed_on: date
     ends_on: date
+    against: str | None = Field(
+        default=None,
+        description="The member it was imposed on (absent from events recorded before).",
+    )
 
 
 class HuisverbodExtended(DomainEvent):

@@ -18,6 +18,7 @@ from phasedcare.domain.deciding import (
     terugval,
     transition,
 )
+from phasedcare.domain.household import MemberRole, age_on
 from phasedcare.domain.vt_outcome import FollowUp
 from phasedcare.errors import InvalidInput, NotFound, Refused
 
@@ -258,6 +259,9 @@ def conclude_veiligheidsbeoordeling(
     return recorded
 
 
+ADULT_AGE = 18
+"""The age from which a tijdelijk huisverbod may be imposed (Wth art. 2 lid 2: meerderjarig)."""
+
 ZICHT_MAX_DAYS = 28
 """How far ahead zicht for a waiting melding may be arranged: a waiting family is looked at
 again at least every four weeks (our reading of the IGJ's wachtlijst finding)."""
@@ -346,9 +350,12 @@ def _not_in_future(case: CaseState, day: date, ctx: DecisionContext, what: str) 
 def impose_huisverbod(
     case: CaseState, command: cmd.ImposeHuisverbod, ctx: DecisionContext
 ) -> list[ev.DomainEvent]:
-    """Record a tijdelijk huisverbod; help must start within its days."""
+    """Record a tijdelijk huisverbod imposed on an adult of the household; help must start
+    within its days. It means ernstig en onmiddellijk gevaar (Wth art. 2 lid 1): an incident,
+    and past directe veiligheid a terugval in the same command."""
     refuse_when_closed(case, "recording a huisverbod")
     _not_in_future(case, command.imposed_on, ctx, "a huisverbod")
+    _check_adult(case, command)
     verbod = case.huisverbod
     if verbod is not None and verbod.ends_on >= command.imposed_on:
         raise Refused(
@@ -358,9 +365,36 @@ def impose_huisverbod(
         )
     days = ctx.policy.deadlines.tijdelijk_huisverbod_dagen
     ends_on = command.imposed_on + timedelta(days=days)
-    return [
-        ev.HuisverbodImposed(**envelope(case, ctx), imposed_on=command.imposed_on, ends_on=ends_on)
-    ]
+    imposed = ev.HuisverbodImposed(
+        **envelope(case, ctx),
+        imposed_on=command.imposed_on,
+        ends_on=ends_on,
+        against=command.against,
+    )
+    why = f"tijdelijk huisverbod imposed on {command.imposed_on}"
+    return [imposed, *terugval(case, ctx, why)]
+
+
+def _check_adult(case: CaseState, command: cmd.ImposeHuisverbod) -> None:
+    """A tijdelijk huisverbod is imposed only on an adult (Wth art. 2 lid 2): the member must
+    be in the household, not recorded as its child, and, when a date of birth is recorded, 18
+    on the day."""
+    member = case.members.get(command.against)
+    if member is None:
+        raise Refused(
+            f"case {case.case_id} has no member {command.against}",
+            case_id=case.case_id,
+            rule="unknown_member",
+        )
+    age = None if member.date_of_birth is None else age_on(member.date_of_birth, command.imposed_on)
+    if member.role is MemberRole.kind or (age is not None and age < ADULT_AGE):
+        what = "a child of the household" if age is None else f"{age} on {command.imposed_on}"
+        raise Refused(
+            f"a tijdelijk huisverbod is imposed only on an adult (Wth art. 2 lid 2): "
+            f"{command.against} is {what}",
+            case_id=case.case_id,
+            rule="huisverbod_minor",
+        )
 
 
 def extend_huisverbod(

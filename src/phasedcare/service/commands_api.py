@@ -348,9 +348,14 @@ class CommandMethods(ABC):
         )
         return self.handle(command, actor=actor)
 
-    def impose_huisverbod(self, case_id: str, *, actor: Actor, imposed_on: date) -> CommandResult:
-        """Record a tijdelijk huisverbod; help must start within the policy's days."""
-        command = make_command(cmd.ImposeHuisverbod, case_id=case_id, imposed_on=imposed_on)
+    def impose_huisverbod(
+        self, case_id: str, *, actor: Actor, imposed_on: date, against: str
+    ) -> CommandResult:
+        """Record a tijdelijk huisverbod imposed on the adult member ``against``; help must
+        start within the policy's days; past directe veiligheid it is a terugval."""
+        command = make_command(
+            cmd.ImposeHuisverbod, case_id=case_id, imposed_on=imposed_on, against=against
+        )
         return self.handle(command, actor=actor)
 
     def extend_huisverbod(self, case_id: str, *, actor: Actor, ends_on: date) -> CommandResult:

@@ -15,6 +15,7 @@ from typing import Any
 
 from phasedcare.domain import events as ev
 from phasedcare.domain.case import CaseState
+from phasedcare.domain.household import MemberRole
 from phasedcare.domain.policy import RegionalPolicy
 from phasedcare.service.ports import OutboxMessage
 from phasedcare.service.webhooks import cloud_event, encode_event
@@ -113,10 +114,24 @@ class Notifier:
         elif isinstance(event, ev.MeldingReceived):
             data = {"classification": event.classification}
             yield "melding.received", (case.regie.organisation, self._vt), data
+        elif isinstance(event, ev.HuisverbodImposed):
+            yield self._huisverbod(case, event)
         elif isinstance(event, ev.MdaSignalled):
             mda = [o.id for o in self._policy.organisations if o.kind == "mda"]
             data = {"criteria": list(event.criteria)}
             yield "mda.criteria_met", (case.regie.organisation, *mda), data
+
+    def _huisverbod(self, case: CaseState, event: ev.HuisverbodImposed) -> Draft:
+        """The regiehouder is told of a tijdelijk huisverbod; Veilig Thuis too when children
+        are involved (Wth art. 2 lid 3: for kindermishandeling Veilig Thuis is consulted)."""
+        children = any(m.role is MemberRole.kind for m in case.members.values())
+        data = {
+            "imposed_on": event.imposed_on.isoformat(),
+            "ends_on": event.ends_on.isoformat(),
+            "children": children,
+        }
+        recipients = (case.regie.organisation, self._vt) if children else (case.regie.organisation,)
+        return "huisverbod.imposed", recipients, data
 
     def _handover(self, case: CaseState, event: Any) -> Iterator[Draft]:
         handover = case.handovers[event.handover_id]
