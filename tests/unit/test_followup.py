@@ -345,6 +345,39 @@ def test_a_professional_melder_gets_feedback_after_the_assessment_and_after_onde
     assert message.recipients == ("politie-ijsselland",)
 
 
+def test_feedback_goes_to_the_melder_of_that_track_only(
+    engine: Engine, vt: Actor, clock: ManualClock
+) -> None:
+    """Domain review 2.15 (S6): wijkteam-deventer made a melding in 2026; Veilig Thuis ended its
+    involvement. In 2028 the police make a hermelding with their organisation named and
+    Veilig Thuis decides on an overdracht. The police are told; wijkteam-deventer, whose melding
+    belonged to the first track, hears nothing of the second (AVG doelbinding)."""
+    case_id = engine.open_case(
+        actor=vt, via="melding", melder_organisation="wijkteam-deventer"
+    ).case_id
+    engine.record_member(case_id, actor=vt, role="kind", name="Iris Fictief")
+    engine.add_safety_condition(
+        case_id, actor=vt, statement="Synthetic", owner="wijkteam-zwolle", check_every_days=7
+    )
+    engine.fire(case_id, "start_veiligheidsbeoordeling", actor=vt, chart="vt")
+    engine.fire(case_id, "besluit_einde_bemoeienis", actor=vt, chart="vt", **MOTIVATED)
+    engine.fire(case_id, "vt_afsluiten", actor=vt, chart="vt")
+    first = [
+        m.recipients for m in engine.store.messages(case_id=case_id) if "feedback" in m.event_type
+    ]
+    assert first == [("wijkteam-deventer",)]
+    clock.advance(days=730)
+    engine.record_melding(
+        case_id, actor=vt, melder_kind="politie", melder_organisation="politie-ijsselland"
+    )
+    engine.fire(case_id, "start_veiligheidsbeoordeling", actor=vt, chart="vt")
+    engine.fire(case_id, "besluit_overdracht", actor=vt, chart="vt", **TAXATIE)
+    told = [
+        m.recipients for m in engine.store.messages(case_id=case_id) if "feedback" in m.event_type
+    ]
+    assert told == [("wijkteam-deventer",), ("politie-ijsselland",)]
+
+
 def test_no_feedback_without_a_professional_melder(
     journey: Journey, engine: Engine, vt: Actor
 ) -> None:

@@ -17,6 +17,7 @@ from phasedcare.domain.safety import RiskAssessment, SafetyCondition, SafetyPlan
 from phasedcare.domain.vt_outcome import FOLLOW_UP_OF_TARGET, FollowUp, VtDecision
 
 __all__ = [
+    "STARTS_TRACK",
     "BreakGlassUse",
     "CaseState",
     "Handover",
@@ -30,6 +31,9 @@ __all__ = [
 ]
 
 _STABLE = frozenset({"stabiele_veiligheid", "herstel"})
+
+STARTS_TRACK = frozenset({"melding", "hermelding", "omgezet_advies"})
+"""The classifications of a melding that starts a Veilig Thuis track (the rest are taken in)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +142,7 @@ class MeldingAssessment:
     follow_up: FollowUp | None = None
     reason: str = ""
     zicht: ZichtArrangement | None = None
+    melder_organisation: str = ""
 
     @property
     def deadline_ref(self) -> str:
@@ -224,6 +229,13 @@ class CaseState:
         """Meldingen whose veiligheidsbeoordeling is not concluded yet."""
         return [a for a in self.assessments if not a.concluded]
 
+    @property
+    def track_meldingen(self) -> list[MeldingAssessment]:
+        """The meldingen of the Veilig Thuis track now running: the one that started it and
+        those received after (a closed track's meldingen belong to that track)."""
+        starts = [i for i, a in enumerate(self.assessments) if a.classification in STARTS_TRACK]
+        return self.assessments[starts[-1] :] if starts else list(self.assessments)
+
     def assessment(self, melding_id: str) -> MeldingAssessment | None:
         """The melding with this id, if the case has it."""
         return next((a for a in self.assessments if a.melding_id == melding_id), None)
@@ -246,7 +258,13 @@ def _opened(state: CaseState, e: ev.CaseOpened) -> None:
     state.vt_stage, state.vt_stage_since = e.via, e.at
     state.melding_received_at = (e.received_at or e.at) if e.via == "melding" else None
     if e.via == "melding":
-        _assess(state, e.received_at or e.at, acute=e.acute, classification="melding")
+        _assess(
+            state,
+            e.received_at or e.at,
+            acute=e.acute,
+            classification="melding",
+            melder=e.melder_organisation,
+        )
     state.regie_history.append(RegieAssignment(e.regie_organisation, e.casusregisseur, e.at))
     if e.melder_organisation:
         state.melders.append(e.melder_organisation)
@@ -273,7 +291,14 @@ def _vt_stage(state: CaseState, e: ev.VtStageTransitioned) -> None:
     if e.target == "melding":
         state.melding_received_at = _received_with(state, e.at)
         if e.event == "omzetten_naar_melding":
-            _assess(state, e.at, acute=state.acute, classification="omgezet_advies")
+            adviesvrager = state.melders[0] if state.melders else ""
+            _assess(
+                state,
+                e.at,
+                acute=state.acute,
+                classification="omgezet_advies",
+                melder=adviesvrager,
+            )
     if e.source == "veiligheidsbeoordeling" and e.target in FOLLOW_UP_OF_TARGET:
         for assessment in state.open_assessments:
             _conclude(assessment, e, FOLLOW_UP_OF_TARGET[e.target])
@@ -294,10 +319,16 @@ def _vt_stage(state: CaseState, e: ev.VtStageTransitioned) -> None:
         )
 
 
-def _assess(state: CaseState, received_at: datetime, *, acute: bool, classification: str) -> None:
+def _assess(
+    state: CaseState, received_at: datetime, *, acute: bool, classification: str, melder: str
+) -> None:
     """A melding's own veiligheidsbeoordeling begins: m1, m2, ... in the order received."""
     melding_id = f"m{len(state.assessments) + 1}"
-    state.assessments.append(MeldingAssessment(melding_id, received_at, acute, classification))
+    state.assessments.append(
+        MeldingAssessment(
+            melding_id, received_at, acute, classification, melder_organisation=melder
+        )
+    )
 
 
 def _conclude(
@@ -420,7 +451,13 @@ def _melding(state: CaseState, e: ev.MeldingReceived) -> None:
         state.melders.append(e.melder_organisation)
     if e.acute:
         state.acute = True
-    _assess(state, e.received_at or e.at, acute=e.acute, classification=e.classification)
+    _assess(
+        state,
+        e.received_at or e.at,
+        acute=e.acute,
+        classification=e.classification,
+        melder=e.melder_organisation,
+    )
 
 
 def _monitoring_check(state: CaseState, e: ev.MonitoringCheckRecorded) -> None:

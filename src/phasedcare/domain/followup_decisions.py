@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from phasedcare.domain import commands as cmd
 from phasedcare.domain import events as ev
 from phasedcare.domain.calendar import add_months
-from phasedcare.domain.case import CaseState, Huisverbod, MeldingAssessment
+from phasedcare.domain.case import STARTS_TRACK, CaseState, Huisverbod, MeldingAssessment
 from phasedcare.domain.charts import SCALING_UP_FROM, Taxatie
 from phasedcare.domain.context import DecisionContext
 from phasedcare.domain.deadlines import monitoring_start
@@ -157,7 +157,6 @@ def _regie_returned(case: CaseState, ctx: DecisionContext, why: str) -> list[ev.
     ]
 
 
-_STARTS_TRACK = frozenset({"melding", "hermelding", "omgezet_advies"})
 """Meldingen (by classification) whose veiligheidsbeoordeling is the track's own: the
 chart's decision from the veiligheidsbeoordeling concludes them."""
 
@@ -191,7 +190,7 @@ def _waiting_melding(case: CaseState, melding_id: str) -> MeldingAssessment:
 def _open_vervolgmelding(case: CaseState, melding_id: str) -> MeldingAssessment:
     """The vervolgmelding ``melding_id`` whose veiligheidsbeoordeling is still open."""
     found = _waiting_melding(case, melding_id)
-    if found.classification in _STARTS_TRACK:
+    if found.classification in STARTS_TRACK:
         raise Refused(
             f"melding {melding_id} started the Veilig Thuis track: its veiligheidsbeoordeling "
             "is concluded by the track's decision (besluit_*)",

@@ -166,12 +166,19 @@ class Notifier:
         return "deadline.escalated", tuple(event.notified), data
 
     def _feedback(self, case: CaseState, event: ev.VtStageTransitioned) -> Iterator[Draft]:
-        """Feedback to professional melders when the assessment or the onderzoek ends."""
+        """Feedback to the professional melders of the meldingen this track assesses, when the
+        assessment or the onderzoek ends: the melder of an earlier track's melding is told
+        nothing of a later one (AVG doelbinding; domain review 2.15)."""
         moment = FEEDBACK_MOMENTS.get(event.source)
-        if moment is None or not case.melders or event.target == "veiligheidsbeoordeling":
+        melders = list(
+            dict.fromkeys(
+                m.melder_organisation for m in case.track_meldingen if m.melder_organisation
+            )
+        )
+        if moment is None or not melders or event.target == "veiligheidsbeoordeling":
             return
         receiving = [case.regie.organisation] + [h.to_organisation for h in case.open_handovers]
-        for melder in case.melders:
+        for melder in melders:
             owned = [c.condition_id for c in case.conditions.values() if c.owner == melder]
             data = {
                 "moment": moment,
