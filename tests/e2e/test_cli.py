@@ -344,3 +344,18 @@ def test_init_refuses_to_make_new_keys_for_a_database_that_holds_cases(
     assert "the database holds cases but" in line
     assert "lacks a key-encryption key, checkpoint.key, index.key" in line
     assert not any((other / "keys").glob("*.key"))
+
+
+def test_version_prints_the_installed_packages_version_and_one_truth() -> None:
+    """`phasedcare --version` (issue 18): the version the package was installed with, which
+    `phasedcare.__version__` repeats; the package says it is typed (py.typed, PEP 561)."""
+    from importlib import resources  # noqa: PLC0415
+    from importlib.metadata import version  # noqa: PLC0415
+
+    import phasedcare  # noqa: PLC0415
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == f"phasedcare {version('phasedcare')}"
+    assert phasedcare.__version__ == version("phasedcare")
+    assert resources.files("phasedcare").joinpath("py.typed").is_file()

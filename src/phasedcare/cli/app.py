@@ -41,6 +41,27 @@ case_app = typer.Typer(help="Open, inspect and move household cases.", no_args_i
 projections_app = typer.Typer(help="Rebuild and check the read model.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
 app.add_typer(projections_app, name="projections")
+
+
+def _print_version(asked: bool) -> None:
+    """``--version``: the installed package's version, then exit."""
+    if asked:
+        from importlib.metadata import version  # noqa: PLC0415 - only when asked
+
+        console.print(f"phasedcare {version('phasedcare')}", highlight=False)
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Options before any command."""
 app.add_typer(flows_app, name="flows")
 
 HomeOption = Annotated[
