@@ -265,6 +265,9 @@ DAY = LATER.isoformat()
 COMMANDS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
     "record-member": (("vt_may", {"role": "kind", "name": NAMES[0]}),),
     "flag-specific-group": (("vt_may", {"flag": "complexe_scheiding"}),),
+    "end-specific-group": (  # not flagged mensenhandel: refused once authorised
+        ("vt_may", {"flag": "mensenhandel", "reason": "synthetic: it never applied here"}),
+    ),
     "fire-event": (
         ("regie", {"chart": "phase", "event": "naar_herstel"}),
         ("vt_only", {"chart": "vt", "event": "vt_afsluiten"}),

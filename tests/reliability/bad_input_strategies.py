@@ -69,6 +69,7 @@ BASELINES: dict[type[cmd.Command], dict[str, Any]] = {
         "date_of_birth": BIRTH_DATE.isoformat(),
     },
     cmd.FlagSpecificGroup: {"flag": "eergerelateerd_geweld"},
+    cmd.EndSpecificGroup: {"flag": "mensenhandel", "reason": canary_text(1)},
     cmd.FireEvent: {"chart": "phase", "event": "naar_herstel", "reason": canary_text(2)},
     cmd.AgreeSafetyPlan: {"agreed_on": TODAY.isoformat(), "summary": canary_text(0)},
     cmd.AddSafetyCondition: {
@@ -394,6 +395,7 @@ def _wrong_state(case_id: str, refused_events: list[tuple[str, str]]) -> list[At
         attempt(cmd.ConcludeVeiligheidsbeoordeling, "melding", melding_id="m404"),
         attempt(cmd.WaiveObligation, "obligation", obligation_id="monitoring:m404"),
         attempt(cmd.OrganiseZicht, "melding", melding_id="m404"),
+        attempt(cmd.EndSpecificGroup, "flag", flag="intieme_terreur"),
         attempt(cmd.OrganiseZicht, "organisation", kept_by="wijkteam-elders"),
         attempt(cmd.ExtendHuisverbod, "huisverbod"),
         attempt(cmd.RecordHuisverbodHelp, "huisverbod"),

@@ -8,9 +8,10 @@ from datetime import date, timedelta
 
 import pytest
 
+from phasedcare.domain import commands as cmd
 from phasedcare.domain.actors import Actor
 from phasedcare.domain.case import fold
-from phasedcare.errors import InvalidInput, Refused
+from phasedcare.errors import InvalidInput, NotFound, Refused
 from phasedcare.service.engine import Engine
 from phasedcare.service.jobs import Jobs
 from phasedcare.testing import ManualClock, actor_of
@@ -474,3 +475,47 @@ def test_the_mda_sweep_signals_once_when_the_criteria_are_met(
     assert signal["criteria"] == ["structurele-onveiligheid", "hoge-kans-op-herhaling"]
     history = engine.access_history(journey.case_id, actor=vt)
     assert [a for a in history if a.outcome == "refused"] == []  # no refusal per sweep
+
+
+def test_a_specific_group_flag_is_ended_with_a_reason_and_its_history_stays(
+    journey: Journey, engine: Engine, vt: Actor
+) -> None:
+    """Issue 15: a case flagged complexe scheiding turns out not to be one; Veilig Thuis ends
+    the flag with the reason. A reason without letters, a flag the case does not carry, and an
+    organisation without a part are refused and record nothing; the history keeps both events."""
+    journey.opened()
+    engine.handle(
+        cmd.FlagSpecificGroup(case_id=journey.case_id, flag="complexe_scheiding"), actor=vt
+    )
+    before = engine.show(journey.case_id, actor=vt).sequence
+    refusals = [
+        (
+            cmd.EndSpecificGroup(case_id=journey.case_id, flag="complexe_scheiding", reason="..."),
+            vt,
+            InvalidInput,
+        ),
+        (
+            cmd.EndSpecificGroup(case_id=journey.case_id, flag="mensenhandel", reason=ENDED),
+            vt,
+            Refused,
+        ),
+        (
+            cmd.EndSpecificGroup(case_id=journey.case_id, flag="complexe_scheiding", reason=ENDED),
+            actor_of("wijkteam-deventer"),
+            NotFound,
+        ),
+    ]
+    for command, actor, error in refusals:
+        with pytest.raises(error):
+            engine.handle(command, actor=actor)
+    assert engine.show(journey.case_id, actor=vt).sequence == before
+    engine.handle(
+        cmd.EndSpecificGroup(case_id=journey.case_id, flag="complexe_scheiding", reason=ENDED),
+        actor=vt,
+    )
+    assert engine.show(journey.case_id, actor=vt).flags == []
+    history = [e.event_type for e in engine.history(journey.case_id, actor=vt)]
+    assert history[-2:] == ["SpecificGroupFlagged", "SpecificGroupEnded"]
+
+
+ENDED = "de ouders zijn niet gescheiden: het was een misverstand (synthetisch)"

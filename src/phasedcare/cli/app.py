@@ -62,6 +62,8 @@ def _options(
     ] = False,
 ) -> None:
     """Options before any command."""
+
+
 app.add_typer(flows_app, name="flows")
 
 HomeOption = Annotated[

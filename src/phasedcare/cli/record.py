@@ -197,13 +197,22 @@ def case_flag(
             "ouderenmishandeling or complexe_scheiding."
         ),
     ],
+    end: Annotated[
+        str | None,
+        typer.Option("--end", help="End the flag, with this reason (10 letters or more)."),
+    ] = None,
     actor: ActorOption = "",
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Flag the case for a specific group (changes routing; see docs/case-model.md)."""
+    """Flag the case for a specific group (changes routing; see docs/case-model.md), or end
+    the flag with --end REASON."""
     who = parse_actor(actor)
     with open_engine(home) as engine, reporting_errors():
-        command = make_command(cmd.FlagSpecificGroup, case_id=case_id, flag=group)
+        command: cmd.CaseCommand = (
+            make_command(cmd.FlagSpecificGroup, case_id=case_id, flag=group)
+            if end is None
+            else make_command(cmd.EndSpecificGroup, case_id=case_id, flag=group, reason=end)
+        )
         result = engine.handle(command, actor=who)
     report_command(result, as_json)

@@ -491,6 +491,10 @@ def _flag(state: CaseState, e: ev.SpecificGroupFlagged) -> None:
     state.flags.add(e.flag)
 
 
+def _flag_ended(state: CaseState, e: ev.SpecificGroupEnded) -> None:
+    state.flags.discard(e.flag)
+
+
 def _hold(state: CaseState, e: ev.LegalHoldPlaced | ev.LegalHoldReleased) -> None:
     state.legal_hold = isinstance(e, ev.LegalHoldPlaced)
 
@@ -540,6 +544,7 @@ _APPLIERS: dict[type[ev.DomainEvent], Callable[[CaseState, Any], None]] = {
     ev.CaseOpened: _opened,
     ev.MemberRecorded: _member,
     ev.SpecificGroupFlagged: _flag,
+    ev.SpecificGroupEnded: _flag_ended,
     ev.PhaseTransitioned: _phase,
     ev.VtStageTransitioned: _vt_stage,
     ev.SafetyPlanAgreed: _plan,

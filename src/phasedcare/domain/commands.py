@@ -28,6 +28,7 @@ __all__ = [
     "CaseCommand",
     "Command",
     "ConcludeVeiligheidsbeoordeling",
+    "EndSpecificGroup",
     "EscalateDeadline",
     "ExpireHandover",
     "ExtendHuisverbod",
@@ -109,6 +110,14 @@ class FlagSpecificGroup(CaseCommand):
     """Flag the case for a specific group (intieme terreur, eergerelateerd geweld, ...)."""
 
     flag: SpecificGroup
+
+
+class EndSpecificGroup(CaseCommand):
+    """End a specific-group flag that no longer applies, with the reason (the flag's history
+    stays in the ledger)."""
+
+    flag: SpecificGroup
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class FireEvent(CaseCommand):
@@ -405,6 +414,7 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     OpenCase,
     RecordMember,
     FlagSpecificGroup,
+    EndSpecificGroup,
     FireEvent,
     AgreeSafetyPlan,
     AddSafetyCondition,

@@ -111,6 +111,21 @@ def flag_specific_group(
     return [ev.SpecificGroupFlagged(**envelope(case, ctx), flag=command.flag)]
 
 
+def end_specific_group(
+    case: CaseState, command: cmd.EndSpecificGroup, ctx: DecisionContext
+) -> list[ev.DomainEvent]:
+    """End a flag the case carries, with a reason a reader can judge."""
+    if command.flag not in case.flags:
+        raise Refused(
+            f"the case is not flagged {command.flag}",
+            case_id=case.case_id,
+            rule="not_flagged",
+        )
+    hint = "say why the specific group no longer applies"
+    reason = real_reason(command.reason, "the reason to end a flag", hint)
+    return [ev.SpecificGroupEnded(**envelope(case, ctx), flag=command.flag, reason=reason)]
+
+
 def fire_event(
     case: CaseState, command: cmd.FireEvent, ctx: DecisionContext
 ) -> list[ev.DomainEvent]:
@@ -313,6 +328,7 @@ Decision = Callable[[CaseState, Any, DecisionContext], list[ev.DomainEvent]]
 DECISIONS: dict[type[cmd.CaseCommand], Decision] = {
     cmd.RecordMember: record_member,
     cmd.FlagSpecificGroup: flag_specific_group,
+    cmd.EndSpecificGroup: end_specific_group,
     cmd.FireEvent: fire_event,
     cmd.AgreeSafetyPlan: agree_safety_plan,
     cmd.AddSafetyCondition: add_safety_condition,

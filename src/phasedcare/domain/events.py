@@ -53,6 +53,7 @@ __all__ = [
     "SafetyPlanAgreed",
     "ShareGranted",
     "ShareRevoked",
+    "SpecificGroupEnded",
     "SpecificGroupFlagged",
     "VeiligheidsbeoordelingConcluded",
     "VtStageTransitioned",
@@ -114,6 +115,13 @@ class SpecificGroupFlagged(DomainEvent):
     """The case was flagged for a specific group, which changes routing."""
 
     flag: SpecificGroup
+
+
+class SpecificGroupEnded(DomainEvent):
+    """A specific-group flag was ended, with the reason it no longer applies."""
+
+    flag: SpecificGroup
+    reason: str
 
 
 class PhaseTransitioned(DomainEvent):
@@ -473,6 +481,7 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         CaseOpened,
         MemberRecorded,
         SpecificGroupFlagged,
+        SpecificGroupEnded,
         PhaseTransitioned,
         VtStageTransitioned,
         SafetyPlanAgreed,

@@ -46,6 +46,7 @@ __all__ = [
 _VT_MAY = (
     cmd.RecordMember,
     cmd.FlagSpecificGroup,
+    cmd.EndSpecificGroup,
     cmd.AddSafetyCondition,
     cmd.RecordConditionStatus,
     cmd.RecordRiskAssessment,
