@@ -235,6 +235,35 @@ def test_a_deleted_key_row_is_reported_not_passed(region: Region) -> None:
     _case_reads_refused(region)
 
 
+def test_obligation_rows_deleted_by_sql_are_found_and_come_back(region: Region) -> None:
+    """Issue 14, the insider against obligations: the case's deadline rows (the list the sweep
+    escalates from) deleted by SQL. The rows are a read model, not evidence: the obligations
+    folded from the ledger still list the overdue veiligheidsbeoordeling, the projection check
+    names the case, and the next command on the case (or a rebuild) writes the rows again, so
+    the sweep escalates it. A forged waiver is an unsealed record, refused like every type."""
+    region.clock.advance(days=10)  # the veiligheidsbeoordeling is overdue now
+    region.sql("DELETE FROM case_deadlines WHERE case_id = :c", c=region.case_id)
+    region.sql(
+        "UPDATE case_records SET next_deadline = NULL, next_obligation = NULL WHERE case_id = :c",
+        c=region.case_id,
+    )
+    engine = region.engine()
+    try:
+        owed = [o.id for o in engine.obligations(region.case_id, actor=VT, overdue=True)]
+        assert "veiligheidsbeoordeling:vb" in owed
+        listed = {r.case_id for r in engine.deadlines(actor=VT, overdue=True)}
+        assert region.case_id not in listed  # the sweep's list no longer has it
+        assert any(line.startswith(region.case_id) for line in engine.projection_differences())
+        engine.record_incident(region.case_id, actor=VT, occurred_on=region.clock.today)
+        rows = engine.deadlines(actor=VT, overdue=True)
+        assert (region.case_id, "veiligheidsbeoordeling", "vb") in {
+            (r.case_id, r.kind, r.ref) for r in rows
+        }
+        assert engine.projection_differences() == []
+    finally:
+        engine.close()
+
+
 def test_a_ledger_with_no_checkpoint_left_is_unanchored(region: Region) -> None:
     """L8: every checkpoint deleted from the database and the witness folder: not intact."""
     region.sql("DELETE FROM checkpoints")
