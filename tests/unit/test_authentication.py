@@ -128,7 +128,7 @@ def test_revoking_an_unknown_key_is_not_found(keys: ApiKeys) -> None:
         pytest.param(lambda t: t.replace("pck_", "pcx_"), id="prefix"),
         pytest.param(lambda t: t.upper(), id="upper case"),
         pytest.param(lambda t: " " + t, id="leading space"),
-        pytest.param(lambda t: t.rsplit("_", 1)[0], id="no secret"),
+        pytest.param(lambda t: "_".join(t.split("_", 2)[:2]), id="no secret"),
         pytest.param(lambda t: f"pck_{'f' * 16}_{t.rsplit('_', 1)[1]}", id="another key id"),
         pytest.param(lambda t: "", id="empty"),
         pytest.param(lambda t: "Bearer " + t, id="scheme included"),
