@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,7 +31,7 @@ from phasedcare.ledger.keys import (
     rotate_kek,
 )
 from phasedcare.logs import configure_logging
-from phasedcare.service.api_keys import TOKEN_PREFIX, ApiKeys
+from phasedcare.service.api_keys import TOKEN_PREFIX, ApiKeys, TokenDigest
 from phasedcare.service.audit import Auditor
 from phasedcare.service.engine import Engine, utc_now
 from phasedcare.service.jobs import Jobs
@@ -45,6 +46,7 @@ from phasedcare.store.witness import FolderWitness
 __all__ = [
     "REGION_FILE",
     "InitReport",
+    "api_keys_of",
     "build",
     "build_authenticator",
     "build_jobs",
@@ -179,6 +181,29 @@ def build_authenticator(settings: Settings, engine: Engine) -> Callable[[str], A
         return actor
 
     return authenticate
+
+
+@contextmanager
+def api_keys_of(settings: Settings) -> Iterator[ApiKeys]:
+    """The API keys of the configured database, hashed as the server checks them (closed after).
+
+    The key folder and the database are claimed for the policy's region as :func:`build`
+    claims them (another region's: StoreError, nothing written), and tokens are hashed under
+    the key folder's blind-index key, so ``phasedcare keys api`` makes keys ``serve`` accepts.
+    """
+    policy = read_policy(settings)
+    url = settings.resolved_database_url
+    folder = settings.resolved_key_folder
+    if url == MEMORY_URL:
+        store, digest = open_store(url), TokenDigest.generate()
+    else:
+        claim_key_folder(folder, policy.region)
+        digest = TokenDigest.of_index(BlindIndex.in_folder(folder))
+        store = open_store(url, region=policy.region)
+    try:
+        yield ApiKeys(store=store, policy=policy, clock=utc_now, digest=digest)
+    finally:
+        store.close()
 
 
 def build_jobs(

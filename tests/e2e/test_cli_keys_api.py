@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from phasedcare.bootstrap import open_store, read_policy
+from phasedcare.bootstrap import api_keys_of
 from phasedcare.cli.app import app
 from phasedcare.config import load_settings
 from phasedcare.domain.actors import Actor
 from phasedcare.errors import NotAuthorised
-from phasedcare.service.api_keys import ApiKeys
-from phasedcare.service.engine import utc_now
 
 VT = "u-vt-01@vt-ijsselland:professional"
 
@@ -56,13 +54,8 @@ def create(actor: str = VT, *extra: str) -> dict[str, str]:
 
 def authenticate(home: Path, token: str) -> Actor:
     """The actor the home's API keys authenticate ``token`` as."""
-    settings = load_settings(home=home)
-    store = open_store(settings.resolved_database_url)
-    try:
-        keys = ApiKeys(store=store, policy=read_policy(settings), clock=utc_now)
+    with api_keys_of(load_settings(home=home)) as keys:
         return keys.authenticate(token)
-    finally:
-        store.close()
 
 
 def test_create_prints_the_key_id_and_its_token_once_with_a_warning(home: Path) -> None:
@@ -89,12 +82,14 @@ def test_list_shows_keys_but_never_a_token_or_its_hash(home: Path) -> None:
     assert all(s not in text for s in (secret, digest, "token") for text in (table, listed))
 
 
-def test_the_database_holds_the_hash_of_the_token_only(home: Path) -> None:
-    """The api_keys row keeps the token's SHA-256; the token is in no column."""
+def test_the_database_holds_a_keyed_hash_of_the_token_only(home: Path) -> None:
+    """The api_keys row keeps a keyed digest of the token, not its SHA-256; the token is in
+    no column."""
     token = create()["token"]
     with sqlite3.connect(home / "phasedcare.db") as db:
         (row,) = db.execute("select * from api_keys").fetchall()
-    assert hashlib.sha256(token.encode()).digest() in row
+    assert hashlib.sha256(token.encode()).digest() not in row
+    assert any(isinstance(value, bytes) and len(value) == 32 for value in row)
     assert all(token.split("_", 2)[2] not in str(value) for value in row)
 
 

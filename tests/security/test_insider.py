@@ -9,6 +9,8 @@ first bad record or the case. Reads refuse what the engine did not write.
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import os
 import random
 import shutil
@@ -18,10 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 
 from harness import Harness
-from phasedcare.bootstrap import build, build_verifier, initialise
+from phasedcare.api import create_app
+from phasedcare.bootstrap import (
+    api_keys_of,
+    build,
+    build_authenticator,
+    build_verifier,
+    initialise,
+)
 from phasedcare.config import Settings
 from phasedcare.domain.actors import Role
 from phasedcare.domain.events import EVENT_TYPES
@@ -31,7 +42,10 @@ from phasedcare.ledger.bundle import verify_bundle
 from phasedcare.ledger.chain import leaf_hash
 from phasedcare.ledger.records import RecordHeader
 from phasedcare.ledger.verify import VerifyReport
+from phasedcare.service.access import CASELOAD
 from phasedcare.service.engine import Engine
+from phasedcare.store import upgrade_database
+from phasedcare.store.migrate import alembic_config
 from phasedcare.store.tables import EventRecord
 from phasedcare.testing import ManualClock, actor_of
 from support import Journey
@@ -325,3 +339,84 @@ def test_repeated_exports_reuse_the_newest_checkpoint(region: Region) -> None:
         assert {b["checkpoints"][0] for b in bundles} == {bundles[0]["checkpoints"][0]}
     finally:
         engine.close()
+
+
+# -- API keys: minted with SQL alone ----------------------------------------------------------
+
+MINTED_ACTOR = "u-x-01@igj:auditor"  # the region auditor: reads every case of the region
+MINTED = "pck_00000000deadbeef_" + "A" * 43
+
+
+def _insert_api_key(region: Region, token_hash: bytes, *, revoked: bool = False) -> None:
+    region.sql(
+        "INSERT INTO api_keys (key_id, actor, label, token_hash, created_at, revoked_at) "
+        "VALUES ('00000000deadbeef', :actor, '', :hash, :at, :revoked)",
+        actor=MINTED_ACTOR,
+        hash=token_hash,
+        at=datetime(2026, 12, 4, tzinfo=UTC),
+        revoked=datetime(2026, 12, 4, tzinfo=UTC) if revoked else None,
+    )
+
+
+def _answers(region: Region, token: str) -> tuple[int, str, int]:
+    """The server's answer to ``GET /cases`` with ``token``: status, detail (empty on a
+    success), and how many accesses the minted key's actor was allowed in the caseload's log."""
+    engine = region.engine()
+    try:
+        app = create_app(engine, authenticate=build_authenticator(region.settings(), engine))
+        answer = TestClient(app).get("/cases", headers={"Authorization": f"Bearer {token}"})
+        allowed = [
+            e
+            for e in engine._access.entries(CASELOAD)  # no public reader for it
+            if e.actor == MINTED_ACTOR and e.outcome == "allowed"
+        ]
+        detail = answer.json().get("detail", "") if answer.status_code != 200 else ""
+        return answer.status_code, detail, len(allowed)
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [
+        pytest.param(lambda token: hashlib.sha256(token.encode()).digest(), id="sha256"),
+        pytest.param(
+            lambda token: hmac.new(os.urandom(32), token.encode(), hashlib.sha256).digest(),
+            id="hmac under a guessed key",
+        ),
+    ],
+)
+def test_an_api_key_row_inserted_by_sql_authenticates_nobody(region: Region, digest: Any) -> None:
+    """Gap 1 of the issue 12 audit: the database operator inserts an api_keys row for the
+    region auditor, hashed as the old release did (SHA-256) or under a key of its own. The
+    server answers 401 and reads nothing; a key made as ``keys api create`` makes it works."""
+    _insert_api_key(region, digest(MINTED))
+    status, detail, allowed = _answers(region, MINTED)
+    assert (status, allowed) == (401, 0), detail
+    with api_keys_of(region.settings()) as keys:
+        _, token = keys.create(AUDITOR, label="case system")
+    assert _answers(region, token)[:2] == (200, "")
+
+
+def test_a_sha256_key_row_tells_only_its_token_holder_why_it_is_refused(region: Region) -> None:
+    """Whoever holds the token of a row hashed without the key folder's key (a key of an
+    older release, or one inserted by hand) is told so; any other token gets the one refusal."""
+    _insert_api_key(region, hashlib.sha256(MINTED.encode()).digest())
+    _, detail, _ = _answers(region, MINTED)
+    assert "made without the key folder's key" in detail
+    _, other, _ = _answers(region, MINTED[:-1] + "B")
+    assert other == "the API key is not valid: it is malformed, unknown or revoked"
+
+
+def test_keys_an_older_release_hashed_are_revoked_by_the_migration(region: Region) -> None:
+    """A key stored by a release before 0014 (plain SHA-256, not revoked) is revoked by the
+    migration to 0014: it cannot be rehashed without its token, and may have been forged."""
+    command.downgrade(alembic_config(region.url), "0013")
+    _insert_api_key(region, hashlib.sha256(MINTED.encode()).digest())
+    upgrade_database(region.url)
+    with api_keys_of(region.settings()) as keys:
+        [key] = keys.list()
+    assert key.revoked_at is not None
+    status, detail, allowed = _answers(region, MINTED)
+    assert (status, allowed) == (401, 0)
+    assert "create a new key" in detail

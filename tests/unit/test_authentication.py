@@ -24,7 +24,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.policy import RegionalPolicy, default_policy
 from phasedcare.errors import InvalidInput, NotAuthorised, NotFound
-from phasedcare.service.api_keys import ApiKeys
+from phasedcare.service.api_keys import ApiKeys, TokenDigest
 from phasedcare.service.oidc import JwksFile, OidcClaims, OidcVerifier, load_jwks_file
 from phasedcare.store import InMemoryEventStore
 from phasedcare.testing import ManualClock, actor_of
@@ -33,6 +33,7 @@ ISSUER = "https://idp.example.test/realms/ijsselland"
 AUDIENCE = "phasedcare"
 VT = actor_of("vt-ijsselland", user="u-vt-01")
 T0 = "2026-03-02T09:00:00+00:00"
+DIGEST_KEY = bytes(range(32))
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
@@ -54,8 +55,10 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def keys(policy: RegionalPolicy, clock: ManualClock) -> ApiKeys:
-    """API keys over an in-memory store."""
-    return ApiKeys(store=InMemoryEventStore(), policy=policy, clock=clock)
+    """API keys over an in-memory store, hashed under a known key."""
+    return ApiKeys(
+        store=InMemoryEventStore(), policy=policy, clock=clock, digest=TokenDigest(DIGEST_KEY)
+    )
 
 
 def refused_without(token: str, call: Callable[[], object]) -> str:
@@ -77,11 +80,12 @@ def test_a_new_key_authenticates_as_its_actor(keys: ApiKeys) -> None:
 
 
 def test_only_the_hash_of_a_token_is_kept(keys: ApiKeys) -> None:
-    """The stored key holds the token's SHA-256 and nothing else of it."""
+    """The stored key holds the token's HMAC-SHA256 under the digest key, nothing else of it."""
     key, token = keys.create(VT)
     (listed,) = keys.list()
     assert listed == key
-    assert listed.token_hash == hashlib.sha256(token.encode()).digest()
+    assert listed.token_hash == hmac.new(DIGEST_KEY, token.encode(), hashlib.sha256).digest()
+    assert listed.token_hash != hashlib.sha256(token.encode()).digest()
     secret = token.split("_", 2)[2]  # pck_<key id>_<secret>: the secret may hold "_"
     assert all(secret not in str(value) for value in (listed.key_id, listed.label, listed.actor))
 

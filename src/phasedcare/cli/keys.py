@@ -45,21 +45,13 @@ def keys_rotate(home: HomeOption = None) -> None:
 
 @contextmanager
 def _api_keys(home: Path | None) -> Iterator[ApiKeys]:
-    """The API keys of the configured home's database (closed afterwards)."""
+    """The API keys of the configured home's database (closed afterwards): the key folder and
+    the database must be the policy's region's, as for every engine."""
     # keep `phasedcare --help` fast: the store and the service load only when asked for
-    from phasedcare.bootstrap import open_store, read_policy  # noqa: PLC0415
-    from phasedcare.service.api_keys import ApiKeys  # noqa: PLC0415
-    from phasedcare.service.engine import utc_now  # noqa: PLC0415
+    from phasedcare.bootstrap import api_keys_of  # noqa: PLC0415
 
-    with reporting_errors():
-        settings = load_settings(home=home)
-        policy = read_policy(settings)
-        store = open_store(settings.resolved_database_url)
-    try:
-        with reporting_errors():
-            yield ApiKeys(store=store, policy=policy, clock=utc_now)
-    finally:
-        store.close()
+    with reporting_errors(), api_keys_of(load_settings(home=home)) as keys:
+        yield keys
 
 
 def _public(key: ApiKey) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from phasedcare.ledger.blind_index import BlindIndex
 from phasedcare.ledger.chain import GENESIS
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.service.access import AccessLog, refusal_detail
+from phasedcare.service.api_keys import TokenDigest, keep_token_digest
 from phasedcare.service.audit import Auditor
 from phasedcare.service.authorisation import (
     authorise_break_glass,
@@ -151,6 +152,7 @@ class Engine(CommandMethods, CaseReads):
         )
         self._index = blind_index
         self._requests = blind_index or BlindIndex.generate()  # request digests' key
+        keep_token_digest(store, TokenDigest.of_index(self._requests))  # API keys' digest
         self._idempotency_ttl = idempotency_ttl
         self._notifier = notifier or Notifier(policy=policy, base_url=DEFAULT_BASE_URL)
         self._webhooks = webhooks

@@ -328,7 +328,7 @@ class NotificationStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ApiKey:
-    """An API key: the actor it acts as and the SHA-256 of its token (the token is never kept).
+    """An API key: the actor it acts as and a keyed digest of its token (never the token).
 
     ``actor`` is ``user@organisation:role``; a key is revoked once ``revoked_at`` is set.
     """

@@ -44,7 +44,7 @@ __all__ = [
 
 metadata = SQLModel.metadata
 
-SCHEMA_REVISION = "0013"
+SCHEMA_REVISION = "0014"
 """The Alembic revision these tables match; the store refuses a database at another one."""
 
 STAMP_REGION = "region"
@@ -315,7 +315,11 @@ class DeliveryRecord(SQLModel, table=True):
 
 
 class ApiKeyRecord(SQLModel, table=True):
-    """An API key of one actor: the SHA-256 of its token, never the token."""
+    """An API key of one actor: a keyed digest of its token, never the token.
+
+    The digest is an HMAC-SHA256 under a key the database does not hold; migration 0014
+    revoked the rows that older releases hashed with plain SHA-256.
+    """
 
     __tablename__ = "api_keys"
 
