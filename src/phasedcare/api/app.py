@@ -179,7 +179,7 @@ class _Hygiene:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in _HYGIENE.items():
-                    headers[name] = value
+                    headers.setdefault(name, value)  # a page's own stricter policy stays
                 if not static:
                     headers["Cache-Control"] = "no-store"
             await send(message)

@@ -29,6 +29,7 @@ __all__ = [
     "handle_invalid_request",
     "problem",
     "problem_response",
+    "status_of",
 ]
 
 
@@ -133,9 +134,14 @@ def _members(exc: errors.PhasedCareError) -> dict[str, Any]:
     return found
 
 
+def status_of(exc: errors.PhasedCareError) -> int:
+    """The HTTP status of one of phasedcare's errors (the API's and the console's)."""
+    return next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
+
+
 def problem_response(exc: errors.PhasedCareError) -> JSONResponse:
     """The problem details response for one of phasedcare's errors."""
-    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
+    status = status_of(exc)
     body = problem(status, type(exc).__name__, exc.message, **_members(exc))
     return JSONResponse(
         body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=_headers(status, exc)

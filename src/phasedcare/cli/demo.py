@@ -24,7 +24,7 @@ from phasedcare.bootstrap import build
 from phasedcare.cli.output import console, table
 from phasedcare.config import Settings
 from phasedcare.domain.actors import Actor, Role
-from phasedcare.domain.policy import OrganisationKind
+from phasedcare.domain.policy import OrganisationKind, RegionalPolicy
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock
 
@@ -289,8 +289,21 @@ class _Household:
         return self.case_id
 
 
+def console_actors(policy: RegionalPolicy) -> list[Actor]:
+    """Who ``phasedcare serve`` prints a one-time console sign-in link for: the demo's
+    Veilig Thuis and wijkteam professionals, an MDA++ professional, and an auditor."""
+    demo = _actors_of(policy)
+    mda = [o for o in policy.organisations if o.kind is OrganisationKind.mda]
+    team = [Actor(user="u-mda-demo", organisation=mda[0].id, role=Role.professional)] if mda else []
+    auditor = Actor(user="u-audit-demo", organisation=demo["vt"].organisation, role=Role.auditor)
+    return [demo["vt"], demo["wijkteam"], *team, auditor]
+
+
 def _actors(engine: Engine) -> dict[str, Actor]:
-    policy = engine.policy
+    return _actors_of(engine.policy)
+
+
+def _actors_of(policy: RegionalPolicy) -> dict[str, Actor]:
     vt = next(o for o in policy.organisations if o.kind is OrganisationKind.veilig_thuis)
     wijkteam = next(o for o in policy.organisations if o.kind is OrganisationKind.lokaal_team)
     politie = next(o for o in policy.organisations if o.id.startswith("politie"))

@@ -21,7 +21,10 @@ from phasedcare.config import Settings, load_settings
 from phasedcare.domain.actors import Actor, Role
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from starlette.types import ASGIApp
+
+    from phasedcare.service.engine import Engine
 
 __all__ = ["DEMO_ACTOR", "serve"]
 
@@ -125,16 +128,33 @@ def serve(
             application = create_app(
                 engine, authenticate=build_authenticator(settings, engine), throttle=throttle
             )
+            links = _console(application, engine, demo=seed)
         try:
             _serve_until_stopped(
-                listener, application, settings.resolved_home if flows else None, token
+                listener, application, settings.resolved_home if flows else None, token, links
             )
         finally:
             engine.close()
 
 
+def _console(application: FastAPI, engine: Engine, *, demo: bool) -> list[tuple[Actor, str]]:
+    """Mount the console; with ``demo``, a one-time sign-in code per demo actor."""
+    from phasedcare.cli.demo import console_actors  # noqa: PLC0415
+    from phasedcare.service.engine import utc_now  # noqa: PLC0415
+    from phasedcare.web import mount_console  # noqa: PLC0415
+    from phasedcare.web.sessions import ConsoleSessions, SignInLinks  # noqa: PLC0415
+
+    links = SignInLinks(clock=utc_now)
+    mount_console(application, engine, sessions=ConsoleSessions(clock=utc_now), links=links)
+    return [(a, links.issue(a)) for a in console_actors(engine.policy)] if demo else []
+
+
 def _serve_until_stopped(
-    listener: socket.socket, application: ASGIApp, flows_home: Path | None, token: str | None
+    listener: socket.socket,
+    application: ASGIApp,
+    flows_home: Path | None,
+    token: str | None,
+    links: list[tuple[Actor, str]],
 ) -> None:
     """Run the flows (with a home), announce, and serve until Ctrl-C or SIGTERM; then the
     flows finish their current run, reporting to Prefect, and every child process stops."""
@@ -143,7 +163,7 @@ def _serve_until_stopped(
     with flow_processes_stopped():
         flow_thread = _flow_runner(flows_home) if flows_home is not None else None
         try:
-            _announce(listener, token)
+            _announce(listener, token, links)
             with suppress(KeyboardInterrupt):  # Ctrl-C is the way to stop, as uvicorn.run has it
                 uvicorn.Server(uvicorn.Config(application, log_level="warning")).run([listener])
         finally:
@@ -151,11 +171,21 @@ def _serve_until_stopped(
                 flow_thread.finish(FLOWS_STOP_SECONDS)
 
 
-def _announce(listener: socket.socket, token: str | None) -> None:
-    """Where the API answers, and the demo API key when one was just made."""
+def _announce(listener: socket.socket, token: str | None, links: list[tuple[Actor, str]]) -> None:
+    """Where the API and the console answer, the demo API key when one was just made, and
+    the console's one-time sign-in links (each works once, from this machine only)."""
     host, port = listener.getsockname()[:2]
     base = f"http://{f'[{host}]' if ':' in host else host}:{port}"  # the address it is bound to
-    console.print(f"phasedcare serves {base} (docs: {base}/docs)")
+    console.print(f"phasedcare serves {base} (docs: {base}/docs, console: {base}/console/)")
+    for actor, code in links:
+        link = f"{_loopback(base, host, port)}/console/aanmelden?code={code}"
+        console.print(f"console sign-in for {actor} (once, this machine): {link}", soft_wrap=True)
     if token is not None:
         console.print(f"API key for {DEMO_ACTOR} (shown once): {token}", soft_wrap=True)
         console.print(f"try: curl -H 'Authorization: Bearer {token}' {base}/cases", soft_wrap=True)
+
+
+def _loopback(base: str, host: str, port: int) -> str:
+    """The address a browser on this machine opens: the bound one, or loopback when bound
+    to every address (a sign-in link works only from loopback)."""
+    return f"http://127.0.0.1:{port}" if host in ("0.0.0.0", "::") else base  # noqa: S104

@@ -380,6 +380,10 @@ class TransitionView(_View):
     reasons: list[str]
     needs_taxatie: bool = False
     needs_ground: bool = False
+    from_here: bool = Field(
+        default=True,
+        description="False when the case's state never allows it (not merely blocked now).",
+    )
 
 
 def _regie(case: CaseState) -> list[RegieView]:
@@ -457,6 +461,7 @@ def transition_view(option: TransitionOption) -> TransitionView:
         reasons=[reason for _, reason in option.reasons],
         needs_taxatie=option.needs_taxatie,
         needs_ground=option.needs_ground,
+        from_here=all(rule != "not_from_state" for rule, _ in option.reasons),
     )
 
 
