@@ -194,14 +194,13 @@ def api_keys_of(settings: Settings) -> Iterator[ApiKeys]:
     policy = read_policy(settings)
     url = settings.resolved_database_url
     folder = settings.resolved_key_folder
-    if url == MEMORY_URL:
-        store, digest = open_store(url), TokenDigest.generate()
-    else:
+    in_memory = url == MEMORY_URL
+    if not in_memory:
         claim_key_folder(folder, policy.region)
-        digest = TokenDigest.of_index(BlindIndex.in_folder(folder))
-        store = open_store(url, region=policy.region)
+    store = open_store(url, region=policy.region)
     try:
-        yield ApiKeys(store=store, policy=policy, clock=utc_now, digest=digest)
+        index = BlindIndex.generate() if in_memory else BlindIndex.in_folder(folder)
+        yield ApiKeys(store=store, policy=policy, clock=utc_now, digest=TokenDigest.of_index(index))
     finally:
         store.close()
 

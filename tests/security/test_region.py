@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
 
 from phasedcare.bootstrap import REGION_FILE, build, initialise, rotate_keys
+from phasedcare.cli.app import app
 from phasedcare.config import Settings
 from phasedcare.domain.policy import default_policy_text
 from phasedcare.errors import StoreError
@@ -124,6 +126,64 @@ def test_the_cli_refuses_in_one_line_with_the_store_exit_code(
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"error: the database {REFUSED}")
     assert "Traceback" not in result.stderr
+
+
+def _key_rows(database_url: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM api_keys")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _keys_api(settings: Settings, *args: str) -> tuple[int, str]:
+    """``phasedcare keys api ARGS`` as ``settings``' home runs it: exit code and stderr."""
+    env = {
+        "PHASEDCARE_HOME": str(settings.resolved_home),
+        "PHASEDCARE_DATABASE_URL": settings.resolved_database_url,
+        "PHASEDCARE_KEY_FOLDER": str(settings.resolved_key_folder),
+        "PHASEDCARE_POLICY_FILE": str(settings.resolved_policy_file),
+    }
+    result = CliRunner().invoke(app, ["keys", "api", *args], env=env)
+    return result.exit_code, result.stderr
+
+
+KEYS_API_COMMANDS = [
+    pytest.param(("create", "--actor", "u-rvdk-09@rvdk:professional"), id="create"),
+    pytest.param(("list",), id="list"),
+    pytest.param(("revoke", "0123456789abcdef"), id="revoke"),
+]
+
+
+@pytest.mark.parametrize("args", KEYS_API_COMMANDS)
+def test_keys_api_refuses_another_regions_database(
+    ijsselland: Settings, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """Gap A2 of the issue 12 audit: Twente's config pointed at IJsselland's database. `keys
+    api create` made a key there (rvdk is in both policies); now every `keys api` command is
+    refused in one line with the store's exit code, and no key is written."""
+    twente = twente_settings(tmp_path / "twente", ijsselland.resolved_database_url)
+    code, err = _keys_api(twente, *args)
+    assert (code, err.count("\n")) == (7, 1), err
+    assert err.startswith(f"error: the database {REFUSED}")
+    assert _key_rows(ijsselland.resolved_database_url) == 0
+
+
+@pytest.mark.parametrize("args", KEYS_API_COMMANDS)
+def test_keys_api_refuses_another_regions_key_folder(
+    ijsselland: Settings, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """Twente on a database of its own but with IJsselland's key folder: refused as build
+    refuses it, before the database is opened (it stays unstamped)."""
+    url = f"sqlite:///{tmp_path / 'twente.db'}"
+    upgrade_database(url)
+    folder = ijsselland.resolved_key_folder
+    twente = twente_settings(tmp_path / "twente", url, key_folder=folder)
+    code, err = _keys_api(twente, *args)
+    assert (code, err.count("\n")) == (7, 1), err
+    assert err.startswith(f"error: the key folder {folder} {REFUSED}")
+    assert stamped_region(url) is None
 
 
 def test_a_first_open_stamps_an_unstamped_database_with_the_openers_region(
