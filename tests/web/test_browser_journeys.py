@@ -21,6 +21,7 @@ from console_support import Console
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock, actor_of
+from support import Journey, handover
 
 pytestmark = needs_chromium
 
@@ -136,7 +137,7 @@ def _through_the_assessment(vt: Professional, today: str) -> str:
     proposal.get_by_label("Wettelijke grondslag").fill("art. 5.2.6 Wmo 2015")
     proposal.get_by_label("Huishouden is geïnformeerd").check()
     vt.submit(proposal)
-    assert "HandoverProposed" in vt.notice()
+    assert "Overdracht voorgesteld" in vt.notice()
     return case_id
 
 
@@ -149,7 +150,7 @@ def _accepted_by_the_wijkteam(wijkteam: Professional, case_id: str) -> None:
     assert page.get_by_label("Casusregisseur (gebruikers-id)").input_value() == WIJKTEAM.user
     page.get_by_role("button", name="Accepteren en regie overnemen").click()
     wijkteam.checked()
-    assert "HandoverAccepted" in wijkteam.notice()
+    assert "Overdracht geaccepteerd" in wijkteam.notice()
 
 
 def _terugval_on_a_breach(wijkteam: Professional, case_id: str, today: str) -> None:
@@ -167,7 +168,7 @@ def _terugval_on_a_breach(wijkteam: Professional, case_id: str, today: str) -> N
             assert "stabiele veiligheid" in page.locator(".pc-facts").inner_text()
     facts = page.locator(".pc-facts").inner_text()
     assert "directe veiligheid" in facts, facts
-    assert "PhaseTransitioned" in page.locator(".pc-timeline").inner_text()
+    assert "Fase gewijzigd" in page.locator(".pc-timeline").inner_text()
     assert (
         "geschonden"
         in page.locator(
@@ -214,3 +215,64 @@ def test_a_melding_to_an_overdracht_accepted_a_terugval_and_an_audit(
             tab.close()
     assert engine.show(case_id, actor=VT).phase == "directe_veiligheid"
     assert engine.show(case_id, actor=VT).regie.organisation == "wijkteam-zwolle"
+
+
+def _tab_to(page: Any, target: Any, *, limit: int = 400) -> None:
+    """Press Tab until ``target`` has the focus (a keyboard user's only way there)."""
+    for _ in range(limit):
+        if target.evaluate("element => element === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{target} is not reachable by Tab")
+
+
+def _accepted_by_keyboard(wijkteam: Professional, case_id: str) -> None:
+    page = wijkteam.page
+    for target in (
+        page.get_by_role("link", name="Overdrachten"),
+        page.get_by_role("link", name=f"Bekijk h1 ({case_id})"),
+        page.get_by_role("button", name="Accepteren en regie overnemen"),
+    ):
+        _tab_to(page, target)
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+    assert "Overdracht geaccepteerd" in wijkteam.notice()
+    wijkteam.close()
+
+
+def test_the_main_steps_by_keyboard_only(
+    browser: Any, console: Console, engine: Engine, journey: Journey
+) -> None:
+    """Opening a case's page, recording a member, firing an action, and accepting a handover
+    in the inbox: Tab, typing and Enter only, never the mouse."""
+    journey_case = engine.open_case(actor=VT, via="melding").case_id
+    handed = journey.in_directe_veiligheid().with_plan().case_id
+    engine.handle(handover(handed, journey.wijkteam.organisation), actor=VT)
+    with served(console.app) as base:
+        vt = Professional(browser, base, console, VT, js=True)
+        page = vt.page
+        _tab_to(page, page.get_by_role("link", name=journey_case))
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        summary = page.locator("summary", has_text="Lid van het huishouden vastleggen")
+        _tab_to(page, summary)
+        page.keyboard.press("Enter")
+        _tab_to(page, page.locator("#lid-role"))
+        page.keyboard.type("slachtoffer")
+        page.keyboard.press("Tab")
+        page.keyboard.type("Anna Voorbeeld")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert "Lid van het huishouden vastgelegd" in vt.notice()
+        start = page.get_by_role("button", name="Start veiligheidsbeoordeling")
+        _tab_to(page, start)
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert "veiligheidsbeoordeling" in page.locator(".pc-facts").inner_text()
+        vt.close()
+        _accepted_by_keyboard(
+            Professional(browser, base, console, journey.wijkteam, js=True), handed
+        )
+    assert [m.name for m in engine.show(journey_case, actor=VT).members] == ["Anna Voorbeeld"]
+    assert engine.show(handed, actor=VT).regie.organisation == journey.wijkteam.organisation
+    assert engine.show(journey_case, actor=VT).vt_stage == "veiligheidsbeoordeling"

@@ -244,7 +244,8 @@ def _act(pages: Pages, visit: Visit, case_id: str, slug: str, posted: Posted) ->
             handover_id = (posted.get("handover_id") or [""])[0]
             return _handover(pages, visit, case_id, case_id_in_path(handover_id), refusal=exc)
         return _case_page(pages, visit, case_id, refusal=exc, refused_slug=slug)
-    pages.notify(visit, pages.text(visit, "notice.done").format(events=", ".join(result.events)))
+    done = ", ".join(pages.text(visit, f"eventtype.{e}") for e in result.events)
+    pages.notify(visit, pages.text(visit, "notice.done").format(events=done))
     target = "/console/overdrachten" if on_handover else f"/console/zaken/{case_id}"
     return RedirectResponse(target, status_code=303)
 
