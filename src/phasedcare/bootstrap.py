@@ -159,6 +159,17 @@ def build(
     return engine
 
 
+def build_id_token_verifier(settings: Settings, engine: Engine) -> OidcVerifier | None:
+    """The console's ID tokens: the issuer's, for the console's client id (None unless the
+    authorization code flow is configured: both endpoints, a client id, the keys)."""
+    issuer, keys = settings.oidc_issuer, settings.oidc_jwks_file
+    client = settings.oidc_console_client_id
+    endpoints = settings.oidc_authorization_endpoint and settings.oidc_token_endpoint
+    if not (issuer and keys and client and endpoints):
+        return None
+    return OidcVerifier(issuer=issuer, audience=client, jwks=JwksFile(keys), policy=engine.policy)
+
+
 def build_authenticator(settings: Settings, engine: Engine) -> Callable[[str], Actor]:
     """Bearer tokens to actors: phasedcare API keys, and OIDC tokens when an issuer is set."""
     keys = ApiKeys(store=engine.store, policy=engine.policy, clock=utc_now)

@@ -85,6 +85,25 @@ class Settings(BaseSettings):
         default=None,
         description="A local copy of the identity provider's JSON Web Key Set (its public keys).",
     )
+    oidc_authorization_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="The identity provider's authorization endpoint: the console signs "
+        "professionals in there (authorization code flow with PKCE); unset: no such sign-in.",
+    )
+    oidc_token_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="The identity provider's token endpoint, where the console exchanges the code.",
+    )
+    oidc_console_client_id: str | None = Field(
+        default=None,
+        description="The console's client id at the identity provider (its ID tokens' aud).",
+    )
+    oidc_console_client_secret: str | None = Field(
+        default=None,
+        description="The console's client secret, if the provider gave one (PKCE is always used).",
+    )
     auth_failure_limit: int = Field(
         default=20,
         gt=0,

@@ -350,11 +350,22 @@ def test_an_rsa_algorithm_outside_the_list_is_refused(
 def test_an_unknown_or_missing_kid_is_refused(
     verifier: OidcVerifier, signing_keys: dict[str, PrivateKey], kid: str | None
 ) -> None:
-    """A token signed with a key the provider did not publish, or naming none, is refused."""
+    """A token signed with a key the provider did not publish, or naming none, is refused:
+    without a kid the provider's one key of its algorithm is the only one tried."""
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     headers = {} if kid is None else {"kid": kid}
     token = jwt.encode(claims(), stranger, algorithm="RS256", headers=headers)
-    assert "key (kid)" in refused_without(token, lambda: verifier.verify(token))
+    expected = "signature does not verify" if kid is None else "key (kid)"
+    assert expected in refused_without(token, lambda: verifier.verify(token))
+
+
+def test_a_token_without_a_kid_is_checked_with_the_providers_one_key_of_its_algorithm(
+    verifier: OidcVerifier, signing_keys: dict[str, PrivateKey]
+) -> None:
+    """RFC 7515 leaves kid optional (oidc-provider-mock omits it): the one RS256 key signs."""
+    [(_, rs256)] = [(k, v) for k, v in signing_keys.items() if isinstance(v, rsa.RSAPrivateKey)]
+    token = jwt.encode(claims(), rs256, algorithm="RS256")
+    assert verifier.verify(token).organisation == claims()["phasedcare_org"]
 
 
 def test_a_tampered_signature_is_refused(

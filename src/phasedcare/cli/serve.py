@@ -128,7 +128,7 @@ def serve(
             application = create_app(
                 engine, authenticate=build_authenticator(settings, engine), throttle=throttle
             )
-            links = _console(application, engine, demo=seed)
+            links = _console(application, engine, settings, demo=seed)
         try:
             _serve_until_stopped(
                 listener, application, settings.resolved_home if flows else None, token, links
@@ -137,15 +137,31 @@ def serve(
             engine.close()
 
 
-def _console(application: FastAPI, engine: Engine, *, demo: bool) -> list[tuple[Actor, str]]:
-    """Mount the console; with ``demo``, a one-time sign-in code per demo actor."""
+def _console(
+    application: FastAPI, engine: Engine, settings: Settings, *, demo: bool
+) -> list[tuple[Actor, str]]:
+    """Mount the console (with sign-in at the identity provider when configured); with
+    ``demo``, a one-time sign-in code per demo actor."""
+    from phasedcare.bootstrap import build_id_token_verifier  # noqa: PLC0415
     from phasedcare.cli.demo import console_actors  # noqa: PLC0415
     from phasedcare.service.engine import utc_now  # noqa: PLC0415
-    from phasedcare.web import mount_console  # noqa: PLC0415
+    from phasedcare.web import OidcSignIn, mount_console  # noqa: PLC0415
     from phasedcare.web.sessions import ConsoleSessions, SignInLinks  # noqa: PLC0415
 
     links = SignInLinks(clock=utc_now)
-    mount_console(application, engine, sessions=ConsoleSessions(clock=utc_now), links=links)
+    id_tokens = build_id_token_verifier(settings, engine)
+    oidc = None
+    if id_tokens is not None:
+        oidc = OidcSignIn(
+            client_id=settings.oidc_console_client_id or "",
+            client_secret=settings.oidc_console_client_secret,
+            authorization_endpoint=settings.oidc_authorization_endpoint or "",
+            token_endpoint=settings.oidc_token_endpoint or "",
+            id_tokens=id_tokens,
+            clock=utc_now,
+        )
+    sessions = ConsoleSessions(clock=utc_now)
+    mount_console(application, engine, sessions=sessions, links=links, oidc=oidc)
     return [(a, links.issue(a)) for a in console_actors(engine.policy)] if demo else []
 
 

@@ -16,6 +16,7 @@ its path) and answered with :class:`~phasedcare.errors.StoreError` (503), which 
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -184,10 +185,18 @@ class OidcVerifier:
         self._max_lifetime = max_lifetime
 
     def _key(self, kid: object, algorithm: str) -> jwt.PyJWK:
-        """The key a ``kid`` selects from the provider's keys as they are now."""
+        """The key a ``kid`` selects from the provider's keys as they are now; a header
+        without a kid (RFC 7515 leaves it optional) selects the provider's one key of its
+        algorithm, and nothing when it has several."""
+        keys = [k for k in self._keys() if k.algorithm_name in ALGORITHMS]
+        if kid is None:
+            found = [k for k in keys if k.algorithm_name == algorithm]
+            if len(found) != 1:
+                raise _refused("its header names no key (kid) and the provider has several")
+            return found[0]
         if not isinstance(kid, str):
             raise _refused("its header names no key (kid)")
-        found = [k for k in self._keys() if k.key_id == kid and k.algorithm_name in ALGORITHMS]
+        found = [k for k in keys if k.key_id == kid]
         if not found:
             raise _refused("its key (kid) is not one of the identity provider's")
         if found[0].algorithm_name != algorithm:
@@ -203,6 +212,23 @@ class OidcVerifier:
                 or key, or names no known actor.
             StoreError: the identity provider's keys cannot be read (see :class:`JwksFile`).
         """
+        return self._actor(self._claims_of(token))
+
+    def verify_id_token(self, token: str, *, nonce: str) -> Actor:
+        """The actor of an ID token from the authorization code flow: verified as a bearer
+        token is, and carrying the ``nonce`` its sign-in sent (a replayed token does not).
+
+        Raises:
+            NotAuthorised: as :meth:`verify`, or the nonce is missing or another's.
+        """
+        claims = self._claims_of(token)
+        found = claims.get("nonce")
+        if not isinstance(found, str) or not hmac.compare_digest(found, nonce):
+            raise _refused("its nonce is not the one this sign-in sent")
+        return self._actor(claims)
+
+    def _claims_of(self, token: str) -> dict[str, Any]:
+        """The claims of a token whose signature, issuer, audience and times hold."""
         header = self._header(token)
         key = self._key(header.get("kid"), header["alg"])
         try:
@@ -218,7 +244,7 @@ class OidcVerifier:
         except jwt.PyJWTError as exc:
             raise _refused(_reason(exc)) from None
         self._check_times(claims)
-        return self._actor(claims)
+        return claims
 
     @staticmethod
     def _header(token: str) -> dict[str, Any]:

@@ -2,5 +2,6 @@
 served by ``phasedcare serve`` at /console over the same Engine as the API."""
 
 from phasedcare.web.entry import mount_console
+from phasedcare.web.oidc_signin import OidcSignIn
 
-__all__ = ["mount_console"]
+__all__ = ["OidcSignIn", "mount_console"]

@@ -15,11 +15,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount
 
+from phasedcare.domain.actors import Actor
 from phasedcare.errors import NotAuthorised
 from phasedcare.service.engine import Engine
 from phasedcare.web.audit_pages import audit_pages
 from phasedcare.web.console import professional_pages
 from phasedcare.web.i18n import LANGUAGES
+from phasedcare.web.oidc_signin import OidcSignIn
 from phasedcare.web.pages import COOKIE, Pages, Posted, SignInNeeded, Visit
 from phasedcare.web.sessions import ConsoleSessions, SignInLinks
 
@@ -54,18 +56,20 @@ def _entry(pages: Pages) -> APIRouter:
         try:
             actor = pages.links.redeem(code, client=client)
         except NotAuthorised as exc:
-            _log.warning("console sign-in refused", client=client, reason=exc.message)
-            page = pages.render(
-                None, "signin.html", status=401, title="signin", refused=exc.message
-            )
-            page.delete_cookie(COOKIE, path="/console")
-            return page
-        pages.sessions.end(request.cookies.get(COOKIE))  # an earlier session never carries on
-        cookie = pages.sessions.start(actor, language=language)
-        _log.info("console sign-in", organisation=actor.organisation, role=str(actor.role))
-        response = RedirectResponse("/console/", status_code=303)
-        _set_cookie(response, request, cookie)
-        return response
+            return _refused_sign_in(pages, request, exc)
+        return _session_started(pages, request, actor, language)
+
+    @router.get("/aanmelden/oidc")
+    def sign_in_at_provider(request: Request) -> Response:
+        if pages.oidc is None:
+            return pages.render(None, "signin.html", status=404, title="signin", refused="")
+        return RedirectResponse(pages.oidc.begin(_return_address(request)), status_code=303)
+
+    @router.get("/aanmelden/oidc/terug", response_class=HTMLResponse)
+    def back_from_provider(
+        request: Request, state: str = "", code: str = "", error: str = ""
+    ) -> Response:
+        return _returned(pages, request, state=state, code=code, error=error)
 
     @router.post("/afmelden")
     async def sign_out(request: Request) -> Response:
@@ -76,6 +80,41 @@ def _entry(pages: Pages) -> APIRouter:
         return await pages.form_post(request, _language_chosen(pages), query="language")
 
     return router
+
+
+def _returned(pages: Pages, request: Request, *, state: str, code: str, error: str) -> Response:
+    """A browser back from the identity provider: signed in, or told why not."""
+    try:
+        if pages.oidc is None or error or not state or not code:
+            raise NotAuthorised("the identity provider did not sign you in", actor="-")
+        actor = pages.oidc.finish(state=state, code=code)
+    except NotAuthorised as exc:
+        return _refused_sign_in(pages, request, exc)
+    return _session_started(pages, request, actor, pages.language_of(request))
+
+
+def _return_address(request: Request) -> str:
+    """Where the identity provider sends the browser back: this console's return page."""
+    return str(request.url_for("back_from_provider"))
+
+
+def _session_started(pages: Pages, request: Request, actor: Actor, language: str) -> Response:
+    """A new session for ``actor`` (an earlier one of this browser ends), and the caseload."""
+    pages.sessions.end(request.cookies.get(COOKIE))
+    cookie = pages.sessions.start(actor, language=language)
+    _log.info("console sign-in", organisation=actor.organisation, role=str(actor.role))
+    response = RedirectResponse("/console/", status_code=303)
+    _set_cookie(response, request, cookie)
+    return response
+
+
+def _refused_sign_in(pages: Pages, request: Request, exc: NotAuthorised) -> Response:
+    """The sign-in page with the refusal; logged with the client address, never a code."""
+    client = request.client.host if request.client else None
+    _log.warning("console sign-in refused", client=client, reason=exc.message)
+    page = pages.render(None, "signin.html", status=401, title="signin", refused=exc.message)
+    page.delete_cookie(COOKIE, path="/console")
+    return page
 
 
 def _signed_out(pages: Pages) -> Callable[[Visit, Posted], Response]:
@@ -105,10 +144,16 @@ async def _to_sign_in(_: Request, __: Exception) -> Response:
 
 
 def mount_console(
-    app: FastAPI, engine: Engine, *, sessions: ConsoleSessions, links: SignInLinks
+    app: FastAPI,
+    engine: Engine,
+    *,
+    sessions: ConsoleSessions,
+    links: SignInLinks,
+    oidc: OidcSignIn | None = None,
 ) -> Pages:
-    """Serve the console at /console of ``app`` (its styles under :data:`ASSETS`)."""
-    pages = Pages(engine=engine, sessions=sessions, links=links)
+    """Serve the console at /console of ``app`` (its styles under :data:`ASSETS`); with
+    ``oidc``, professionals sign in at their identity provider too."""
+    pages = Pages(engine=engine, sessions=sessions, links=links, oidc=oidc)
     app.state.console = pages
     assets = StaticFiles(packages=[("phasedcare.web", "static")])
     app.router.routes.insert(0, Mount(ASSETS, app=assets, name="console-static"))

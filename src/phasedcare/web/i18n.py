@@ -56,6 +56,10 @@ _BOTH: dict[str, tuple[str, str]] = {
         "your organisation's identity provider.",
     ),
     "signin.refused": ("Aanmelden geweigerd:", "Sign-in refused:"),
+    "signin.provider": (
+        "Aanmelden bij de identiteitsprovider van uw organisatie",
+        "Sign in at your organisation's identity provider",
+    ),
     # common words
     "acute": ("acuut", "acute"),
     "yes": ("ja", "yes"),

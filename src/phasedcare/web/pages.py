@@ -26,6 +26,7 @@ from phasedcare.domain.commands import ID_PATTERN
 from phasedcare.errors import NotAuthorised, NotFound, PhasedCareError
 from phasedcare.service.engine import Engine
 from phasedcare.web.i18n import LANGUAGES, labels_of, translate
+from phasedcare.web.oidc_signin import OidcSignIn
 from phasedcare.web.sessions import ConsoleSession, ConsoleSessions, SignInLinks
 
 __all__ = ["COOKIE", "CSP", "Pages", "Posted", "SignInNeeded", "Visit", "case_id_in_path"]
@@ -100,6 +101,7 @@ class Pages:
     engine: Engine
     sessions: ConsoleSessions
     links: SignInLinks
+    oidc: OidcSignIn | None = None
 
     def __post_init__(self) -> None:
         self._templates = Environment(
@@ -171,6 +173,7 @@ class Pages:
             actor=visit.actor if visit else None,
             auditor=visit is not None and visit.actor.role is Role.auditor,
             csrf=visit.session.csrf if visit else "",
+            oidc=self.oidc is not None,
             notice=notice,
             policy=self.engine.policy,
             **context,
