@@ -81,6 +81,7 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
         other = engine.open_case(actor=vt, via="melding").case_id
         for name in CANARY_NAMES:
             engine.record_member(other, actor=vt, role="kind", name=name)
+        clock.advance(hours=1)  # an interval later: the export signs what was written
         case = engine.export_case(journey.case_id, actor=auditor)
         ledger = engine.export_ledger(actor=auditor)
         assert engine.auditor is not None

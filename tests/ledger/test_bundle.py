@@ -13,19 +13,22 @@ from phasedcare.domain.actors import Actor
 from phasedcare.errors import NotAuthorised
 from phasedcare.ledger.bundle import verify_bundle
 from phasedcare.service.engine import Engine
+from phasedcare.testing import ManualClock
 from support import CANARY_NAMES, Journey
 
 
 @pytest.fixture
 def exported(
-    journey: Journey, engine: Engine, vt: Actor, auditor: Actor
+    journey: Journey, engine: Engine, clock: ManualClock, vt: Actor, auditor: Actor
 ) -> tuple[dict[str, Any], dict[str, Any], bytes]:
-    """A case bundle and a ledger bundle of a small region, and the public key."""
+    """A case bundle and a ledger bundle of a small region, an interval after its writes
+    (the first export signs them), and the public key."""
     journey.in_stabiele_veiligheid()
     other = engine.open_case(actor=vt, via="melding").case_id
     for name in CANARY_NAMES:
         engine.record_member(other, actor=vt, role="kind", name=name)
     assert engine.auditor is not None
+    clock.advance(hours=1)
     return (
         engine.export_case(journey.case_id, actor=auditor),
         engine.export_ledger(actor=auditor),

@@ -146,11 +146,21 @@ def verify_bundle(bundle: dict[str, Any], *, public: bytes) -> VerifyReport:
         records = [_stored(r) for r in bundle["records"]]
         origin = str(bundle["origin"])
         if bundle.get("kind") == "ledger":
-            return verify_ledger(records, notes=bundle["checkpoints"], public=public, origin=origin)
+            return _verify_whole(records, bundle, public=public, origin=origin)
         return _verify_case(records, bundle, public=public, origin=origin)
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         what = f"malformed bundle: {type(exc).__name__} at {exc}"[:200]
         return VerifyReport(problems=[Problem(what)])
+
+
+def _verify_whole(
+    records: list[StoredEvent], bundle: dict[str, Any], *, public: bytes, origin: str
+) -> VerifyReport:
+    """A ledger bundle verifies like the live ledger, as of its newest checkpoint."""
+    report = verify_ledger(records, notes=bundle["checkpoints"], public=public, origin=origin)
+    if report.checkpoints:
+        report.as_of = report.checkpoints[-1]
+    return report
 
 
 def _verify_case(

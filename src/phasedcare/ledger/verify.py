@@ -56,6 +56,8 @@ class VerifyReport:
     """The size of the newest signed checkpoint: the records it covers."""
     complete_through: int | None = None
     """A case bundle's last sequence, once the checkpoint's map proves it is the case's head."""
+    as_of: Checkpoint | None = None
+    """A ledger bundle's newest checkpoint: the bundle holds the ledger as it was signed then."""
 
     @property
     def intact(self) -> bool:
@@ -79,6 +81,10 @@ class VerifyReport:
         counts = f"{self.records} records, {self.cases} cases, tree of {self.tree_size}"
         signed = f"{len(self.checkpoints)} signed checkpoints verified"
         tail = f", {self.unanchored} records unanchored (allowed)" if self.unanchored else ""
+        if self.as_of is not None:
+            tail += (
+                f", as of checkpoint {self.as_of.size} (signed {self.as_of.signed_at.isoformat()})"
+            )
         return f"ledger intact: {counts}, {signed}{tail}"
 
     def as_json(self) -> dict[str, object]:

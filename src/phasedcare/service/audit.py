@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import structlog
 
 from phasedcare.errors import InvalidInput, NotFound, PhasedCareError, StoreError
-from phasedcare.ledger.bundle import case_bundle
+from phasedcare.ledger.bundle import case_bundle, ledger_bundle
 from phasedcare.ledger.checkpoints import Checkpoint, parse_checkpoint, sign_checkpoint
 from phasedcare.ledger.heads import HeadMap
 from phasedcare.ledger.keys import CheckpointKey
@@ -159,14 +159,25 @@ class Auditor:
 
     def _covering(self, size: int) -> Checkpoint | None:
         """The latest checkpoint if another signer already covered ``size`` records with it."""
+        newest = self._newest()
+        return newest if newest is not None and newest.size >= size else None
+
+    def _newest(self) -> Checkpoint | None:
+        """The latest checkpoint kept in the database, if it verifies and signs a map."""
         latest = self._store.latest_checkpoint()
-        if latest is None or latest[0] < size:
+        if latest is None:
             return None
         try:
             checkpoint = self._parse(latest[1])
         except ValueError:
             return None
         return checkpoint if checkpoint.map_root is not None else None
+
+    def _recent(self, checkpoint: Checkpoint) -> bool:
+        """Whether ``checkpoint`` was signed less than the interval ago, by the engine's clock
+        (one signed "in the future", by a clock set back since, is not recent)."""
+        age = self._clock() - checkpoint.signed_at
+        return timedelta(0) <= age < self._interval
 
     def _state(self, size: int) -> tuple[Frontier, HeadMap]:
         """The tree's frontier and the heads' map as the latest checkpoint left them.
@@ -216,12 +227,15 @@ class Auditor:
         """The case's records under a signed checkpoint, each with its inclusion proof, and
         the proof of the case's head in the checkpoint's map (a bundle, see ledger.bundle).
 
-        The newest checkpoint is reused when its map already holds the case's current head;
-        only a case written since is signed anew. Repeated exports (each only adds an access
-        record, to another stream) sign nothing and add nothing to write-once witness
-        storage. Proofs cost O(k log n) reads.
+        The newest checkpoint is reused while it was signed less than the interval ago (or
+        already maps the case's current head); only a case written since, once the interval
+        has passed, or one no checkpoint holds yet, is signed anew. So exports sign at most
+        once per interval and repeated exports add nothing to write-once witness storage.
+        The bundle holds the case's records through its head in that checkpoint's map
+        ("complete through sequence N as of checkpoint T"); records written since are in the
+        next interval's bundle. Proofs cost O(k log n) reads.
         """
-        checkpoint = self._export_checkpoint(case_id)
+        checkpoint = self._case_checkpoint(case_id)
         size = checkpoint.size
         with self._signing:
             heads = self._heads_at(size)
@@ -240,19 +254,14 @@ class Auditor:
         }
         return case_bundle(records, checkpoint=checkpoint, proofs=proofs, head=head)
 
-    def _export_checkpoint(self, case_id: str) -> Checkpoint:
-        """The newest checkpoint if its map holds the case's current head, else a new one."""
-        latest = self._store.latest_checkpoint()
-        if latest is not None:
-            try:
-                newest = self._parse(latest[1])
-            except ValueError:
-                newest = None
-            if (
-                newest is not None
-                and newest.map_root is not None
-                and self._mapped_head(newest.size, case_id) == self._store.head(case_id)
-            ):
+    def _case_checkpoint(self, case_id: str) -> Checkpoint:
+        """The newest checkpoint when its map holds the case and it is recent or holds the
+        case's current head; else a new one (a case no checkpoint holds yet has no bundle
+        to give: its first export signs, once)."""
+        newest = self._newest()
+        if newest is not None:
+            mapped = self._mapped_head(newest.size, case_id)
+            if mapped is not None and (self._recent(newest) or mapped == self._store.head(case_id)):
                 return newest
         signed = self.checkpoint()
         if signed is None:
@@ -262,6 +271,42 @@ class Auditor:
     def _mapped_head(self, size: int, case_id: str) -> tuple[int, bytes] | None:
         with self._signing:
             return self._heads_at(size).head(case_id)
+
+    def ledger_bundle(self) -> dict[str, Any]:
+        """Every record under :meth:`export_checkpoint`'s checkpoint, and the notes up to it
+        (a ledger bundle, see ledger.bundle): it verifies whole, with no unanchored tail;
+        records written since are in the next interval's bundle."""
+        checkpoint = self.export_checkpoint()
+        size = 0 if checkpoint is None else checkpoint.size
+        records = [
+            r for r in self._store.read_all() if r.tree_index is not None and r.tree_index < size
+        ]
+        return ledger_bundle(records, notes=self._notes_through(size), origin=self._origin)
+
+    def _notes_through(self, size: int) -> list[str]:
+        """Every note but those of checkpoints signed over more than ``size`` records (one
+        that does not verify is kept: verify reports it)."""
+        kept = []
+        for note in self.notes():
+            try:
+                larger = self._parse(note).size > size
+            except ValueError:
+                larger = False
+            if not larger:
+                kept.append(note)
+        return kept
+
+    def export_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint an export is made under: the newest while it was signed less than
+        the interval ago, else a new one (None while the ledger is empty).
+
+        So exports sign at most once per interval whatever they add (each export's own
+        access record is new): repeated exports do not fill write-once witness storage.
+        """
+        newest = self._newest()
+        if newest is not None and self._recent(newest):
+            return newest
+        return self.checkpoint()
 
     def after_commit(self) -> None:
         """Sign now when the last checkpoint is older than the interval, else schedule one.

@@ -38,7 +38,6 @@ from phasedcare.errors import (
     PhasedCareError,
 )
 from phasedcare.ledger.blind_index import BlindIndex
-from phasedcare.ledger.bundle import ledger_bundle
 from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.records import StoredEvent
 from phasedcare.ledger.verify import VerifyReport
@@ -266,20 +265,19 @@ class CaseReads(ABC):
 
     def export_case(self, case_id: str, *, actor: Actor) -> dict[str, Any]:
         """The case's sealed records under a signed checkpoint, with inclusion proofs and
-        the proof that its last record is the case's head there (a complete bundle)."""
+        the proof that its last record is the case's head there (complete as of that
+        checkpoint; exports sign at most once per interval, :meth:`Auditor.case_bundle`)."""
         self._read(case_id, actor, "export")
         return self._require_auditor().case_bundle(case_id)
 
     def export_ledger(self, *, actor: Actor) -> dict[str, Any]:
-        """A bundle of every record and checkpoint (auditors of the whole region only; the
-        export is logged): it names every case of the region, sealed as they are."""
+        """A bundle of every record under a signed checkpoint, and the checkpoints (auditors
+        of the whole region only; the export is logged): it names every case of the region,
+        sealed as they are. Exports sign at most once per interval
+        (:meth:`Auditor.ledger_bundle`)."""
         what = "of the whole region export the ledger"
         self._auditor_only(actor, action="export", query="export_ledger", what=what, region=True)
-        auditor = self._require_auditor()
-        auditor.checkpoint()
-        return ledger_bundle(
-            list(self._store.read_all()), notes=auditor.notes(), origin=auditor.origin
-        )
+        return self._require_auditor().ledger_bundle()
 
     def verify_ledger(self, *, actor: Actor) -> VerifyReport:
         """Verify every record, the tree and every checkpoint (auditors only; logged).
