@@ -138,6 +138,11 @@ def _through_the_assessment(vt: Professional, today: str) -> str:
     proposal.get_by_label("Huishouden is geïnformeerd").check()
     vt.submit(proposal)
     assert "Overdracht voorgesteld" in vt.notice()
+    for link, shot in (("Verplichtingen", "obligations"), ("Noodtoegang", "breakglass")):
+        page.get_by_role("link", name=link, exact=True).click()
+        vt.checked(shot)
+    page.get_by_role("link", name="Overdrachten").click()
+    vt.checked()
     return case_id
 
 

@@ -48,7 +48,7 @@ def provider(engine: Engine, tmp_path: Path) -> Iterator[Provider]:
         )
         oidc = OidcSignIn(  # a confidential client (the mock's code grant wants a secret), PKCE too
             client_id=CLIENT,
-            client_secret="synthetic-console-secret",
+            client_secret="synthetic-console-secret",  # noqa: S106 - a test provider's
             authorization_endpoint=f"{issuer}/oauth2/authorize",
             token_endpoint=f"{issuer}/oauth2/token",
             id_tokens=verifier,

@@ -239,3 +239,43 @@ def test_an_unknown_action_or_a_form_flood_is_refused_plainly(
 )
 def test_loopback_is_an_address_not_a_name(host: str | None, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_break_glass_needs_a_real_reason_shows_the_case_read_only_and_is_reviewed(
+    engine: Engine, journey: Journey, vt: Actor, signed_in: SignIn
+) -> None:
+    case_id = journey.opened().with_members().case_id
+    police = signed_in(POLITIE)
+    csrf = csrf_of(police.get("/console/noodtoegang").text)
+    junk = police.post(
+        "/console/noodtoegang", data={"csrf": csrf, "zaak": case_id, "reden": "\u200b" * 12}
+    )
+    assert junk.status_code == 422
+    assert "Voorbeeld" not in junk.text
+    reason = "Acute zorg om een kind; Veilig Thuis is buiten kantooruren niet bereikbaar."
+    opened = police.post(
+        "/console/noodtoegang", data={"csrf": csrf, "zaak": case_id, "reden": reason}
+    )
+    assert opened.status_code == 200
+    assert "noodtoegang" in opened.text
+    assert "Anna Voorbeeld" in opened.text
+    assert 'action="/console/zaken/' not in opened.text  # read only: no form of the case
+    [task] = engine.review_tasks(actor=vt)
+    assert task.used_by == str(POLITIE)
+    reviewer = signed_in(vt)
+    queue = reviewer.get("/console/noodtoegang").text
+    assert task.review_id in queue
+    reviewed = reviewer.post(
+        f"/console/zaken/{case_id}/acties/noodtoegang-beoordelen",
+        data={
+            "csrf": csrf_of(queue),
+            "review_id": task.review_id,
+            "outcome": "justified",
+            "note": "",
+        },
+        follow_redirects=False,
+    )
+    assert reviewed.status_code == 303
+    assert reviewed.headers["location"] == "/console/noodtoegang"
+    assert engine.review_tasks(actor=vt) == []
+    assert "Noodtoegang beoordeeld" in reviewer.get("/console/noodtoegang").text

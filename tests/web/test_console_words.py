@@ -4,14 +4,19 @@ every state, event and event type of the engine reads as words in both."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from importlib.resources import files
 
 import pytest
+from console_support import csrf_of
+from fastapi.testclient import TestClient
 
 from phasedcare.domain import events as ev
+from phasedcare.domain.actors import Actor
 from phasedcare.domain.charts import CHARTS
 from phasedcare.web.forms import ACTIONS, OPEN_CASE
 from phasedcare.web.i18n import LANGUAGES, MESSAGES, translate
+from support import Journey
 
 _LITERAL = re.compile(r"""t\(\s*["']([a-z_.-]+)["']\s*\)""")
 
@@ -41,7 +46,7 @@ def test_both_languages_have_the_same_keys_and_dutch_is_the_default() -> None:
 def test_every_form_field_and_action_has_words_in_both_languages() -> None:
     fields = {n for a in (*ACTIONS.values(), OPEN_CASE) for n in a.command.model_fields}
     fields -= {"case_id", "items", "assessment_id", "scale_up", "received_at", "chart", "event"}
-    fields -= {"handover_id"}
+    fields -= {"handover_id", "review_id"}
     for language in LANGUAGES:
         missing = sorted(f for f in fields if f"field.{f}" not in MESSAGES[language])
         assert missing == [], language
@@ -60,3 +65,30 @@ def test_every_event_type_has_words_and_every_state_reads_as_words() -> None:
     for chart in CHARTS.values():
         for state in chart.states:
             assert "_" not in translate("nl", f"state.{state.id}")
+
+
+def test_each_user_chooses_the_language_and_dutch_comes_first(
+    signed_in: Callable[[Actor], TestClient], journey: Journey, vt: Actor
+) -> None:
+    case_id = journey.opened().case_id
+    browser = signed_in(vt)
+    dutch = browser.get(f"/console/zaken/{case_id}").text
+    assert '<html lang="nl"' in dutch
+    assert "Wat kan ik nu doen" in dutch
+    switched = browser.post(
+        "/console/taal",
+        data={"csrf": csrf_of(dutch), "taal": "en", "terug": f"/console/zaken/{case_id}"},
+        follow_redirects=False,
+    )
+    assert switched.headers["location"] == f"/console/zaken/{case_id}"
+    english = browser.get(f"/console/zaken/{case_id}").text
+    assert '<html lang="en"' in english
+    assert "What can I do now" in english
+    other = signed_in(vt)  # another user's session keeps its own language
+    assert "Wat kan ik nu doen" in other.get(f"/console/zaken/{case_id}").text
+    away = browser.post(
+        "/console/taal",
+        data={"csrf": csrf_of(english), "taal": "nl", "terug": "https://example.org/"},
+        follow_redirects=False,
+    )
+    assert away.headers["location"] == "/console/"  # never a redirect off the console

@@ -12,10 +12,8 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from phasedcare.domain.charts import CHARTS
 from phasedcare.errors import InvalidInput
 from phasedcare.service.views import case_view
-from phasedcare.web.diagrams import chart_svg
 from phasedcare.web.pages import Pages, Visit, case_id_in_path
 
 __all__ = ["audit_pages"]
@@ -97,7 +95,6 @@ def _replay(pages: Pages, visit: Visit, case_id: str, chosen: str) -> Response:
     state = engine.state_at(case_id, actor=visit.actor, sequence=sequence)
     at = history[sequence - 1].at
     view = case_view(state, [], engine.policy.local_date(at), at)
-    labels = pages.state_labels(visit)
     return pages.render(
         visit,
         "replay.html",
@@ -106,9 +103,5 @@ def _replay(pages: Pages, visit: Visit, case_id: str, chosen: str) -> Response:
         history=history,
         sequence=sequence,
         case=view,
-        charts=[name for name in CHARTS],
-        phase_svg=chart_svg(
-            "phase", view.phase, title=pages.text(visit, "chart.phase"), labels=labels
-        ),
-        vt_svg=chart_svg("vt", view.vt_stage, title=pages.text(visit, "chart.vt"), labels=labels),
+        diagrams=pages.diagrams(visit, phase=view.phase, vt_stage=view.vt_stage),
     )

@@ -17,10 +17,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from phasedcare.errors import NotAuthorised, NotFound, PhasedCareError
+from phasedcare.errors import InvalidInput, NotAuthorised, NotFound, PhasedCareError, Refused
 from phasedcare.service.engine import Engine
 from phasedcare.service.views import CaseView, TransitionView, waiting_zicht
-from phasedcare.web.diagrams import chart_svg
 from phasedcare.web.forms import ACTIONS, OPEN_CASE, Choice, FormContext, fields_of, parse
 from phasedcare.web.pages import Pages, Posted, Visit, case_id_in_path
 
@@ -67,7 +66,6 @@ def _form_context(engine: Engine, visit: Visit, case_id: str, case: CaseView | N
 def professional_pages(pages: Pages) -> APIRouter:
     """The professional's pages, over ``pages``' engine, sessions and templates."""
     router = APIRouter(prefix="/console", include_in_schema=False)
-    engine = pages.engine
 
     @router.get("/", response_class=HTMLResponse)
     def caseload(request: Request, filter: str = "", na: str = "") -> Response:
@@ -95,6 +93,15 @@ def professional_pages(pages: Pages) -> APIRouter:
             case_id=case_id,
         )
 
+    router.include_router(_lists(pages))
+    return router
+
+
+def _lists(pages: Pages) -> APIRouter:
+    """The lists of an organisation: the handover inbox, the obligations board, break-glass."""
+    router = APIRouter(include_in_schema=False)
+    engine = pages.engine
+
     @router.get("/overdrachten", response_class=HTMLResponse)
     def inbox(request: Request) -> Response:
         visit = pages.visit(request)
@@ -106,6 +113,17 @@ def professional_pages(pages: Pages) -> APIRouter:
         return pages.guarded(
             visit,
             lambda: _handover(pages, visit, case_id_in_path(case_id), case_id_in_path(handover_id)),
+        )
+
+    @router.get("/noodtoegang", response_class=HTMLResponse)
+    def break_glass(request: Request) -> Response:
+        visit = pages.visit(request)
+        return pages.guarded(visit, lambda: _break_glass_page(pages, visit))
+
+    @router.post("/noodtoegang", response_class=HTMLResponse)
+    async def break_the_glass(request: Request) -> Response:
+        return await pages.form_post(
+            request, lambda visit, posted: _broken_glass(pages, visit, posted), query="break_glass"
         )
 
     @router.get("/verplichtingen", response_class=HTMLResponse)
@@ -200,7 +218,6 @@ def _case_page(
         if action.applies(case) and slug != "gebeurtenis"
     }
     event_fields = {f.name: f for f in fields_of(ACTIONS["gebeurtenis"], ctx)}
-    labels = pages.state_labels(visit)
     return pages.render(
         visit,
         "case.html",
@@ -213,15 +230,18 @@ def _case_page(
         taxatie=_TAXATIE,
         refusal=refusal,
         refused_slug=refused_slug,
-        phase_svg=chart_svg(
-            "phase", case.phase, title=pages.text(visit, "chart.phase"), labels=labels
-        ),
-        vt_svg=chart_svg("vt", case.vt_stage, title=pages.text(visit, "chart.vt"), labels=labels),
+        diagrams=pages.diagrams(visit, phase=case.phase, vt_stage=case.vt_stage),
     )
 
 
-_ON_HANDOVER = frozenset({"accepteren", "afwijzen", "intrekken"})
-"""The actions of the handover page: its receiver answers without reading the case."""
+_ELSEWHERE = {
+    "accepteren": "/console/overdrachten",
+    "afwijzen": "/console/overdrachten",
+    "intrekken": "/console/overdrachten",
+    "noodtoegang-beoordelen": "/console/noodtoegang",
+}
+"""The actions answered on a page of their own (the handover page, the review queue), and
+where they return: their actor answers without reading the case page."""
 
 
 def _act(pages: Pages, visit: Visit, case_id: str, slug: str, posted: Posted) -> Response:
@@ -229,8 +249,8 @@ def _act(pages: Pages, visit: Visit, case_id: str, slug: str, posted: Posted) ->
     action = ACTIONS.get(slug)
     if action is None:
         raise NotFound(f"no action {slug[:40]!r}", kind="action", ident="-")
-    on_handover = slug in _ON_HANDOVER
-    case = None if on_handover else engine.show(case_id, actor=visit.actor)
+    elsewhere = _ELSEWHERE.get(slug)
+    case = None if elsewhere else engine.show(case_id, actor=visit.actor)
     version = (posted.get("versie") or [""])[0]
     try:
         ctx = _form_context(engine, visit, case_id, case)
@@ -240,14 +260,57 @@ def _act(pages: Pages, visit: Visit, case_id: str, slug: str, posted: Posted) ->
     except (NotAuthorised, NotFound):
         raise
     except PhasedCareError as exc:
-        if on_handover:
-            handover_id = (posted.get("handover_id") or [""])[0]
-            return _handover(pages, visit, case_id, case_id_in_path(handover_id), refusal=exc)
-        return _case_page(pages, visit, case_id, refusal=exc, refused_slug=slug)
+        return _refused_in_place(pages, visit, case_id=case_id, slug=slug, posted=posted, exc=exc)
     done = ", ".join(pages.text(visit, f"eventtype.{e}") for e in result.events)
     pages.notify(visit, pages.text(visit, "notice.done").format(events=done))
-    target = "/console/overdrachten" if on_handover else f"/console/zaken/{case_id}"
-    return RedirectResponse(target, status_code=303)
+    return RedirectResponse(elsewhere or f"/console/zaken/{case_id}", status_code=303)
+
+
+def _refused_in_place(
+    pages: Pages, visit: Visit, *, case_id: str, slug: str, posted: Posted, exc: PhasedCareError
+) -> Response:
+    """The page the refused form was on, with the refusal beside it."""
+    if slug == "noodtoegang-beoordelen":
+        return _break_glass_page(pages, visit, refusal=exc)
+    if slug in _ELSEWHERE:
+        handover_id = (posted.get("handover_id") or [""])[0]
+        return _handover(pages, visit, case_id, case_id_in_path(handover_id), refusal=exc)
+    return _case_page(pages, visit, case_id, refusal=exc, refused_slug=slug)
+
+
+def _break_glass_page(
+    pages: Pages, visit: Visit, *, refusal: PhasedCareError | None = None
+) -> Response:
+    """Break the glass on a case, and (for Veilig Thuis and auditors) the uses to review."""
+    try:
+        tasks = pages.engine.review_tasks(actor=visit.actor)
+    except NotAuthorised:
+        tasks = None
+    return pages.render(visit, "breakglass.html", title="breakglass", tasks=tasks, refusal=refusal)
+
+
+def _broken_glass(pages: Pages, visit: Visit, posted: Posted) -> Response:
+    """The case an emergency read shows, read-only, marked as break-glass (reviewed later)."""
+    case_id = case_id_in_path((posted.get("zaak") or [""])[0].strip())
+    reason = (posted.get("reden") or [""])[0]
+    try:
+        case = pages.engine.break_glass(case_id, actor=visit.actor, reason=reason)
+    except (InvalidInput, Refused) as exc:
+        return _break_glass_page(pages, visit, refusal=exc)
+    return pages.render(
+        visit,
+        "case.html",
+        title="case",
+        case=case,
+        break_glass=True,
+        options=_Options([], []),
+        history=[],
+        forms={},
+        event_fields={},
+        taxatie=(),
+        refused_slug="",
+        diagrams=pages.diagrams(visit, phase=case.phase, vt_stage=case.vt_stage),
+    )
 
 
 def _inbox(pages: Pages, visit: Visit) -> Response:

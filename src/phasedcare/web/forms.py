@@ -108,6 +108,7 @@ ACTIONS: dict[str, Action] = {
     "accepteren": Action(cmd.AcceptHandover, lambda c: False, hidden=("handover_id",)),
     "afwijzen": Action(cmd.RejectHandover, lambda c: False, hidden=("handover_id",)),
     "intrekken": Action(cmd.WithdrawHandover, lambda c: False, hidden=("handover_id",)),
+    "noodtoegang-beoordelen": Action(cmd.ReviewBreakGlass, lambda c: False, hidden=("review_id",)),
 }
 """Every command the console can send on a case, by the slug in its form's address."""
 

@@ -22,6 +22,33 @@ _BOTH: dict[str, tuple[str, str]] = {
     "nav.inbox": ("Overdrachten", "Handovers"),
     "nav.board": ("Verplichtingen", "Obligations"),
     "nav.audit": ("Audit", "Audit"),
+    "nav.breakglass": ("Noodtoegang", "Break-glass"),
+    "title.breakglass": ("Noodtoegang", "Break-glass access"),
+    "breakglass.use": (
+        "Een zaak openen zonder andere grondslag",
+        "Open a case without another basis",
+    ),
+    "breakglass.intro": (
+        "Alleen in een noodsituatie. De reden wordt verzegeld vastgelegd, de raadpleging staat "
+        "in het toegangslogboek als noodtoegang en Veilig Thuis beoordeelt haar binnen vijf "
+        "werkdagen.",
+        "For emergencies only. The reason is recorded sealed, the read is marked as break-glass "
+        "in the access log and Veilig Thuis reviews it within five working days.",
+    ),
+    "breakglass.reason": (
+        "Reden (waarom nu, zonder andere grondslag)",
+        "Reason (why now, with no other basis)",
+    ),
+    "breakglass.open": ("Open de zaak met noodtoegang", "Open the case with break-glass access"),
+    "breakglass.queue": ("Noodtoegang om te beoordelen", "Break-glass uses to review"),
+    "breakglass.none": ("Geen noodtoegang om te beoordelen.", "No break-glass use to review."),
+    "breakglass.justified": ("terecht", "justified"),
+    "breakglass.unjustified": ("niet terecht", "unjustified"),
+    "breakglass.review": ("Beoordeel", "Review"),
+    "breakglass.shown": (
+        "U ziet deze zaak met noodtoegang: alleen lezen; Veilig Thuis beoordeelt deze raadpleging.",
+        "You see this case with break-glass access: read only; Veilig Thuis reviews this read.",
+    ),
     "signed_in_as": ("Aangemeld als", "Signed in as"),
     "language": ("Taal", "Language"),
     "language.nl": ("Nederlands", "Nederlands (Dutch)"),
@@ -183,6 +210,7 @@ _BOTH: dict[str, tuple[str, str]] = {
     "action.accepteren": ("Accepteren en regie overnemen", "Accept and take over regie"),
     "action.afwijzen": ("Afwijzen", "Reject"),
     "action.intrekken": ("Intrekken", "Withdraw"),
+    "action.noodtoegang-beoordelen": ("Noodtoegang beoordelen", "Review a break-glass use"),
     # fields (the commands' own)
     "field.reason": ("Reden", "Reason"),
     "field.acute_onveiligheid": ("Acute onveiligheid", "Acute onveiligheid"),

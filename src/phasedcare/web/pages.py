@@ -25,6 +25,7 @@ from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.commands import ID_PATTERN
 from phasedcare.errors import NotAuthorised, NotFound, PhasedCareError
 from phasedcare.service.engine import Engine
+from phasedcare.web.diagrams import chart_svg
 from phasedcare.web.i18n import LANGUAGES, labels_of, translate
 from phasedcare.web.oidc_signin import OidcSignIn
 from phasedcare.web.sessions import ConsoleSession, ConsoleSessions, SignInLinks
@@ -134,8 +135,15 @@ class Pages:
     def text(self, visit: Visit | None, key: str) -> str:
         return translate(visit.language if visit else "nl", key)
 
-    def state_labels(self, visit: Visit) -> dict[str, str]:
-        return labels_of(visit.language)
+    def diagrams(self, visit: Visit, *, phase: str, vt_stage: str) -> dict[str, str]:
+        """The two statecharts with the case's states marked, in the visit's words."""
+        labels = labels_of(visit.language)
+        return {
+            "phase_svg": chart_svg(
+                "phase", phase, title=self.text(visit, "chart.phase"), labels=labels
+            ),
+            "vt_svg": chart_svg("vt", vt_stage, title=self.text(visit, "chart.vt"), labels=labels),
+        }
 
     def notify(self, visit: Visit, notice: str) -> None:
         """A line the next page shows once (what a form did)."""
