@@ -186,6 +186,9 @@ def _replayed_and_verified(auditor: Professional, engine: Engine, case_id: str) 
     page = auditor.page
     page.get_by_role("link", name="Audit").click()
     auditor.checked("audit")
+    note = page.locator("pre").inner_text()
+    assert note.startswith("phasedcare/"), note  # the signed note: origin, size, root, ...
+    assert "\n— phasedcare/" in note, note  # ... and its signature line
     page.get_by_role("textbox", name="Zaak").fill(case_id)
     page.get_by_role("button", name="Open").click()
     auditor.checked()

@@ -288,6 +288,13 @@ _BOTH: dict[str, tuple[str, str]] = {
     "audit.checkpoint": ("Laatste ondertekende checkpoint", "Latest signed checkpoint"),
     "audit.no_checkpoint": ("Nog geen checkpoint ondertekend.", "No checkpoint signed yet."),
     "audit.tree_size": ("boomgrootte", "tree size"),
+    "audit.note": (
+        "Het ondertekende checkpoint (C2SP signed note: oorsprong, boomgrootte, wortel, kaart "
+        "van zaakkoppen, handtekeningen), te controleren met de publieke sleutel van "
+        "phasedcare audit public-key:",
+        "The signed checkpoint (a C2SP signed note: origin, tree size, root, map of case heads, "
+        "signatures), checked with the public key phasedcare audit public-key prints:",
+    ),
     "audit.verify": ("Het grootboek verifiëren", "Verify the ledger"),
     "audit.verify_intro": (
         "Controleert elk record, de boom, de kaart van zaakkoppen en elke handtekening, "
