@@ -15,7 +15,7 @@ import os
 import random
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,12 @@ from phasedcare.bootstrap import (
 )
 from phasedcare.config import Settings
 from phasedcare.domain.actors import Role
-from phasedcare.domain.events import EVENT_TYPES
-from phasedcare.errors import NotAuthentic
+from phasedcare.domain.events import EVENT_TYPES, CaseErased
+from phasedcare.errors import Erased, NotAuthentic
 from phasedcare.ledger.authenticity import SIGNED_TOMBSTONE
 from phasedcare.ledger.bundle import verify_bundle
 from phasedcare.ledger.chain import leaf_hash
+from phasedcare.ledger.mapper import EventMapper
 from phasedcare.ledger.records import RecordHeader
 from phasedcare.ledger.verify import VerifyReport
 from phasedcare.service.access import CASELOAD
@@ -237,6 +238,40 @@ def test_a_forged_erasure_tombstone_is_caught_signed_or_not(region: Region) -> N
         assert "tombstone" in report.problems[0].what
         _case_reads_refused(region)
         region.sql("DELETE FROM event_records WHERE position = :p", p=position)
+
+
+def test_an_unsigned_tombstone_after_a_deleted_key_row_is_refused_not_read_as_erased(
+    region: Region,
+) -> None:
+    """The insider deletes the case's key row, then appends a well-formed unsigned CaseErased
+    (the form tombstones had before they were signed): the signer leaves it out of the tree,
+    reads refuse the case as not authentic instead of saying it was erased, and verify names
+    the record. Only a checkpoint from before signed tombstones may cover such a record."""
+    region.sql("DELETE FROM case_keys WHERE case_id = :c", c=region.case_id)
+    tombstone = CaseErased(
+        case_id=region.case_id,
+        at=datetime(2026, 3, 2, 10, tzinfo=UTC),
+        actor=VT,
+        policy_version="2026.1",
+        rule="vt-dossier",
+        retained_until=date(2026, 1, 1),
+    )
+    payload = EventMapper().to_stored(tombstone, sequence=1).payload
+    position = append_forged(region, "CaseErased", payload=payload)
+    region.serve_a_while()
+    assert _tree_index(region, position) is None
+    report = region.verify()
+    assert report.problems[0].position == position, report.problems[0]
+    assert "unsigned erasure tombstone" in report.problems[0].what
+    engine = region.engine()
+    try:
+        with pytest.raises(NotAuthentic, match="unsigned erasure tombstone") as refused:
+            engine.show(region.case_id, actor=VT)
+        assert not isinstance(refused.value, Erased)
+        with pytest.raises(NotAuthentic):
+            engine.history(region.case_id, actor=VT)
+    finally:
+        engine.close()
 
 
 def test_a_deleted_key_row_is_reported_not_passed(region: Region) -> None:

@@ -13,14 +13,17 @@ needs the data key; the codec checks that before a record is integrated into the
 
 Tombstones written before signed tombstones existed (``key_id`` empty) are *legacy*: they
 are accepted only where a checkpoint signed in the old format (without a ``map`` line)
-covers them, since the signer no longer integrates unsigned records.
+covers them, since the signer no longer integrates unsigned records
+(:func:`legacy_tombstone_problem`: verify, the codec and the integrator judge alike).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from phasedcare.ledger.chain import canonical_header
+from phasedcare.ledger.checkpoints import Checkpoint
 from phasedcare.ledger.records import RecordHeader, StoredEvent
 from phasedcare.ledger.sealing import ed25519_sign, ed25519_verify
 
@@ -30,6 +33,8 @@ __all__ = [
     "TOMBSTONE_TYPE",
     "header_problem",
     "is_legacy_tombstone",
+    "legacy_cover",
+    "legacy_tombstone_problem",
     "seal_problem",
     "sign_tombstone",
     "tombstone_body",
@@ -73,6 +78,25 @@ def tombstone_body(header: RecordHeader, payload: bytes, public: bytes) -> bytes
 def is_legacy_tombstone(header: RecordHeader) -> bool:
     """An unsigned, unsealed CaseErased (written before tombstones were signed)."""
     return header.event_type == TOMBSTONE_TYPE and not header.key_id
+
+
+def legacy_cover(checkpoints: Iterable[Checkpoint]) -> int:
+    """How many leaves the checkpoints signed before tombstones were (without a map) cover:
+    a legacy tombstone is accepted only below it."""
+    return max((c.size for c in checkpoints if c.map_root is None), default=0)
+
+
+def legacy_tombstone_problem(record: StoredEvent, cover: int) -> str | None:
+    """Why an unsigned (legacy) tombstone is not accepted: it must lie in the tree below
+    ``cover`` (:func:`legacy_cover`). One not in the tree yet is new, so forged: the engine
+    has signed every tombstone since checkpoints signed a map."""
+    index = record.tree_index
+    if index is None or index >= cover:
+        return (
+            "unsigned erasure tombstone that no checkpoint from before signed tombstones "
+            "covers: forged"
+        )
+    return None
 
 
 def header_problem(record: StoredEvent, public: bytes) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from phasedcare.domain.events import CaseErased, DomainEvent
@@ -25,6 +25,7 @@ from phasedcare.ledger.authenticity import (
     TOMBSTONE_TYPE,
     header_problem,
     is_legacy_tombstone,
+    legacy_tombstone_problem,
     seal_problem,
     sign_tombstone,
     tombstone_body,
@@ -39,6 +40,10 @@ __all__ = ["RecordCodec"]
 
 CACHED_EVENTS = 20_000
 """How many opened events a codec keeps (about 1-2 KB each)."""
+
+
+def _no_legacy_cover() -> int:
+    return 0
 
 
 class _OpenedEvents:
@@ -89,6 +94,13 @@ class RecordCodec:
         self._signer = signer
         self._mapper = mapper or EventMapper()
         self._opened = _OpenedEvents(cached_events)
+        self._legacy_cover: Callable[[], int] = _no_legacy_cover
+
+    def judge_legacy_tombstones_by(self, cover: Callable[[], int]) -> None:
+        """Accept an unsigned (legacy) tombstone only below ``cover()``, the leaves the
+        checkpoints signed before tombstones were cover (the auditor knows them); by default
+        none is accepted."""
+        self._legacy_cover = cover
 
     @property
     def sealing(self) -> bool:
@@ -178,18 +190,26 @@ class RecordCodec:
             raise NotAuthentic(msg, case_id=header.case_id) from None
 
     def _open_tombstone(self, record: StoredEvent, where: str) -> bytes:
-        """A signed tombstone's event; a legacy (unsigned) one only once its key is gone."""
+        """A signed tombstone's event; a legacy (unsigned) one only as verify accepts it."""
         header = record.header
         if is_legacy_tombstone(header):
-            if self._keys is not None and self._keys.exists(header.case_id):
-                msg = f"{where} is an unsigned erasure tombstone on a case that still has its key"
-                raise NotAuthentic(f"{msg}: forged", case_id=header.case_id)
-            return record.payload
-        problem = header_problem(record, self._public())
-        body = None if problem else tombstone_body(header, record.payload, self._public())
+            problem = self._legacy_problem(record)
+            body = None if problem else record.payload
+        else:
+            problem = header_problem(record, self._public())
+            body = None if problem else tombstone_body(header, record.payload, self._public())
         if body is None:
             raise NotAuthentic(f"{where} is not authentic: {problem}", case_id=header.case_id)
         return body
+
+    def _legacy_problem(self, record: StoredEvent) -> str | None:
+        """Why an unsigned tombstone is refused: it is not under a checkpoint from before
+        tombstones were signed (a new one always is refused), or its case still has a key."""
+        cover = 0 if record.tree_index is None else self._legacy_cover()
+        problem = legacy_tombstone_problem(record, cover)
+        if problem is None and self._keys is not None and self._keys.exists(record.header.case_id):
+            problem = "an unsigned erasure tombstone on a case that still has its key: forged"
+        return problem
 
     def _public(self) -> bytes:
         if self._signer is None:

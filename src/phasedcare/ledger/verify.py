@@ -13,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
-from phasedcare.ledger.authenticity import TOMBSTONE_TYPE, header_problem, is_legacy_tombstone
+from phasedcare.ledger.authenticity import (
+    TOMBSTONE_TYPE,
+    header_problem,
+    is_legacy_tombstone,
+    legacy_cover,
+    legacy_tombstone_problem,
+)
 from phasedcare.ledger.chain import GENESIS, leaf_hash
 from phasedcare.ledger.checkpoints import Checkpoint, parse_checkpoint
 from phasedcare.ledger.heads import HeadMap
@@ -217,18 +223,13 @@ class _Authenticity:
 
     def __init__(self, public: bytes, checkpoints: list[Checkpoint]) -> None:
         self._public = public
-        self._legacy_cover = max((c.size for c in checkpoints if c.map_root is None), default=0)
+        self._legacy_cover = legacy_cover(checkpoints)
         self.erased: set[str] = set()
 
     def check(self, record: StoredEvent, report: VerifyReport) -> None:
         problem = header_problem(record, self._public)
         if problem is None and is_legacy_tombstone(record.header):
-            index = record.tree_index
-            if index is None or index >= self._legacy_cover:
-                problem = (
-                    "unsigned erasure tombstone that no checkpoint from before signed "
-                    "tombstones covers: forged"
-                )
+            problem = legacy_tombstone_problem(record, self._legacy_cover)
         if problem is not None:
             report.problems.append(_at(record, problem))
         if record.header.event_type == TOMBSTONE_TYPE:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import structlog
 
 from phasedcare.errors import InvalidInput, NotFound, PhasedCareError, StoreError
+from phasedcare.ledger.authenticity import legacy_cover
 from phasedcare.ledger.bundle import case_bundle, ledger_bundle
 from phasedcare.ledger.checkpoints import Checkpoint, parse_checkpoint, sign_checkpoint
 from phasedcare.ledger.heads import HeadMap
@@ -86,6 +87,7 @@ class Auditor:
         self._lock = threading.Lock()
         self._log = structlog.get_logger("phasedcare.audit")
         self._sources: list[NoteSource] = []  # read by notes(), never written
+        self._legacy_cover: int | None = None
 
     @property
     def public_key(self) -> bytes:
@@ -352,6 +354,14 @@ class Auditor:
         older, newer = signed[first], signed[second]
         proof = consistency_proof(self._store.tree_leaves(stop=second), first)
         return older, newer, proof, verify_consistency(first, second, older.root, newer.root, proof)
+
+    def legacy_cover(self) -> int:
+        """The leaves the checkpoints signed before tombstones were (without a map) cover:
+        an unsigned tombstone is accepted only below it (kept once found: only an upgrade
+        of an old ledger signs such a checkpoint, before the engine starts)."""
+        if self._legacy_cover is None:
+            self._legacy_cover = legacy_cover(self._signed())
+        return self._legacy_cover
 
     def _signed(self) -> list[Checkpoint]:
         found = []

@@ -142,6 +142,8 @@ class Engine(CommandMethods, CaseReads):
         self._clock = clock
         self._codec = codec
         self._auditor = auditor
+        if auditor is not None:
+            codec.judge_legacy_tombstones_by(auditor.legacy_cover)
         self._access = AccessLog(
             store=store,
             codec=codec,
