@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from phasedcare.domain.events import EVENT_TYPES
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _PYTHON = re.compile(r"```python\n(.*?)```", re.DOTALL)
@@ -87,3 +89,13 @@ def test_the_auditors_guide_runs_as_written(tmp_path: Path) -> None:
     assert "checkpoint signed" in result.stdout
     assert "hashes, holds" in result.stdout
     assert "rewrapped" in result.stdout
+
+
+def test_the_auditors_guide_counts_the_insiders_forgeries_as_the_suite_makes_them() -> None:
+    """docs/ledger.md names as many event types, and as many forgeries on both databases, as
+    tests/security/test_insider.py makes: one unsealed record of every type per database."""
+    page = " ".join((ROOT / "docs" / "ledger.md").read_text(encoding="utf-8").split())
+    found = re.search(r"every event type \((\d+) types, .*?, (\d+) on both databases\)", page)
+    assert found is not None, "the insider paragraph of docs/ledger.md changed its wording"
+    types, both = (int(group) for group in found.groups())
+    assert (types, both) == (len(EVENT_TYPES), 2 * len(EVENT_TYPES))
