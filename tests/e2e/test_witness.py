@@ -1,7 +1,8 @@
 """An outside witness over HTTP: two homes, the operator's served on loopback, the witness's
 state folder beside it. The witness keeps and cosigns checkpoints while the tree grows; the
 operator then restores an earlier copy of its database and checkpoints folder, which its own
-`audit verify` cannot see, and the witness's pull and `audit verify --witness` both catch."""
+`audit verify` cannot see, and the witness's pull and `audit verify --witness` both catch
+(on SQLite, and on PostgreSQL, whose schema is copied and put back table by table)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import Connection, create_engine, text
 from typer.testing import CliRunner
 
 from phasedcare.api import create_app
@@ -55,11 +57,51 @@ def cli(*args: str, code: int = 0) -> str:
     return result.stdout
 
 
+def _tables(conn: Connection) -> tuple[str, list[str]]:
+    """The connection's schema and its tables."""
+    schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+    query = text(
+        "SELECT table_name FROM information_schema.tables"
+        " WHERE table_schema = :schema AND table_type = 'BASE TABLE' ORDER BY table_name"
+    )
+    return schema, [str(name) for name in conn.execute(query, {"schema": schema}).scalars()]
+
+
+def _copy_schema(url: str, backup: str) -> None:
+    """A copy of every table of the URL's PostgreSQL schema into the schema ``backup``."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        schema, tables = _tables(conn)
+        conn.execute(text(f'CREATE SCHEMA "{backup}"'))
+        for table in tables:
+            conn.execute(text(f'CREATE TABLE "{backup}"."{table}" AS TABLE "{schema}"."{table}"'))
+    engine.dispose()
+
+
+def _put_schema_back(url: str, backup: str) -> None:
+    """Every table of the URL's schema emptied and filled from ``backup`` (a restore)."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        schema, tables = _tables(conn)
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{schema}"."{t}"' for t in tables)))
+        for table in tables:
+            conn.execute(
+                text(
+                    f'INSERT INTO "{schema}"."{table}" OVERRIDING SYSTEM VALUE '
+                    f'SELECT * FROM "{backup}"."{table}"'
+                )
+            )
+        conn.execute(text(f'DROP SCHEMA "{backup}" CASCADE'))
+    engine.dispose()
+
+
 @dataclass
 class Operator:
-    """The operator's home, its engine and its API served by uvicorn in a thread."""
+    """The operator's home, its engine and its API served by uvicorn in a thread; its
+    database is SQLite in the home unless ``database_url`` names a PostgreSQL schema."""
 
     home: Path
+    database_url: str | None = None
     engine: Engine | None = None
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
@@ -68,7 +110,9 @@ class Operator:
 
     @property
     def settings(self) -> Settings:
-        return Settings(home=self.home, checkpoint_interval_seconds=3600)
+        return Settings(
+            home=self.home, database_url=self.database_url, checkpoint_interval_seconds=3600
+        )
 
     def start(self) -> None:
         settings = self.settings
@@ -108,33 +152,53 @@ class Operator:
         return checkpoint.size
 
     def records(self) -> int:
-        with sqlite3.connect(self.home / "phasedcare.db") as db:
-            return int(db.execute("select count(*) from event_records").fetchone()[0])
+        engine = create_engine(self.settings.resolved_database_url)
+        with engine.connect() as conn:
+            count = int(conn.execute(text("select count(*) from event_records")).scalar_one())
+        engine.dispose()
+        return count
+
+    @property
+    def _backup_schema(self) -> str:
+        return f"backup_{self.home.parent.name[-40:]}".lower().replace("-", "_")
 
     def snapshot(self, into: Path) -> None:
         """A consistent copy of the database and the checkpoints folder, as a backup holds."""
         into.mkdir()
-        with (
-            sqlite3.connect(self.home / "phasedcare.db") as source,
-            sqlite3.connect(into / "phasedcare.db") as copy,
-        ):
-            source.backup(copy)
+        if self.database_url is not None:
+            _copy_schema(self.database_url, self._backup_schema)
+        else:
+            with (
+                sqlite3.connect(self.home / "phasedcare.db") as source,
+                sqlite3.connect(into / "phasedcare.db") as copy,
+            ):
+                source.backup(copy)
         shutil.copytree(self.home / "checkpoints", into / "checkpoints")
 
     def restore(self, copy: Path) -> None:
         """Put the earlier copy back (the operator's rollback): database and checkpoints."""
-        for path in self.home.glob("phasedcare.db*"):
-            path.unlink()
-        shutil.copy(copy / "phasedcare.db", self.home / "phasedcare.db")
+        if self.database_url is not None:
+            _put_schema_back(self.database_url, self._backup_schema)
+        else:
+            for path in self.home.glob("phasedcare.db*"):
+                path.unlink()
+            shutil.copy(copy / "phasedcare.db", self.home / "phasedcare.db")
         shutil.rmtree(self.home / "checkpoints")
         shutil.copytree(copy / "checkpoints", self.home / "checkpoints")
 
 
 @pytest.fixture
-def operator(tmp_path: Path) -> Iterator[Operator]:
+def operator(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Operator]:
     """An initialised operator home with an inspectie auditor's and a professional's API key,
-    served on a loopback port."""
-    op = Operator(home=tmp_path / "operator")
+    served on a loopback port; on SQLite, or on PostgreSQL when the test asks for it (the
+    CLI then finds the database through PHASEDCARE_DATABASE_URL)."""
+    database_url = None
+    if getattr(request, "param", "sqlite") == "postgres":
+        database_url = str(request.getfixturevalue("postgres_url"))
+        monkeypatch.setenv("PHASEDCARE_DATABASE_URL", database_url)
+    op = Operator(home=tmp_path / "operator", database_url=database_url)
     initialise(op.settings)
     op.start()
     assert op.engine is not None
@@ -242,6 +306,9 @@ def test_a_witness_keeps_and_cosigns_a_growing_ledger(operator: Operator, tmp_pa
     )
 
 
+@pytest.mark.parametrize(
+    "operator", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 def test_a_rolled_back_operator_is_caught_by_the_witness_and_by_verify(
     operator: Operator, tmp_path: Path
 ) -> None:
