@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from phasedcare.domain import events as ev
 from phasedcare.domain.actors import Actor
 from phasedcare.domain.charts import CHARTS
+from phasedcare.service.engine import Engine
 from phasedcare.web.forms import ACTIONS, OPEN_CASE
 from phasedcare.web.i18n import LANGUAGES, MESSAGES, translate
 from support import Journey
@@ -92,3 +93,23 @@ def test_each_user_chooses_the_language_and_dutch_comes_first(
         follow_redirects=False,
     )
     assert away.headers["location"] == "/console/"  # never a redirect off the console
+
+
+def test_every_specific_group_says_what_it_changes_in_both_languages() -> None:
+    from phasedcare.domain.household import SpecificGroup  # noqa: PLC0415
+
+    for language in LANGUAGES:
+        for group in SpecificGroup:
+            assert f"flagmeans.{group}" in MESSAGES[language], (language, group)
+
+
+def test_a_flagged_case_page_says_what_to_take_care_of(
+    signed_in: Callable[[Actor], TestClient], journey: Journey, vt: Actor, engine: Engine
+) -> None:
+    from phasedcare.domain import commands as cmd  # noqa: PLC0415
+
+    case_id = journey.opened().case_id
+    engine.handle(cmd.FlagSpecificGroup(case_id=case_id, flag="eergerelateerd_geweld"), actor=vt)
+    page = signed_in(vt).get(f"/console/zaken/{case_id}").text
+    assert "Let op bij deze zaak" in page
+    assert "neem niet vroeg contact op met de familie" in page

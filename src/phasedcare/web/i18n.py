@@ -315,6 +315,47 @@ _BOTH: dict[str, tuple[str, str]] = {
     "audit.open_case": ("Open", "Open"),
     "audit.access": ("Toegangslogboek", "Access log"),
     "audit.bundle": ("Bundel downloaden (JSON)", "Download bundle (JSON)"),
+    "flags.heading": ("Let op bij deze zaak", "Take care in this case"),
+    "flagmeans.intieme_terreur": (
+        "Intieme terreur: dwang en controle. Eerst maatregelen in het veiligheidsdomein; "
+        "bemiddeling is gecontra-indiceerd; het geweld gaat na een scheiding vaak door.",
+        "Intieme terreur: coercion and control. Safety-domain measures first; mediation is "
+        "contra-indicated; the violence often goes on after a separation.",
+    ),
+    "flagmeans.eergerelateerd_geweld": (
+        "Eergerelateerd geweld: neem niet vroeg contact op met de familie; de politie "
+        "raadpleegt het LEC EGG; een eigen variant van de meldcode geldt.",
+        "Eergerelateerd geweld: do not contact the family early; the police consult LEC EGG; "
+        "a specific meldcode variant applies.",
+    ),
+    "flagmeans.mensenhandel": (
+        "Mensenhandel: registratie bij CoMensha alleen met schriftelijke toestemming (vanaf 16 "
+        "het slachtoffer, anders ouders of voogd); een regionale zorgcoördinator.",
+        "Mensenhandel: registration with CoMensha only with written consent (the victim from "
+        "16, else parents or guardian); a regional zorgcoördinator.",
+    ),
+    "flagmeans.ouderenmishandeling": (
+        "Ouderenmishandeling: vaak financieel misbruik of een overbelaste mantelzorger.",
+        "Ouderenmishandeling: often financial abuse or an overburdened carer.",
+    ),
+    "flagmeans.complexe_scheiding": (
+        "Complexe scheiding: afstemming met de Raad voor de Kinderbescherming en de rechter.",
+        "Complexe scheiding: coordination with the Raad voor de Kinderbescherming and the court.",
+    ),
+    "title.employee": ("Toegang per medewerker", "Access by employee"),
+    "employee.intro": (
+        "Alles wat één medewerker las, zocht, vastlegde of geweigerd kreeg, in elke zaak "
+        "(NEN 7513). Een auditor van een organisatie ziet de eigen medewerkers; een auditor van "
+        "de hele regio iedereen.",
+        "Everything one employee read, searched, recorded or was refused, in every case (NEN "
+        "7513). An organisation's auditor sees its own employees; a region-wide auditor anyone.",
+    ),
+    "employee.user": ("Gebruikers-id", "User id"),
+    "employee.show": ("Toon", "Show"),
+    "employee.caption": ("Toegang van", "Access by"),
+    "employee.none": ("Niets gevonden voor deze medewerker.", "Nothing found for this employee."),
+    "employee.caseload": ("caseload (zoeken)", "caseload (searches)"),
+    "audit.employee": ("Toegang per medewerker", "Access by employee"),
     "replay.showing": ("De zaak zoals die was na record", "The case as it was after record"),
     "replay.sequence": ("Na record", "After record"),
     "replay.show": ("Toon", "Show"),
