@@ -21,7 +21,7 @@ from console_support import Console
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock, actor_of
-from support import Journey, handover
+from support import CANARY_NAMES, Journey, handover
 
 pytestmark = needs_chromium
 
@@ -284,3 +284,24 @@ def test_the_main_steps_by_keyboard_only(
     assert [m.name for m in engine.show(journey_case, actor=VT).members] == ["Anna Voorbeeld"]
     assert engine.show(handed, actor=VT).regie.organisation == journey.wijkteam.organisation
     assert engine.show(journey_case, actor=VT).vt_stage == "veiligheidsbeoordeling"
+
+
+def test_after_sign_out_the_back_button_shows_no_name(
+    browser: Any, console: Console, engine: Engine, journey: Journey
+) -> None:
+    """Pages are no-store: going back after signing out fetches again and meets the sign-in
+    page, never a kept copy with the household's names."""
+    case_id = journey.opened().case_id
+    engine.record_member(case_id, actor=VT, role="slachtoffer", name=CANARY_NAMES[1])
+    with served(console.app) as base:
+        vt = Professional(browser, base, console, VT, js=True)
+        page = vt.page
+        page.goto(f"{base}/console/zaken/{case_id}")
+        assert CANARY_NAMES[1] in page.content()
+        page.get_by_role("button", name="Afmelden").click()
+        page.wait_for_url("**/console/aanmelden")
+        page.go_back()
+        page.wait_for_load_state()
+        assert CANARY_NAMES[1] not in page.content()
+        assert "/console/aanmelden" in page.url
+        vt.close()
