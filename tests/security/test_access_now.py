@@ -391,3 +391,64 @@ def test_an_out_of_region_oidc_token_is_refused_and_logged_as_the_cli_refusal_is
         (str(elders), "show_case", "denied", "NotAuthorised"),
         (str(elders), "show", "denied", "NotAuthorised"),
     ]
+
+
+# -- every door logs its refusals: webhooks and the witness endpoints (issue 12 audit, A3) ---
+
+ZWOLLE = actor_of("wijkteam-zwolle", user="u-wt-07")
+ZWOLLE_ADMIN = actor_of("wijkteam-zwolle", user="u-int-01", role=Role.integration_admin)
+DOOR_TOKENS = {"wt": ZWOLLE, "int": ZWOLLE_ADMIN, "wd-audit": DEVENTER_AUDITOR, "aud": INSPECTIE}
+INTERNAL_URL = "https://10.0.0.1/x"
+OTHERS_SUBSCRIPTION = "/webhooks/subscriptions/sub_0123456789abcdef"
+_DENIED, _GONE = "NotAuthorised", "NotFound"
+
+DOOR_REFUSALS = [
+    ("wt", "POST", "/webhooks/subscriptions", 403, "subscribe_webhook", _DENIED),
+    ("int", "POST", "/webhooks/subscriptions", 422, "subscribe_webhook", "TargetRefused"),
+    ("wd-audit", "GET", "/webhooks/subscriptions", 403, "list_webhooks", _DENIED),
+    ("wd-audit", "GET", "/webhooks/deliveries", 403, "webhook_deliveries", _DENIED),
+    ("wt", "POST", f"{OTHERS_SUBSCRIPTION}/rotate-secret", 403, "rotate_webhook_secret", _DENIED),
+    ("int", "POST", f"{OTHERS_SUBSCRIPTION}/rotate-secret", 404, "rotate_webhook_secret", _GONE),
+    ("wt", "DELETE", OTHERS_SUBSCRIPTION, 403, "unsubscribe_webhook", _DENIED),
+    ("int", "DELETE", OTHERS_SUBSCRIPTION, 404, "unsubscribe_webhook", _GONE),
+    ("wt", "GET", "/ledger/checkpoint", 403, "get_checkpoint", _DENIED),
+    ("wt", "GET", "/ledger/consistency?from=1&to=2", 403, "get_consistency", _DENIED),
+    ("wt", "GET", "/ledger/verifier-key", 403, "get_verifier_key", _DENIED),
+]
+
+
+@pytest.mark.parametrize(
+    ("token", "method", "path", "status", "query", "detail"),
+    DOOR_REFUSALS,
+    ids=[f"{r[0]} {r[1]} {r[2]}" for r in DOOR_REFUSALS],
+)
+def test_a_refused_webhook_or_witness_request_is_in_the_access_log(
+    engine: Engine, token: str, method: str, path: str, status: int, query: str, detail: str
+) -> None:
+    """Each refusal adds one entry to the caseload's access log: the actor, the door, denied
+    (a read) or refused (a change), and the refusal's class; the URL typed is not in it."""
+    with TestClient(create_app(engine, authenticate=DOOR_TOKENS.__getitem__)) as client:
+        before = len(_caseload(engine))
+        body = {"url": INTERNAL_URL} if path == "/webhooks/subscriptions" else None
+        answer = client.request(
+            method, path, json=body, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert answer.status_code == status, answer.text
+    [(actor, logged_query, outcome, logged_detail)] = _caseload(engine)[before:]
+    assert (actor, logged_query) == (str(DOOR_TOKENS[token]), query)
+    assert (outcome, logged_detail) == ("denied" if method == "GET" else "refused", detail)
+    assert not [e for e in engine._access.entries(CASELOAD) if "10.0.0.1" in e.model_dump_json()]
+
+
+def test_a_witness_polling_the_ledger_still_adds_no_entry(engine: Engine) -> None:
+    """An auditor's reads of the verifier key and the checkpoint are not logged (a witness
+    polls every minute), so only refusals reach the log."""
+    engine.open_case(actor=actor_of("vt-ijsselland"), via="melding")
+    assert engine.auditor is not None
+    engine.auditor.checkpoint()
+    with TestClient(create_app(engine, authenticate=DOOR_TOKENS.__getitem__)) as client:
+        before = len(_caseload(engine))
+        for path in ("/ledger/verifier-key", "/ledger/checkpoint"):
+            answer = client.get(path, headers={"Authorization": "Bearer aud"})
+            assert answer.status_code == 200, answer.text
+    assert len(_caseload(engine)) == before

@@ -4,7 +4,7 @@ RFC 9162 consistency proof between two signed sizes, as plain text in the C2SP f
 They hold hashes and signatures only, no personal data and nothing of any case. They answer
 auditors of the region (an inspectie or a second region is given an auditor's API key), are
 not logged as accesses and sign nothing: a witness polling every minute adds no record to
-the ledger and makes no checkpoint.
+the ledger and makes no checkpoint. A refusal is logged, as every door's is.
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from phasedcare.api.context import Ctx, CurrentActor
 from phasedcare.api.problems import documented
-from phasedcare.domain.actors import Actor, Role
-from phasedcare.errors import NotAuthorised, NotFound
+from phasedcare.domain.actors import Actor
+from phasedcare.errors import NotFound
 from phasedcare.service.audit import Auditor
-from phasedcare.service.authorisation import known_actor
 
 __all__ = ["transparency"]
 
@@ -34,14 +33,11 @@ _RESPONSES = {**_TEXT, **documented(400, 401, 403, 404, 413, 422, 429, 503)}
 _PLAIN = "text/plain; charset=utf-8"
 
 
-def _auditor_actor(ctx: Ctx, actor: CurrentActor) -> Actor:
-    """The caller, if an auditor of the region; checked before the query is validated."""
-    known_actor(actor, ctx.engine.policy)
-    if actor.role is not Role.auditor:
-        raise NotAuthorised(
-            f"{actor} is not authorised: only auditors read the ledger's checkpoints",
-            actor=str(actor),
-        )
+def _auditor_actor(ctx: Ctx, actor: CurrentActor, request: Request) -> Actor:
+    """The caller, if an auditor of the region (a refusal is logged by the engine); checked
+    before the query is validated."""
+    query = getattr(request.scope.get("route"), "name", "ledger")
+    ctx.engine.authorise_witness_read(actor, query=query)
     return actor
 
 

@@ -126,9 +126,8 @@ def deliveries(
 ) -> list[Delivery]:
     """Deliveries to the caller's organisation's subscriptions, newest first, with status;
     one page after the cursor."""
-    own = [s.subscription_id for s in ctx.engine.webhooks.list(actor=actor)]
-    page = ctx.engine.store.deliveries(
-        status=status, subscriptions=own, after=_delivery_after(after), limit=limit
+    page = ctx.engine.webhooks.deliveries(
+        actor=actor, status=status, after=_delivery_after(after), limit=limit
     )
     if page:
         last = encode_cursor((page[-1].message_id, page[-1].subscription_id))

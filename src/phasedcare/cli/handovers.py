@@ -632,8 +632,7 @@ def webhooks_deliveries(
     """Deliveries to your organisation's subscriptions, newest message first."""
     who = parse_actor(actor)
     with open_engine(home) as engine, reporting_errors():
-        owned = {s.subscription_id for s in engine.webhooks.list(actor=who)}
-        found = [d for d in engine.store.deliveries(status=status) if d.subscription_id in owned]
+        found = engine.webhooks.deliveries(actor=who, status=status)
     listing(
         found,
         as_json=as_json,

@@ -157,7 +157,7 @@ class Engine(CommandMethods, CaseReads):
         keep_token_digest(store, TokenDigest.of_index(self._requests))  # API keys' digest
         self._idempotency_ttl = idempotency_ttl
         self._notifier = notifier or Notifier(policy=policy, base_url=DEFAULT_BASE_URL)
-        self._webhooks = webhooks
+        self._webhooks = None if webhooks is None else webhooks.recording_refusals(self._access)
         self._new_case_id = new_case_id
         self._log = structlog.get_logger("phasedcare.engine")
 

@@ -304,6 +304,24 @@ class CaseReads(ABC):
             actor, CASELOAD, action=action, query=query, outcome="allowed", basis="auditor"
         )
 
+    def authorise_witness_read(self, actor: Actor, *, query: str) -> None:
+        """Let an auditor read what witnesses read (the latest checkpoint, the verifier key,
+        consistency proofs: hashes and signatures only). Those reads are not logged, so a
+        witness polling every minute adds no record; a refusal is, as a denied read on the
+        caseload's stream.
+
+        Raises:
+            NotAuthorised: the actor is no auditor, or its organisation is not the region's.
+        """
+        try:
+            known_actor(actor, self._policy)
+            if actor.role is not Role.auditor:
+                msg = f"{actor} is not authorised: only auditors read the ledger's checkpoints"
+                raise NotAuthorised(msg, actor=str(actor))
+        except NotAuthorised as exc:
+            self._access.denial(actor, None, query, exc)
+            raise
+
     def _require_auditor(self) -> Auditor:
         if self._auditor is None:
             raise InvalidInput("this engine has no ledger auditor configured", field="auditor")

@@ -6,21 +6,28 @@ Only an organisation's ``integration_admin`` makes, rotates and ends its subscri
 the policy's cap of active ones; its professionals may read them and their deliveries. The
 URL is checked when the subscription is made (:mod:`phasedcare.service.webhook_targets`) and
 again before every delivery, through :meth:`WebhookSubscriptions.target`.
+
+Every refusal (a role that may not, an internal URL, the cap, another organisation's
+subscription) is an entry in the engine's access log, on the caseload's stream, as the other
+doors record theirs: the engine uses :meth:`WebhookSubscriptions.recording_refusals`. What is
+allowed is not logged: subscriptions hold no case data.
 """
 
 from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from phasedcare.domain.actors import Actor
 from phasedcare.domain.policy import RegionalPolicy
-from phasedcare.errors import NotFound, Refused
+from phasedcare.errors import InvalidInput, NotAuthorised, NotFound, Refused
 from phasedcare.ledger.keys import KeyProvider
+from phasedcare.service.access import AccessLog
 from phasedcare.service.authorisation import authorise_webhooks
-from phasedcare.service.ports import NotificationStore, Subscription
+from phasedcare.service.ports import Delivery, DeliveryCursor, NotificationStore, Subscription
 from phasedcare.service.webhook_targets import (
     Resolver,
     WebhookTarget,
@@ -51,14 +58,43 @@ class WebhookSubscriptions:
         clock: Callable[[], datetime],
         allow_loopback: bool = False,
         resolver: Resolver = system_resolver,
+        access: AccessLog | None = None,
     ) -> None:
         self._store = store
         self._keys = keys
         self._policy = policy
         self._clock = clock
+        self._allow_loopback = allow_loopback
+        self._resolver = resolver
+        self._access = access
         self._targets = WebhookTargets(
             allow_loopback=allow_loopback, ports=policy.webhooks.ports, resolver=resolver
         )
+
+    def recording_refusals(self, access: AccessLog) -> WebhookSubscriptions:
+        """These subscriptions, with every refusal recorded in ``access`` (the engine's log)."""
+        return WebhookSubscriptions(
+            store=self._store,
+            keys=self._keys,
+            policy=self._policy,
+            clock=self._clock,
+            allow_loopback=self._allow_loopback,
+            resolver=self._resolver,
+            access=access,
+        )
+
+    @contextmanager
+    def _door(self, actor: Actor, query: str, *, changes: bool) -> Iterator[None]:
+        """Record a refusal of ``query`` in the access log on the caseload's stream (no case is
+        involved): a refused command when it ``changes`` a subscription, else a denied read."""
+        try:
+            yield
+        except (NotAuthorised, NotFound, InvalidInput, Refused) as exc:
+            if self._access is not None and changes:
+                self._access.refusal(actor, None, query, exc)
+            elif self._access is not None:
+                self._access.denial(actor, None, query, exc)
+            raise
 
     def target(self, url: str) -> WebhookTarget:
         """Check ``url`` now (resolving its host) and return the address to connect to.
@@ -76,9 +112,10 @@ class WebhookSubscriptions:
             TargetRefused: the URL may not receive webhooks, with the reason.
             Refused: the organisation has the policy's maximum of active subscriptions.
         """
-        authorise_webhooks(actor, self._policy, manage=True)
-        self.target(url)
-        self._check_cap(actor.organisation)
+        with self._door(actor, "subscribe_webhook", changes=True):
+            authorise_webhooks(actor, self._policy, manage=True)
+            self.target(url)
+            self._check_cap(actor.organisation)
         subscription_id = f"sub_{uuid.uuid4().hex[:16]}"
         secret = new_secret()
         kek_id = self._keys.current_kek_id()
@@ -107,13 +144,32 @@ class WebhookSubscriptions:
 
     def list(self, *, actor: Actor) -> list[Subscription]:
         """The actor's organisation's subscriptions."""
+        with self._door(actor, "list_webhooks", changes=False):
+            return self._subscriptions_of(actor)
+
+    def _subscriptions_of(self, actor: Actor) -> builtins.list[Subscription]:
         authorise_webhooks(actor, self._policy, manage=False)
         return self._store.subscriptions(organisation=actor.organisation)
 
+    def deliveries(
+        self,
+        *,
+        actor: Actor,
+        status: str | None = None,
+        after: DeliveryCursor | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[Delivery]:
+        """Deliveries to the actor's organisation's subscriptions, newest first (ids, statuses
+        and our own error words, never a body); a page of ``limit`` after the cursor."""
+        with self._door(actor, "webhook_deliveries", changes=False):
+            own = [s.subscription_id for s in self._subscriptions_of(actor)]
+        return self._store.deliveries(status=status, subscriptions=own, after=after, limit=limit)
+
     def rotate(self, *, actor: Actor, subscription_id: str) -> tuple[Subscription, str]:
         """A new signing secret (shown once); deliveries carry both signatures for a day."""
-        authorise_webhooks(actor, self._policy, manage=True)
-        self._owned(actor, subscription_id)
+        with self._door(actor, "rotate_webhook_secret", changes=True):
+            authorise_webhooks(actor, self._policy, manage=True)
+            self._owned(actor, subscription_id)
         secret = new_secret()
         kek_id = self._keys.current_kek_id()
         wrapped = self._keys.wrap(kek_id, secret.encode("ascii"), _context(subscription_id))
@@ -124,7 +180,7 @@ class WebhookSubscriptions:
         return self._owned(actor, subscription_id), secret
 
     def _owned(self, actor: Actor, subscription_id: str) -> Subscription:
-        found = [s for s in self.list(actor=actor) if s.subscription_id == subscription_id]
+        found = [s for s in self._subscriptions_of(actor) if s.subscription_id == subscription_id]
         if not found or not found[0].active:
             msg = f"{actor.organisation} has no active webhook subscription {subscription_id}"
             raise NotFound(msg, kind="subscription", ident=subscription_id)
@@ -132,11 +188,12 @@ class WebhookSubscriptions:
 
     def unsubscribe(self, *, actor: Actor, subscription_id: str) -> None:
         """End a subscription of the actor's organisation; its pending deliveries end."""
-        authorise_webhooks(actor, self._policy, manage=True)
-        owned = {s.subscription_id for s in self.list(actor=actor)}
-        if subscription_id not in owned:
-            msg = f"{actor.organisation} has no webhook subscription {subscription_id}"
-            raise NotFound(msg, kind="subscription", ident=subscription_id)
+        with self._door(actor, "unsubscribe_webhook", changes=True):
+            authorise_webhooks(actor, self._policy, manage=True)
+            owned = {s.subscription_id for s in self._subscriptions_of(actor)}
+            if subscription_id not in owned:
+                msg = f"{actor.organisation} has no webhook subscription {subscription_id}"
+                raise NotFound(msg, kind="subscription", ident=subscription_id)
         self._store.deactivate_subscription(subscription_id)
 
     def secrets(self, subscription: Subscription) -> builtins.list[str]:
