@@ -5,7 +5,9 @@
   bidirectional overrides refuse it.
 - One professional may break the glass on one case as often as the policy's
   ``break_glass`` section allows in its period (default once in 24 hours); the refusal says
-  from when it may be broken again.
+  from when it may be broken again. Across cases, one professional breaks the glass on at
+  most ``max_cases_per_day`` different cases a day (default 3), counted in the store, so a
+  restart or another process counts the same uses.
 - A refusal records no event, only the denied attempt in the access log; each use opens
   exactly one review task.
 """
@@ -14,11 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from phasedcare.api import create_app
+from phasedcare.bootstrap import build, initialise
+from phasedcare.config import Settings
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.policy import (
     BreakGlassSettings,
@@ -152,6 +157,52 @@ def test_the_limit_is_per_professional_and_per_case(
     )
 
 
+def test_one_professional_breaks_the_glass_on_three_cases_a_day_at_most(
+    journey: Journey, engine: Engine, clock: ManualClock, vt: Actor
+) -> None:
+    """Gap A4 of the issue 12 audit: the same officer broke the glass on five other cases in
+    one second. Now the fourth case of the day is refused with the rule and the reason,
+    records no event and is logged denied; a colleague is not held back, and the next day
+    the officer may again."""
+    cases = [journey.opened().case_id for _ in range(5)]
+    for case_id in cases[:3]:
+        engine.break_glass(case_id, actor=POLICE, reason=REASON)
+    before = event_count(engine, cases[3], vt)
+    with pytest.raises(Refused) as refused:
+        engine.break_glass(cases[3], actor=POLICE, reason=REASON)
+    assert refused.value.rule == "break_glass_daily_limit"
+    assert "broke the glass on 3 other case(s) today (2026-03-02)" in refused.value.message
+    assert "break_glass.max_cases_per_day: 3" in refused.value.message
+    assert event_count(engine, cases[3], vt) == before
+    assert denied_break_glass(engine, cases[3], vt) == ["Refused:break_glass_daily_limit"]
+    engine.break_glass(cases[3], actor=COLLEAGUE, reason=REASON)
+    clock.advance(hours=14)  # 00:00 in Amsterdam (23:00 UTC): the region's next day
+    engine.break_glass(cases[4], actor=POLICE, reason=REASON)
+    used = sorted((t.case_id, t.used_by) for t in engine.review_tasks(actor=vt))
+    expected = [(c, str(POLICE)) for c in (*cases[:3], cases[4])] + [(cases[3], str(COLLEAGUE))]
+    assert used == sorted(expected)
+
+
+def test_the_daily_limit_counts_uses_made_by_another_process(tmp_path: Path) -> None:
+    """The uses are counted in the database (a keyed token per professional and day), so an
+    engine started after three uses refuses the fourth case as the first would have."""
+    settings = Settings(home=tmp_path / "home")
+    initialise(settings)
+    clock = ManualClock.starting("2026-03-02T09:00:00+00:00")
+    vt = actor_of("vt-ijsselland", user="u-vt-01")
+    engine = build(settings, clock=clock)
+    cases = [engine.open_case(actor=vt, via="melding", summary="synthetic").case_id for _ in "abcd"]
+    for case_id in cases[:3]:
+        engine.break_glass(case_id, actor=POLICE, reason=REASON)
+    engine.close()
+    engine = build(settings, clock=clock)
+    try:
+        with pytest.raises(Refused, match="max_cases_per_day"):
+            engine.break_glass(cases[3], actor=POLICE, reason=REASON)
+    finally:
+        engine.close()
+
+
 def test_every_use_opens_exactly_one_review_and_a_refusal_none(clock: ManualClock) -> None:
     """A policy allowing two uses in two hours: two uses, two reviews; the third is refused
     until the first is two hours old."""
@@ -178,7 +229,8 @@ def test_the_policy_file_sets_the_limit_and_refuses_nonsense() -> None:
     """The default file names the section; a period of 0 or a limit of 0 is refused."""
     assert default_policy().break_glass == BreakGlassSettings(max_uses_per_case=1, period_hours=24)
     text = default_policy_text()
-    for field in ("max_uses_per_case", "period_hours"):
+    assert default_policy().break_glass.max_cases_per_day == 3
+    for field in ("max_uses_per_case", "period_hours", "max_cases_per_day"):
         broken, replaced = re.subn(rf"\b{field}: \d+", f"{field}: 0", text)
         assert replaced == 1
         with pytest.raises(PolicyError, match=field):
@@ -220,3 +272,17 @@ def test_over_http_no_reason_is_a_422_and_a_second_use_a_refusal(
     assert client.post(path, json={"reason": REASON}, headers=auth).status_code == 200
     again = client.post(path, json={"reason": REASON}, headers=auth)
     assert (again.status_code, again.json()["rule"]) == (422, "break_glass_limit")
+
+
+def test_over_http_a_fourth_case_in_a_day_is_a_422_with_the_rule(
+    journey: Journey, client: TestClient
+) -> None:
+    """The daily limit over HTTP: 422, rule break_glass_daily_limit, the reason in detail."""
+    auth = {"Authorization": "Bearer pol"}
+    cases = [journey.opened().case_id for _ in range(4)]
+    for case_id in cases[:3]:
+        ok = client.post(f"/cases/{case_id}/break-glass", json={"reason": REASON}, headers=auth)
+        assert ok.status_code == 200, ok.text
+    refused = client.post(f"/cases/{cases[3]}/break-glass", json={"reason": REASON}, headers=auth)
+    assert (refused.status_code, refused.json()["rule"]) == (422, "break_glass_daily_limit")
+    assert "max_cases_per_day" in refused.json()["detail"]

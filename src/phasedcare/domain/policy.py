@@ -335,8 +335,9 @@ class RetentionSettings(_Frozen):
 
 
 class BreakGlassSettings(_Frozen):
-    """How often one professional may break the glass on one case: a use more is refused
-    until the oldest counted use is ``period_hours`` old (every use is reviewed anyway)."""
+    """How often one professional may break the glass: on one case, a use more is refused
+    until the oldest counted use is ``period_hours`` old; across cases, on at most
+    ``max_cases_per_day`` different cases a day (every use is reviewed anyway)."""
 
     max_uses_per_case: Positive = Field(
         default=1,
@@ -344,6 +345,11 @@ class BreakGlassSettings(_Frozen):
     )
     period_hours: Annotated[StrictInt, Field(gt=0, le=24 * 366)] = Field(
         default=24, description="The period, in hours, over which uses are counted."
+    )
+    max_cases_per_day: Positive = Field(
+        default=3,
+        description="Different cases one actor may break the glass on in one day (the "
+        "region's date); a use more is refused until the next day.",
     )
 
 

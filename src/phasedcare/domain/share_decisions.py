@@ -4,6 +4,7 @@ break-glass uses and their review by Veilig Thuis."""
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -181,16 +182,37 @@ def _check_break_glass_limit(case: CaseState, ctx: DecisionContext) -> None:
     raise _refuse(case, why, "break_glass_limit")
 
 
-def use_break_glass(case: CaseState, reason: str, ctx: DecisionContext) -> list[ev.DomainEvent]:
+def _check_cases_today(case: CaseState, ctx: DecisionContext, others: Collection[str]) -> None:
+    """Refuse a use on one more case than the policy allows one actor in a day."""
+    limit = ctx.policy.break_glass.max_cases_per_day
+    if len(others) < limit:
+        return
+    why = (
+        f"{ctx.actor} broke the glass on {len(others)} other case(s) today ({ctx.today}), the "
+        f"most the policy allows one professional in a day (break_glass.max_cases_per_day: "
+        f"{limit}); Veilig Thuis reviews each use; it may be broken on another case from "
+        "tomorrow"
+    )
+    raise _refuse(case, why, "break_glass_daily_limit")
+
+
+def use_break_glass(
+    case: CaseState, reason: str, ctx: DecisionContext, *, other_cases_today: Collection[str] = ()
+) -> list[ev.DomainEvent]:
     """Record a break-glass use (bg1, bg2, ...) with its sealed reason; it awaits review.
+
+    ``other_cases_today`` are the other cases the actor broke the glass on today (the
+    region's date), which the service finds in its store.
 
     Raises:
         InvalidInput: the reason is no real text (:func:`break_glass_reason`).
         Refused: the actor used the glass on this case as often as the policy allows in its
-            period (rule ``break_glass_limit``).
+            period (rule ``break_glass_limit``), or on as many other cases today as it
+            allows in a day (rule ``break_glass_daily_limit``).
     """
     text = break_glass_reason(reason)
     _check_break_glass_limit(case, ctx)
+    _check_cases_today(case, ctx, other_cases_today)
     return [
         ev.BreakGlassUsed(
             **envelope(case, ctx),

@@ -49,6 +49,7 @@ from phasedcare.service.authorisation import (
     concealed,
     known_actor,
 )
+from phasedcare.service.break_glass import break_glass_day_token, break_glass_tokens
 from phasedcare.service.commands_api import CommandMethods
 from phasedcare.service.importing import DEFAULT_BATCH_SIZE, Importer, ImportReport
 from phasedcare.service.notifications import Notifier
@@ -345,11 +346,13 @@ class Engine(CommandMethods, CaseReads):
         )
 
     def _tokens(self, events: list[DomainEvent]) -> list[bytes]:
-        """Blind-index tokens of the members these events record."""
+        """Index tokens of these events: blind-index tokens of the members they record,
+        and a day token of each break-glass use (:mod:`phasedcare.service.break_glass`)."""
+        used = break_glass_tokens(self._requests, self._policy, events)
         if self._index is None:
-            return []
+            return used
         members = [e for e in events if isinstance(e, ev.MemberRecorded)]
-        return [t for m in members for t in self._index.tokens(m.name, m.date_of_birth)]
+        return [t for m in members for t in self._index.tokens(m.name, m.date_of_birth)] + used
 
     def import_lines(
         self,
@@ -437,7 +440,11 @@ class Engine(CommandMethods, CaseReads):
         ctx = self._context(actor)
         try:
             authorise_break_glass(actor, case, self._policy, today=ctx.today)
-            events = use_break_glass(case, reason, ctx)
+            today = self._store.find_by_token(
+                break_glass_day_token(self._requests, actor, ctx.today)
+            )
+            others = [c for c in today if c != case_id]
+            events = use_break_glass(case, reason, ctx, other_cases_today=others)
         except (NotAuthorised, InvalidInput, Refused) as exc:
             self._access.record(
                 actor,
