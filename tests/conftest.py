@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
-# Prefect creates $PREFECT_HOME on import: point it at a throwaway folder first.
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="phasedcare-prefect-"))
+# Prefect creates $PREFECT_HOME on import: point it at a throwaway folder first, unless the
+# caller named one; the session removes the throwaway folder when it ends (pytest_unconfigure).
+os.environ["PHASEDCARE_TEST_THROWAWAY_PREFECT_HOME"] = (
+    "" if "PREFECT_HOME" in os.environ else tempfile.mkdtemp(prefix="phasedcare-prefect-")
+)
+os.environ.setdefault("PREFECT_HOME", os.environ["PHASEDCARE_TEST_THROWAWAY_PREFECT_HOME"])
 os.environ.pop("PHASEDCARE_ACTOR", None)
 
 from collections.abc import Iterator
@@ -30,6 +35,13 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile("soak", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the throwaway PREFECT_HOME made above (every test has stopped its Prefect)."""
+    throwaway = os.environ.pop("PHASEDCARE_TEST_THROWAWAY_PREFECT_HOME", "")
+    if throwaway:
+        shutil.rmtree(throwaway, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
