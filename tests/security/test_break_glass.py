@@ -32,6 +32,7 @@ from phasedcare.domain.policy import (
     parse_policy,
 )
 from phasedcare.errors import InvalidInput, NotAuthorised, PolicyError, Refused
+from phasedcare.service.access import CASELOAD
 from phasedcare.service.engine import Engine
 from phasedcare.testing import ManualClock, actor_of, memory_engine
 from support import Journey
@@ -286,3 +287,38 @@ def test_over_http_a_fourth_case_in_a_day_is_a_422_with_the_rule(
     refused = client.post(f"/cases/{cases[3]}/break-glass", json={"reason": REASON}, headers=auth)
     assert (refused.status_code, refused.json()["rule"]) == (422, "break_glass_daily_limit")
     assert "max_cases_per_day" in refused.json()["detail"]
+
+
+MISSING = "c-0000000000000000"
+
+
+def test_a_junk_reason_answers_alike_for_an_existing_and_a_missing_case(
+    journey: Journey, engine: Engine, client: TestClient, vt: Actor
+) -> None:
+    """Gap A6 of the issue 12 audit: a reason that is no text got 422 on an existing case and
+    404 on a missing one, so it told which ids exist. Now the reason is judged before the case
+    is looked up: the same 422 for both, each attempt logged denied (the missing one on the
+    caseload, without its id); a real reason on a missing case is 404, logged the same way."""
+    journey.opened()
+    auth = {"Authorization": "Bearer pol"}
+    answers = []
+    for case_id in (journey.case_id, MISSING):
+        answer = client.post(
+            f"/cases/{case_id}/break-glass", json={"reason": "\u200b" * 10}, headers=auth
+        )
+        answers.append((answer.status_code, answer.text.replace(case_id, "<case>")))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 422
+    assert denied_break_glass(engine, journey.case_id, vt) == ["InvalidInput"]
+    missing = client.post(f"/cases/{MISSING}/break-glass", json={"reason": REASON}, headers=auth)
+    assert missing.status_code == 404
+    caseload = [
+        (e.actor, e.query, e.outcome, e.detail)
+        for e in engine._access.entries(CASELOAD)  # no public reader for it
+        if e.query == "break_glass"
+    ]
+    assert caseload == [
+        (str(POLICE), "break_glass", "denied", "InvalidInput"),
+        (str(POLICE), "break_glass", "denied", "NotFound"),
+    ]
+    assert not [e for e in engine._access.entries(CASELOAD) if MISSING in e.model_dump_json()]

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from phasedcare.api import create_app
-from phasedcare.api.idempotency import request_hash
+from phasedcare.api.idempotency import derived_case_id, request_hash
 from phasedcare.api.routes import _body_model
 from phasedcare.bootstrap import build, initialise
 from phasedcare.config import Settings
@@ -239,3 +239,25 @@ def test_the_ttl_is_a_positive_setting_the_engine_follows(tmp_path: Path) -> Non
     clock.now += timedelta(minutes=1, seconds=1)
     assert engine.idempotency_record(VT_ACTOR, "rt-1") is None
     engine.close()
+
+
+def test_a_case_id_from_an_idempotency_key_is_keyed(tmp_path: Path) -> None:
+    """Gap A6 of the issue 12 audit: the case an OpenCase under an Idempotency-Key opens had
+    the id c-<sha256(actor, key)[:16]>, known to anyone who knew or guessed the key. Now it is
+    keyed: a retry and every engine of the region (one key folder) derive the same id, an
+    engine with another key folder another, and the unkeyed formula none of them."""
+    settings = Settings(home=tmp_path / "home")
+    initialise(settings)
+    engines = [build(settings), build(settings)]
+    stranger = memory_engine()
+    try:
+        with _client(engines[0]) as client:
+            case_id = _open(client, "k-open-1")
+            assert _open(client, "k-open-1") == case_id
+        unkeyed = "c-" + hashlib.sha256(f"{VT_ACTOR}\nk-open-1".encode()).hexdigest()[:16]
+        assert case_id != unkeyed
+        assert derived_case_id(engines[1], VT_ACTOR, "k-open-1") == case_id
+        assert derived_case_id(stranger, VT_ACTOR, "k-open-1") != case_id
+    finally:
+        for engine in (*engines, stranger):
+            engine.close()

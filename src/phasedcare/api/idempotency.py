@@ -5,7 +5,8 @@ command's own transaction: a retry after a crash or a database outage finds the 
 when the command was written, and runs it again exactly when it was not. The same key with
 another request is refused. Two concurrent requests with one key cannot both write: commands
 on a case race on the case's sequence (one gets 409, or the stored result), and an OpenCase
-takes its case id from the key, so the second finds the case taken.
+takes its case id from a keyed digest of the actor and the key (:func:`derived_case_id`), so
+the second finds the case taken, and nobody can tell a case's id from the key in advance.
 
 The digest is an HMAC under a key kept outside the database (:meth:`Engine.request_digest`),
 so a leaked row confirms no guessed name. A record names its case and is erased with it; it
@@ -17,7 +18,6 @@ make every such request of an actor a retry of the first one.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from phasedcare.domain import commands as cmd
@@ -28,13 +28,23 @@ from phasedcare.service.ports import IdempotencyRecord
 from phasedcare.service.validation import make_command
 from phasedcare.service.views import CommandResult
 
-__all__ = ["request_hash", "run_once"]
+__all__ = ["derived_case_id", "request_hash", "run_once"]
+
+_CASE_ID_LABEL = "phasedcare-case-id-v1"
 
 
 def request_hash(engine: Engine, method: str, path: str, fields: dict[str, Any]) -> str:
     """A keyed digest of what was asked, to tell a retry from a reuse of the key."""
     text = f"{method} {path} {sorted((k, repr(v)) for k, v in fields.items())}"
     return engine.request_digest(text.encode())
+
+
+def derived_case_id(engine: Engine, actor: Actor, key: str) -> str:
+    """The id of the case an OpenCase under this actor's Idempotency-Key opens: the same on
+    every retry and every server of the region, and keyed (an HMAC under the request-digest
+    key of the key folder, :meth:`Engine.request_digest`, over a labelled text unlike any
+    request's), so whoever knows the actor and the key still cannot compute it."""
+    return "c-" + engine.request_digest(f"{_CASE_ID_LABEL}\n{actor}\n{key}".encode())[:16]
 
 
 def _stored(record: IdempotencyRecord, digest: str) -> CommandResult:
@@ -63,8 +73,7 @@ def run_once(
     if found is not None:
         return _stored(found, digest)
     if command_type is cmd.OpenCase and "case_id" not in fields:
-        derived = hashlib.sha256(f"{actor}\n{key}".encode()).hexdigest()[:16]
-        fields = {**fields, "case_id": f"c-{derived}"}
+        fields = {**fields, "case_id": derived_case_id(engine, actor, key)}
 
     def remember(result: CommandResult) -> IdempotencyRecord:
         return IdempotencyRecord(

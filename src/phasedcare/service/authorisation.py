@@ -30,6 +30,7 @@ __all__ = [
     "audits",
     "audits_region",
     "authorise_break_glass",
+    "authorise_breaking_glass",
     "authorise_command",
     "authorise_handover_read",
     "authorise_lookup",
@@ -296,18 +297,25 @@ def _share_ended(share: Share, policy: RegionalPolicy) -> str:
     return f"share {share.share_id} expired on {share.expires_on}"
 
 
+def authorise_breaking_glass(actor: Actor, policy: RegionalPolicy) -> None:
+    """Refuse anyone but a professional of the region before any case is looked up: auditors
+    and the system never break the glass."""
+    known_actor(actor, policy)
+    if actor.role is not Role.professional:
+        raise _deny(actor, None, f"the role {actor.role} cannot break the glass")
+
+
 def authorise_break_glass(
     actor: Actor, case: CaseState, policy: RegionalPolicy, *, today: date
 ) -> None:
     """Refuse a break-glass read unless it is by a professional without another basis.
 
-    Auditors and the system never break the glass; whoever may read already needs no glass.
-    Whether the reason is real text, and how often the glass may be broken, the domain
-    decides (:func:`phasedcare.domain.share_decisions.use_break_glass`).
+    Auditors and the system never break the glass (:func:`authorise_breaking_glass`);
+    whoever may read already needs no glass. Whether the reason is real text, and how often
+    the glass may be broken, the domain decides
+    (:func:`phasedcare.domain.share_decisions.use_break_glass`).
     """
-    known_actor(actor, policy)
-    if actor.role is not Role.professional:
-        raise _deny(actor, case.case_id, f"the role {actor.role} cannot break the glass")
+    authorise_breaking_glass(actor, policy)
     try:
         basis = authorise_read(actor, case, policy, today=today)
     except NotAuthorised:

@@ -27,11 +27,12 @@ from phasedcare.domain.events import DomainEvent
 from phasedcare.domain.obligations import ObligationBook, record
 from phasedcare.domain.policy import RegionalPolicy
 from phasedcare.domain.retention import RetentionDecision, retention
-from phasedcare.domain.share_decisions import use_break_glass
+from phasedcare.domain.share_decisions import break_glass_reason, use_break_glass
 from phasedcare.errors import (
     Erased,
     InvalidInput,
     NotAuthorised,
+    NotFound,
     PhasedCareError,
     Refused,
     StaleVersion,
@@ -39,11 +40,12 @@ from phasedcare.errors import (
 from phasedcare.ledger.blind_index import BlindIndex
 from phasedcare.ledger.chain import GENESIS
 from phasedcare.ledger.codec import RecordCodec
-from phasedcare.service.access import AccessLog, refusal_detail
+from phasedcare.service.access import AccessLog
 from phasedcare.service.api_keys import TokenDigest, keep_token_digest
 from phasedcare.service.audit import Auditor
 from phasedcare.service.authorisation import (
     authorise_break_glass,
+    authorise_breaking_glass,
     authorise_command,
     authorise_retention,
     concealed,
@@ -434,26 +436,20 @@ class Engine(CommandMethods, CaseReads):
         The reason is sealed in a BreakGlassUsed event on the case, which opens a review for
         Veilig Thuis (due in five werkdagen); the access log marks the read as break-glass.
         A refusal (no basis needed, no real reason, the policy's limit reached) records no
-        event, only the denied attempt in the access log.
+        event, only the denied attempt in the access log. The actor's role and the reason are
+        judged before the case is looked up, so they are refused alike for a case that exists
+        and one that does not (a probe for a missing case is logged on the caseload).
         """
-        case, book, head = self._tracked_with_head(case_id)
         ctx = self._context(actor)
         try:
+            authorise_breaking_glass(actor, self._policy)
+            break_glass_reason(reason)
+            case, book, head = self._tracked_with_head(case_id)
             authorise_break_glass(actor, case, self._policy, today=ctx.today)
-            today = self._store.find_by_token(
-                break_glass_day_token(self._requests, actor, ctx.today)
-            )
-            others = [c for c in today if c != case_id]
+            others = self._glass_broken_today(actor, case_id, ctx.today)
             events = use_break_glass(case, reason, ctx, other_cases_today=others)
-        except (NotAuthorised, InvalidInput, Refused) as exc:
-            self._access.record(
-                actor,
-                case_id,
-                action="read",
-                query="break_glass",
-                outcome="denied",
-                detail=refusal_detail(exc),
-            )
+        except (NotAuthorised, InvalidInput, Refused, NotFound) as exc:
+            self._access.denial(actor, case_id, "break_glass", exc)
             raise
         self._commit(case, events, head, book=book)
         self._access.record(
@@ -469,6 +465,11 @@ class Engine(CommandMethods, CaseReads):
         if self._auditor is not None:
             self._auditor.after_commit()
         return case_view(case, deadlines(case, self._policy, self._calendar), ctx.today, ctx.now)
+
+    def _glass_broken_today(self, actor: Actor, case_id: str, today: date) -> list[str]:
+        """The other cases ``actor`` broke the glass on ``today`` (one index lookup)."""
+        found = self._store.find_by_token(break_glass_day_token(self._requests, actor, today))
+        return [c for c in found if c != case_id]
 
     # -- projections ------------------------------------------------------------------------
 
