@@ -204,6 +204,13 @@ def _replayed_and_verified(auditor: Professional, engine: Engine, case_id: str) 
     page.get_by_role("button", name="Verifieer nu").click()
     auditor.checked("verified")
     assert "Het grootboek is intact." in page.locator("[role=status]").inner_text()
+    page.get_by_role("link", name="Toegang per medewerker").click()
+    page.get_by_label("Gebruikers-id").fill(WIJKTEAM.user)
+    page.get_by_role("button", name="Toon").click()
+    auditor.checked("employee")
+    report = page.locator("table").inner_text()
+    assert "read handover" in report, report
+    assert case_id in report, report
 
 
 @pytest.mark.parametrize("js", [True, False], ids=["javascript", "no-javascript"])

@@ -42,6 +42,7 @@ from phasedcare.ledger.codec import RecordCodec
 from phasedcare.ledger.records import StoredEvent
 from phasedcare.ledger.verify import VerifyReport
 from phasedcare.service.access import CASELOAD, AccessLog, refusal_detail
+from phasedcare.service.access_reports import AccessReports
 from phasedcare.service.audit import Auditor
 from phasedcare.service.authorisation import (
     audits,
@@ -94,7 +95,7 @@ def _acute_first(rows: list[_Row], acute: Callable[[_Row], bool]) -> list[_Row]:
     return sorted(rows, key=lambda row: not acute(row))
 
 
-class CaseReads(ABC):
+class CaseReads(AccessReports, ABC):
     """Queries over the cases of one region (the Engine's read side)."""
 
     _store: EventStore

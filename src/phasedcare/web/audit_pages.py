@@ -62,6 +62,27 @@ def audit_pages(pages: Pages) -> APIRouter:
 
         return pages.guarded(visit, log)
 
+    router.include_router(_reports(pages))
+    return router
+
+
+def _reports(pages: Pages) -> APIRouter:
+    """What an auditor takes away: one employee's access report, a case's bundle."""
+    router = APIRouter(include_in_schema=False)
+    engine = pages.engine
+
+    @router.get("/medewerker", response_class=HTMLResponse)
+    def employee(request: Request, gebruiker: str = "") -> Response:
+        visit = pages.visit(request)
+
+        def report() -> Response:
+            found = engine.employee_access(gebruiker, actor=visit.actor) if gebruiker else None
+            return pages.render(
+                visit, "employee.html", title="employee", user=gebruiker, entries=found
+            )
+
+        return pages.guarded(visit, report)
+
     @router.get("/zaken/{case_id}/bundel")
     def bundle(request: Request, case_id: str) -> Response:
         visit = pages.visit(request)
