@@ -72,3 +72,18 @@ def test_a_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     kek.chmod(0o644)
     with pytest.raises(InvalidInput, match="readable by others"):
         provider.wrap(provider.current_kek_id(), b"k" * 32, b"ctx")
+
+
+def test_unwrapped_data_keys_are_bounded_and_the_least_recently_used_leaves(vt: Actor) -> None:
+    """Beyond ``cached`` keys the case used longest ago leaves the cache (its key is read
+    again when needed); the store tells which cases still have a key row."""
+    store = InMemoryEventStore()
+    keys = CaseKeys(store, InMemoryKeyProvider(), cached=2)
+    engine = Engine(store=store, policy=default_policy(), codec=RecordCodec(keys=keys))
+    first, second, third = (engine.open_case(actor=vt, via="melding").case_id for _ in range(3))
+    assert keys.cached() == {second, third}
+    assert keys.key(first) == keys.key(first)  # read again, and now cached
+    assert first in keys.cached()
+    assert store.keyed_cases({first, third, "c-0000000000000000"}) == {first, third}
+    store.destroy_case_key(third)
+    assert keys.destroyed({first, third}) == {third}

@@ -8,12 +8,15 @@ measure what sealing costs).
 Opened events are kept in memory by case and leaf hash (a bounded cache, most recently used
 cases first): the next command on a case opens only the records it has not seen. A leaf hash
 is the SHA-256 of the header, the sealed payload and the chain, so a cached event is exactly
-the record's. ``forget`` (crypto-shredding) drops a case's events with its key.
+the record's. ``forget`` (crypto-shredding) drops a case's events with its key, in every
+codec of the process: an erasure by one engine leaves no copy in another (a read of the
+erased case, or :meth:`RecordCodec.drop_destroyed`, catches one made by another process).
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -78,6 +81,15 @@ class _OpenedEvents:
         with self._lock:
             self._size -= len(self._cases.pop(case_id, {}))
 
+    def case_ids(self) -> set[str]:
+        with self._lock:
+            return set(self._cases)
+
+
+_LIVE: weakref.WeakSet[RecordCodec] = weakref.WeakSet()
+"""Every codec of this process, so that an erasure reaches each one's caches."""
+_LIVE_LOCK = threading.Lock()
+
 
 class RecordCodec:
     """Seal, chain and map events; open and map records back."""
@@ -95,6 +107,14 @@ class RecordCodec:
         self._mapper = mapper or EventMapper()
         self._opened = _OpenedEvents(cached_events)
         self._legacy_cover: Callable[[], int] = _no_legacy_cover
+        self._forgetting: list[Callable[[str], None]] = []
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+
+    def on_forget(self, drop: Callable[[str], None]) -> None:
+        """Call ``drop(case_id)`` whenever this codec forgets an erased case (what else an
+        engine keeps of it, such as its folded obligations, goes too)."""
+        self._forgetting.append(drop)
 
     def judge_legacy_tombstones_by(self, cover: Callable[[], int]) -> None:
         """Accept an unsigned (legacy) tombstone only below ``cover()``, the leaves the
@@ -143,10 +163,30 @@ class RecordCodec:
             self._keys.create(case_ids)
 
     def forget(self, case_id: str) -> None:
-        """Drop a destroyed case key, and the case's opened events, from the caches."""
+        """Drop a destroyed case key, and the case's opened events, from the caches of every
+        codec in this process (another engine's too: a server's, while retention runs)."""
+        with _LIVE_LOCK:
+            codecs = list(_LIVE)
+        for codec in codecs:
+            codec._drop(case_id)
+
+    def _drop(self, case_id: str) -> None:
         self._opened.forget(case_id)
         if self._keys is not None:
             self._keys.forget(case_id)
+        for drop in self._forgetting:
+            drop(case_id)
+
+    def drop_destroyed(self) -> list[str]:
+        """Forget every case held here whose key row is gone: erased by another process,
+        which this one cannot otherwise learn until it reads the case. One read of the key
+        table for the cases cached (at most a few thousand); returns the cases forgotten."""
+        if self._keys is None:
+            return []
+        gone = sorted(self._keys.destroyed(self._keys.cached() | self._opened.case_ids()))
+        for case_id in gone:
+            self.forget(case_id)
+        return gone
 
     def decode(self, records: Sequence[StoredEvent]) -> list[DomainEvent]:
         """The events the records hold, opened with their case's key (or from the cache)."""

@@ -12,7 +12,8 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 _KEK_FILE = re.compile(r"^kek-([0-9a-f]{16})\.key$")
+
+CACHED_CASE_KEYS = 4096
+"""How many unwrapped data keys a CaseKeys keeps (least recently used dropped first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,16 +211,35 @@ class CaseKeyStore(Protocol):
         """Delete the wrapped key, scrubbing it from the database files; True if it existed."""
         ...
 
+    def keyed_cases(self, case_ids: Collection[str]) -> set[str]:
+        """Those of ``case_ids`` that have a wrapped key (the others were erased, or never
+        had one)."""
+        ...
+
 
 class CaseKeys:
-    """Data keys per case: created on first use, unwrapped through the provider, cached."""
+    """Data keys per case: created on first use, unwrapped through the provider, cached (at
+    most ``cached`` of them, least recently used dropped first)."""
 
-    def __init__(self, store: CaseKeyStore, provider: KeyProvider) -> None:
+    def __init__(
+        self, store: CaseKeyStore, provider: KeyProvider, *, cached: int = CACHED_CASE_KEYS
+    ) -> None:
         self._store = store
         self._provider = provider
-        self._cache: dict[str, tuple[str, bytes]] = {}
+        self._cache: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         """Per case: the key id (its version) and the unwrapped key."""
+        self._limit = cached
         self._lock = threading.Lock()
+
+    def cached(self) -> set[str]:
+        """The cases whose unwrapped key this cache holds."""
+        with self._lock:
+            return set(self._cache)
+
+    def destroyed(self, case_ids: Collection[str]) -> set[str]:
+        """Those of ``case_ids`` that have no key row any more (erased, maybe by another
+        process); one read of the store."""
+        return set(case_ids) - self._store.keyed_cases(case_ids) if case_ids else set()
 
     def forget(self, case_id: str) -> None:
         """Drop the case's key from the caches, this one and sealing's (after it was destroyed)."""
@@ -229,6 +252,7 @@ class CaseKeys:
         """``(key id, key)`` of the case; a new key when ``create`` and the case has none."""
         with self._lock:
             if case_id in self._cache:
+                self._cache.move_to_end(case_id)
                 return self._cache[case_id]
         wrapped = self._store.case_key(case_id)
         if wrapped is None:
@@ -259,6 +283,9 @@ class CaseKeys:
         cached = str(wrapped.version), unwrap_case_key(self._provider, wrapped)
         with self._lock:
             self._cache[wrapped.case_id] = cached
+            self._cache.move_to_end(wrapped.case_id)
+            while len(self._cache) > self._limit:
+                self._cache.popitem(last=False)
         return cached
 
 

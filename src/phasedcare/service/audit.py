@@ -88,6 +88,7 @@ class Auditor:
         self._log = structlog.get_logger("phasedcare.audit")
         self._sources: list[NoteSource] = []  # read by notes(), never written
         self._legacy_cover: int | None = None
+        self._housekeeping: list[Callable[[], object]] = []
 
     @property
     def public_key(self) -> bytes:
@@ -333,12 +334,21 @@ class Auditor:
         self._checkpoint_quietly()
 
     def _checkpoint_quietly(self) -> None:
-        """A checkpoint after a commit: its failure (the database, or the witness folder's
-        disk) is logged, never raised into the command that has committed already."""
+        """A checkpoint after a commit, then the housekeeping: a failure (the database, or
+        the witness folder's disk) is logged, never raised into the command that has
+        committed already."""
         try:
             self.checkpoint()
+            for task in self._housekeeping:
+                task()
         except (PhasedCareError, OSError) as exc:
             self._log.warning("checkpoint failed", error=type(exc).__name__)
+
+    def after_each_checkpoint(self, task: Callable[[], object]) -> None:
+        """Run ``task`` after each checkpoint signed on the commit schedule (at most an
+        interval after a commit), such as dropping the caches of cases another process
+        erased."""
+        self._housekeeping.append(task)
 
     def consistency(
         self, first: int, second: int

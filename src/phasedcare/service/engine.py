@@ -145,8 +145,10 @@ class Engine(CommandMethods, CaseReads):
         self._clock = clock
         self._codec = codec
         self._auditor = auditor
+        codec.on_forget(self._books.forget)
         if auditor is not None:
             codec.judge_legacy_tombstones_by(auditor.legacy_cover)
+            auditor.after_each_checkpoint(codec.drop_destroyed)
         self._access = AccessLog(
             store=store,
             codec=codec,
@@ -512,8 +514,7 @@ class Engine(CommandMethods, CaseReads):
             self._auditor.checkpoint()
         for case_id in erased:
             self._store.destroy_case_key(case_id)
-            self._codec.forget(case_id)
-            self._books.forget(case_id)
+            self._codec.forget(case_id)  # every engine's caches of it in this process
         return decisions
 
     def _entomb(

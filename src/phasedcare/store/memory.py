@@ -7,7 +7,7 @@ suite checks, except that it forgets everything when the process ends.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 
 from phasedcare.errors import ConcurrencyConflict
@@ -256,6 +256,11 @@ class InMemoryEventStore(InMemoryNotifications, InMemoryCredentials):
         """The case's wrapped data key, if any."""
         with self._lock:
             return self._keys.get(case_id)
+
+    def keyed_cases(self, case_ids: Collection[str]) -> set[str]:
+        """Those of ``case_ids`` that have a wrapped key."""
+        with self._lock:
+            return {case_id for case_id in case_ids if case_id in self._keys}
 
     def add_case_keys(self, keys: Sequence[WrappedKey]) -> list[WrappedKey]:
         """Store each key unless its case has one; return the stored keys."""
