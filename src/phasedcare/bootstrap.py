@@ -44,6 +44,7 @@ from phasedcare.store import InMemoryEventStore
 from phasedcare.store.witness import FolderWitness
 
 __all__ = [
+    "CHECKPOINT_REGION_FILE",
     "REGION_FILE",
     "InitReport",
     "api_keys_of",
@@ -51,6 +52,7 @@ __all__ = [
     "build_authenticator",
     "build_jobs",
     "build_verifier",
+    "claim_checkpoint_folder",
     "claim_key_folder",
     "initialise",
     "key_provider",
@@ -62,6 +64,10 @@ __all__ = [
 
 REGION_FILE = "region"
 """The key folder's marker file: the id of the region whose keys the folder holds."""
+
+CHECKPOINT_REGION_FILE = ".region"
+"""The checkpoint folder's marker file, the same: hidden, so that listing the folder lists
+its notes only (scripts and witnesses read ``checkpoint-*.note``)."""
 
 
 def read_policy(settings: Settings) -> RegionalPolicy:
@@ -95,13 +101,38 @@ def claim_key_folder(folder: Path, region: str) -> None:
     """
     if not folder.is_dir():
         return  # nothing to claim yet: init creates the folder and marks it
-    marker = folder / REGION_FILE
-    write_new_file(marker, f"{region}\n".encode())  # the first writer wins
+    write_new_file(folder / REGION_FILE, f"{region}\n".encode())  # the first writer wins
+    _check_folder_region(folder / REGION_FILE, region, what="key folder", holds="keys")
+
+
+def claim_checkpoint_folder(folder: Path, region: str) -> None:
+    """Create the checkpoint (witness) folder if need be and mark it as ``region``'s unless
+    it is marked; refuse another's.
+
+    Checkpoints are per region: another region's engine would publish notes of its own
+    origin there, and this region's verify would then fail on a note it never signed
+    (StoreError naming both regions; nothing is written).
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_new_file(folder / CHECKPOINT_REGION_FILE, f"{region}\n".encode())  # first wins
+    _check_checkpoint_folder(folder, region)
+
+
+def _check_checkpoint_folder(folder: Path, region: str) -> None:
+    """Refuse a checkpoint folder marked as another region's; write nothing."""
+    marker = folder / CHECKPOINT_REGION_FILE
+    _check_folder_region(marker, region, what="checkpoint folder", holds="checkpoints")
+
+
+def _check_folder_region(marker: Path, region: str, *, what: str, holds: str) -> None:
+    """Refuse a folder whose ``marker`` names another region (an unmarked one passes)."""
+    if not marker.exists():
+        return
     stamped = marker.read_text(encoding="utf-8", errors="replace").strip()
     if stamped != region:
         raise StoreError(
-            f"the key folder {folder} belongs to region {stamped}, this policy is region "
-            f"{region}: keys are per region (use its policy file, or another key folder)"
+            f"the {what} {marker.parent} belongs to region {stamped}, this policy is region "
+            f"{region}: {holds} are per region (use its policy file, or another {what})"
         )
 
 
@@ -122,6 +153,7 @@ def build(
     folder = settings.resolved_key_folder
     if not in_memory:
         claim_key_folder(folder, policy.region)
+        claim_checkpoint_folder(settings.resolved_checkpoint_folder, policy.region)
     store = open_store(url, region=policy.region)
     provider: KeyProvider = InMemoryKeyProvider() if in_memory else key_provider(settings)
     checkpoint_key = CheckpointKey.generate() if in_memory else CheckpointKey.in_folder(folder)
@@ -231,8 +263,13 @@ def build_jobs(
 
 
 def build_verifier(settings: Settings, *, public_key: bytes | None = None) -> Auditor:
-    """An auditor that verifies with the public key only: no KEK, no decryption, no signing."""
+    """An auditor that verifies with the public key only: no KEK, no decryption, no signing.
+
+    A checkpoint folder marked as another region's is refused (StoreError); it writes
+    nothing, so an unmarked one is left unmarked.
+    """
     policy = read_policy(settings)
+    _check_checkpoint_folder(settings.resolved_checkpoint_folder, policy.region)
     key = (
         CheckpointKey.public_only(public_key)
         if public_key is not None
@@ -344,6 +381,8 @@ def initialise(settings: Settings) -> InitReport:
     region = read_policy(settings).region
     key_folder = settings.resolved_key_folder
     claim_key_folder(key_folder, region)  # another region's keys: refused before the database
+    checkpoints = settings.resolved_checkpoint_folder
+    _check_checkpoint_folder(checkpoints, region)
     url = settings.resolved_database_url
     if url != MEMORY_URL:
         from phasedcare.store.migrate import upgrade_database  # noqa: PLC0415 - Alembic only here
@@ -355,5 +394,6 @@ def initialise(settings: Settings) -> InitReport:
     key_folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(key_folder, 0o700)
     claim_key_folder(key_folder, region)  # a new folder is marked now
+    claim_checkpoint_folder(checkpoints, region)
     _create_missing_keys(settings, key_folder)
     return InitReport(home=home, database_url=url, policy_file=policy_file, created=tuple(created))

@@ -18,7 +18,14 @@ from alembic import command
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from phasedcare.bootstrap import REGION_FILE, build, initialise, rotate_keys
+from phasedcare.bootstrap import (
+    CHECKPOINT_REGION_FILE,
+    REGION_FILE,
+    build,
+    build_verifier,
+    initialise,
+    rotate_keys,
+)
 from phasedcare.cli.app import app
 from phasedcare.config import Settings
 from phasedcare.domain.policy import default_policy_text
@@ -225,6 +232,53 @@ def test_an_unmarked_key_folder_is_marked_by_its_first_opener(ijsselland: Settin
     """A key folder from before the marker: the next engine to open it marks it."""
     marker = ijsselland.resolved_key_folder / REGION_FILE
     marker.unlink()
+    build(ijsselland).close()
+    assert marker.read_text(encoding="utf-8") == "ijsselland\n"
+
+
+def test_init_stamps_the_checkpoint_folder(ijsselland: Settings) -> None:
+    """Gap A7 of the issue 12 audit: the witness folder names its region too."""
+    marker = ijsselland.resolved_checkpoint_folder / CHECKPOINT_REGION_FILE
+    assert marker.read_text(encoding="utf-8") == "ijsselland\n"
+
+
+def test_another_regions_engine_refuses_the_checkpoint_folder(
+    ijsselland: Settings, tmp_path: Path
+) -> None:
+    """Twente with a database and keys of its own but IJsselland's checkpoint folder used to
+    publish its notes there, and IJsselland's verify then failed on a note it never signed.
+    Now Twente's init, build and verify are refused naming both regions, nothing of Twente's
+    reaches the folder, and IJsselland's ledger still verifies."""
+    engine = build(ijsselland)
+    engine.open_case(actor=VT, via="melding", summary="Synthetische melding")
+    assert engine.auditor is not None
+    engine.auditor.checkpoint()
+    engine.close()
+    folder = ijsselland.resolved_checkpoint_folder
+    notes = sorted(folder.iterdir())
+    url = f"sqlite:///{tmp_path / 'twente.db'}"
+    twente = twente_settings(tmp_path / "twente", url, checkpoint_folder=folder)
+    for step in (initialise, build, build_verifier):
+        with pytest.raises(StoreError, match=f"checkpoint folder {folder} {REFUSED}"):
+            step(twente)
+    assert sorted(folder.iterdir()) == notes
+    verifier = build_verifier(ijsselland)
+    try:
+        report = verifier.verify()
+    finally:
+        verifier.close()
+    assert report.intact, report.problems
+
+
+def test_an_unmarked_checkpoint_folder_is_marked_by_its_first_opener(
+    ijsselland: Settings,
+) -> None:
+    """A checkpoint folder from before the marker: the next engine marks it; verify, which
+    writes nothing, leaves an unmarked one as it is."""
+    marker = ijsselland.resolved_checkpoint_folder / CHECKPOINT_REGION_FILE
+    marker.unlink()
+    build_verifier(ijsselland).close()
+    assert not marker.exists()
     build(ijsselland).close()
     assert marker.read_text(encoding="utf-8") == "ijsselland\n"
 
