@@ -69,6 +69,8 @@ INTERNAL: tuple[Spelling, ...] = (
     Spelling("https://[::ffff:127.0.0.1]/", "IPv4-mapped loopback"),
     Spelling("https://[::ffff:7f00:1]/", "IPv4-mapped loopback in hexadecimal"),
     Spelling("https://[::127.0.0.1]/", "IPv4-compatible loopback"),
+    Spelling("https://[::ffff:0:127.0.0.1]/", "IPv4-translated loopback (::ffff:0:0:0/96)"),
+    Spelling("https://[::ffff:0:7f00:1]/", "IPv4-translated loopback in hexadecimal"),
     Spelling("https://[64:ff9b::7f00:1]/", "NAT64 form of loopback"),
     Spelling("https://[2002:7f00:1::]/", "6to4 form of loopback"),
     Spelling("https://localhost/", "localhost"),
@@ -87,6 +89,7 @@ INTERNAL: tuple[Spelling, ...] = (
     Spelling("https://mixed.example.com/", "a name with one public and one private address"),
     Spelling("https://169.254.169.254/latest/meta-data/", "cloud metadata (AWS, Azure, GCP)"),
     Spelling("https://[::ffff:169.254.169.254]/", "cloud metadata, IPv4-mapped"),
+    Spelling("https://[::ffff:0:169.254.169.254]/", "cloud metadata, IPv4-translated"),
     Spelling("https://mapped.example.com/", "a name whose AAAA is mapped metadata"),
     Spelling("https://[64:ff9b::a9fe:a9fe]/", "cloud metadata through NAT64"),
     Spelling("https://[fd00:ec2::254]/", "AWS metadata over IPv6 (a ULA)"),
@@ -271,6 +274,19 @@ def test_the_drainer_makes_no_connection_to_a_loopback_listener(
         assert report.refused == len(hosts)
         with pytest.raises(TimeoutError):
             listener.accept()
+
+
+@pytest.mark.parametrize(
+    "url", ["https://[::ffff:0:808:808]/", "https://[::ffff:0:8.8.8.8]/"], ids=["hex", "dotted"]
+)
+def test_an_ipv4_translated_public_address_is_refused_with_advice(url: str) -> None:
+    """Gap A8 of the issue 12 audit: ::ffff:0:a.b.c.d (RFC 2765, ::ffff:0:0:0/96) was taken for
+    a global IPv6 address. Like the mapped and compatible forms it is judged as the IPv4
+    address it carries, and even a public one is refused: write the IPv4 address itself."""
+    assert reason(url) == (
+        "the webhook host is an IPv4-translated IPv6 form of a public IPv4 address: write the "
+        "IPv4 address itself"
+    )
 
 
 # -- the table in the docs ---------------------------------------------------------------------

@@ -12,8 +12,8 @@ let anyone who may subscribe probe it (SSRF). :meth:`WebhookTargets.check` there
    ``instance-data``), cloud metadata names and private suffixes (``.internal``, ``.local``);
    ``localhost`` and ``*.localhost`` are loopback (RFC 6761);
 4. resolves any other name (``getaddrinfo``, or the resolver passed in) and refuses it when
-   ANY address is not globally routable, IPv4 embedded in IPv6 (mapped, compatible, NAT64,
-   6to4) judged as the IPv4 address it carries;
+   ANY address is not globally routable, IPv4 embedded in IPv6 (mapped, translated,
+   compatible, NAT64, 6to4) judged as the IPv4 address it carries;
 5. allows only https, on the policy's ports (443 and 8443 by default).
 
 The answer is a :class:`WebhookTarget` holding the one address that was checked; the sender
@@ -98,9 +98,11 @@ _V6_REASONS: tuple[tuple[str, str], ...] = (
 _V4_NETWORKS = tuple((ipaddress.IPv4Network(net), why) for net, why in _V4_REASONS)
 _V6_NETWORKS = tuple((ipaddress.IPv6Network(net), why) for net, why in _V6_REASONS)
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # RFC 2765 (SIIT), ::ffff:0:a.b.c.d
 _MAPPED = "an IPv4-mapped IPv6 form of"
+_TRANSLATED_FORM = "an IPv4-translated IPv6 form of"
 _COMPATIBLE = "an IPv4-compatible IPv6 form of"
-_WRITE_V4_ITSELF = frozenset({_MAPPED, _COMPATIBLE})
+_WRITE_V4_ITSELF = frozenset({_MAPPED, _TRANSLATED_FORM, _COMPATIBLE})
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -138,10 +140,13 @@ def _v6_reason(address: ipaddress.IPv6Address) -> str | None:
 
 
 def _embedded_v4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
-    """The IPv4 address an IPv6 address carries (mapped, compatible, NAT64, 6to4), and how."""
+    """The IPv4 address an IPv6 address carries (mapped, translated, compatible, NAT64,
+    6to4), and how."""
     low = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     if address.ipv4_mapped is not None:
         return _MAPPED, address.ipv4_mapped
+    if address in _TRANSLATED:
+        return _TRANSLATED_FORM, low
     if int(address) >> 32 == 0 and int(address) > 1:
         return _COMPATIBLE, low
     if address in _NAT64:
