@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from phasedcare.bootstrap import build
 from phasedcare.cli.app import app
 from phasedcare.config import load_settings
-from phasedcare.store.sqlite_files import private_sqlite_file
+from phasedcare.store.sqlite_files import private_sqlite_file, sqlite_file
 from phasedcare.testing import actor_of
 
 PUBLIC = {"checkpoint.pub"}
@@ -49,7 +49,8 @@ def init(home: Path) -> None:
 def database_files_while_open(home: Path) -> dict[str, int]:
     """Open a case through the engine and, with the database still open, stat its files."""
     settings = load_settings(home=home)
-    database = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
+    database = sqlite_file(settings.resolved_database_url)
+    assert database is not None
     engine = build(settings)
     try:
         engine.open_case(actor=actor_of("vt-ijsselland"), via="melding", summary="synthetic")
@@ -89,6 +90,36 @@ def test_a_database_outside_the_home_is_0600_in_0700_folders(
     }
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        pytest.param("file:{path}?uri=true", id="file:/path"),
+        pytest.param("file://{path}?uri=true", id="file:///path"),
+        pytest.param("file://localhost{path}?uri=true", id="file://localhost/path"),
+        pytest.param("file:{quoted}?uri=true&cache=private", id="with another parameter"),
+    ],
+)
+def test_a_file_uri_database_is_0600_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    """Gap A9 of the issue 12 audit: sqlite:///file:/...?uri=true was created 0644, since the
+    file of a file: URI was never worked out. Now it is: 0600, -wal and -shm too."""
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    database = shared / "pc db.db"
+    quoted = str(database).replace(" ", "%20")
+    url = "sqlite:///" + spelling.format(path=str(database).replace(" ", "%20"), quoted=quoted)
+    monkeypatch.setenv("PHASEDCARE_DATABASE_URL", url)
+    init(tmp_path / "home")
+    assert mode(database) == 0o600
+    assert sqlite_file(url) == database
+    assert database_files_while_open(tmp_path / "home") == {
+        "pc db.db": 0o600,
+        "pc db.db-wal": 0o600,
+        "pc db.db-shm": 0o600,
+    }
+
+
 def test_init_takes_others_access_off_an_older_database(tmp_path: Path) -> None:
     """A database an older release left 0644 is 0600 after the next init, and stays so."""
     home = tmp_path / "home"
@@ -109,6 +140,8 @@ def test_no_sqlite_file_is_made_for_other_databases(
         "sqlite://",
         "sqlite:///:memory:",
         "sqlite:///file:x.db?mode=memory&uri=true",
+        "sqlite:///file::memory:?cache=shared&uri=true",
+        "sqlite:///file:x.db?vfs=memdb&uri=true",
     ):
         assert private_sqlite_file(url) is None
     assert list(tmp_path.iterdir()) == []

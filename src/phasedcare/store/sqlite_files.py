@@ -3,15 +3,18 @@
 SQLite creates a database's ``-wal``, ``-shm`` and ``-journal`` files with the mode of the
 database file itself, so a database file that exists 0600 before its first connection keeps
 its companions private too, wherever the URL points (a folder outside the home that others
-may list included). An empty file is a valid, empty SQLite database.
+may list included, and a ``sqlite:///file:...?uri=true`` URI's file). An empty file is a
+valid, empty SQLite database.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
@@ -26,7 +29,7 @@ _FOLDER_MODE = 0o700
 
 
 def sqlite_file(url: str) -> Path | None:
-    """The file a SQLite URL names; None for another database, memory or a ``file:`` URI."""
+    """The file a SQLite URL names, a ``file:`` URI's too; None for another database or memory."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -34,9 +37,26 @@ def sqlite_file(url: str) -> Path | None:
     database = parsed.database or ""
     if parsed.get_backend_name() != "sqlite" or database in {"", ":memory:"}:
         return None
-    if parsed.query.get("uri") or database.startswith("file:"):
-        return None
+    if database.startswith("file:"):
+        return _uri_file(database, parsed.query)
     return Path(database).expanduser()
+
+
+def _uri_file(uri: str, query: Mapping[str, str | tuple[str, ...]]) -> Path | None:
+    """The file a SQLite ``file:`` URI names (``file:x.db``, ``file:/abs/x.db``,
+    ``file:///abs/x.db``, ``file://localhost/abs/x.db``; percent-decoded); None for an
+    in-memory database (``mode=memory``, ``file::memory:``, the ``memdb`` VFS) or a host
+    SQLite does not open. Parameters count from the URI and from the URL's query, where
+    SQLAlchemy takes them from."""
+    parts = urlsplit(uri)
+    params = {k: [str(v)] if isinstance(v, str) else [str(x) for x in v] for k, v in query.items()}
+    for key, values in parse_qs(parts.query).items():
+        params.setdefault(key, []).extend(values)
+    path = unquote(parts.path)
+    memory = "memory" in params.get("mode", []) or "memdb" in params.get("vfs", [])
+    if memory or path in {"", ":memory:"} or parts.netloc not in {"", "localhost"}:
+        return None
+    return Path(path)
 
 
 def private_folder(folder: Path) -> None:
