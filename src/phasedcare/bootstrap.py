@@ -45,6 +45,7 @@ from phasedcare.store.witness import FolderWitness
 
 __all__ = [
     "CHECKPOINT_REGION_FILE",
+    "LEDGER_FILE",
     "REGION_FILE",
     "InitReport",
     "api_keys_of",
@@ -68,6 +69,10 @@ REGION_FILE = "region"
 CHECKPOINT_REGION_FILE = ".region"
 """The checkpoint folder's marker file, the same: hidden, so that listing the folder lists
 its notes only (scripts and witnesses read ``checkpoint-*.note``)."""
+
+LEDGER_FILE = "ledger-v2"
+"""The key folder's marker that the region's ledger signs its tombstones and maps its case
+heads: written by ``initialise``, after it anchored the tail an older version left unsigned."""
 
 
 def read_policy(settings: Settings) -> RegionalPolicy:
@@ -358,6 +363,35 @@ def _holds_cases(url: str) -> bool:
         store.close()
 
 
+def _anchor_an_old_tail(settings: Settings, region: str) -> None:
+    """Once per key folder: sign, as found, the tail a version from before signed tombstones
+    and maps of case heads left unsigned (its ``close()`` and its retention signed none), so
+    an honest old ledger verifies after the upgrade (docs/ledger.md, upgrading).
+
+    The marker lives in the key folder, out of reach of whoever can write only the database;
+    a ledger whose checkpoints sign maps is new enough and only gets the marker.
+    """
+    url, folder = settings.resolved_database_url, settings.resolved_key_folder
+    marker = folder / LEDGER_FILE
+    if url == MEMORY_URL or marker.exists():
+        return
+    store = open_store(url, region=region)
+    try:
+        key = CheckpointKey.in_folder(folder)
+        codec = RecordCodec(keys=CaseKeys(store, key_provider(settings)), signer=key)
+        auditor = Auditor(
+            store=store,
+            key=key,
+            origin=f"phasedcare/{region}",
+            witness=FolderWitness(settings.resolved_checkpoint_folder),
+            clock=utc_now,
+        )
+        auditor.anchor_old_tail(accept=lambda record: codec.authentic_as_found(record) is None)
+    finally:
+        store.close()
+    write_new_file(marker, b"tombstones signed, checkpoints map case heads\n")
+
+
 def initialise(settings: Settings) -> InitReport:
     """Create the home (0700), config and policy files, the key folder, and migrate the database.
 
@@ -396,4 +430,5 @@ def initialise(settings: Settings) -> InitReport:
     claim_key_folder(key_folder, region)  # a new folder is marked now
     claim_checkpoint_folder(checkpoints, region)
     _create_missing_keys(settings, key_folder)
+    _anchor_an_old_tail(settings, region)
     return InitReport(home=home, database_url=url, policy_file=policy_file, created=tuple(created))

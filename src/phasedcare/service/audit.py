@@ -126,24 +126,60 @@ class Auditor:
             entries = self._store.tree_entries(start=frontier.size, stop=size)
             frontier.extend((leaf for _, _, leaf in entries), nodes)
             heads.advance(entries, size=size)
-            note = sign_checkpoint(
-                origin=self._origin,
-                size=size,
-                root=frontier.root(),
-                at=self._clock(),
-                private=self._key.private,
-                public=self._key.public,
-                map_root=heads.root(),
-            )
-            self._store.add_checkpoint(
-                size=size, note=note, frontier=frontier.to_bytes(), nodes=nodes
-            )
+            note = self._keep_signed(frontier, nodes, map_root=heads.root())
             self._heads = heads
+        signed = self._published(size, note, "checkpoint")
+        self._last = time.monotonic()
+        return signed
+
+    def _keep_signed(
+        self, frontier: Frontier, nodes: list[TreeNode], *, map_root: bytes | None
+    ) -> str:
+        """Sign the tree ``frontier`` holds (and the map of heads, unless None: the old
+        format), and keep the note with the frontier and the subtree roots it completed."""
+        note = sign_checkpoint(
+            origin=self._origin,
+            size=frontier.size,
+            root=frontier.root(),
+            at=self._clock(),
+            private=self._key.private,
+            public=self._key.public,
+            map_root=map_root,
+        )
+        self._store.add_checkpoint(
+            size=frontier.size, note=note, frontier=frontier.to_bytes(), nodes=nodes
+        )
+        return note
+
+    def _published(self, size: int, note: str, what: str) -> Checkpoint:
+        """Give the witness the note just signed (and log it): the checkpoint it signs."""
         if self._witness is not None:
             self._witness.publish(size=size, note=note)
-        self._last = time.monotonic()
-        self._log.info("checkpoint", tree_size=size)
+        self._log.info(what, tree_size=size)
         return self._parse(note)
+
+    def anchor_old_tail(self, *, accept: Callable[[StoredEvent], bool]) -> Checkpoint | None:
+        """Sign the tail an older version left unsigned, as found, in the old format (no
+        map): once, when a ledger from before signed tombstones and maps is upgraded.
+
+        The records ``accept`` takes are integrated and the whole tree is signed without a
+        map, so its unsigned tombstones lie under a checkpoint from before tombstones were
+        signed, where verify and the codec accept them; the next checkpoint signs the map.
+        None, signing nothing, when a checkpoint with a map exists (the ledger is not that
+        old), or when every record is already under a checkpoint.
+        """
+        if any(checkpoint.map_root is not None for checkpoint in self._signed()):
+            return None
+        with self._signing:
+            size = self._store.integrate(accept=accept)
+            latest = self._store.latest_checkpoint()
+            if size == 0 or (latest is not None and latest[0] >= size):
+                return None
+            frontier, nodes = Frontier(), list[TreeNode]()  # the whole tree, from leaf 0
+            frontier.extend(self._store.tree_leaves(stop=size), nodes)
+            note = self._keep_signed(frontier, nodes, map_root=None)
+            self._legacy_cover = None
+        return self._published(size, note, "old tail anchored at upgrade")
 
     def _accept(self, record: StoredEvent) -> bool:
         """Whether the integrator may take the record: the engine wrote it."""
@@ -161,9 +197,15 @@ class Auditor:
         return parse_checkpoint(note, public=self._key.public, origin=self._origin)
 
     def _covering(self, size: int) -> Checkpoint | None:
-        """The latest checkpoint if another signer already covered ``size`` records with it."""
-        newest = self._newest()
-        return newest if newest is not None and newest.size >= size else None
+        """The latest checkpoint if it already covers ``size`` records: another signer's, or
+        the map-less one an upgrade signed (no second note can be kept at its size)."""
+        latest = self._store.latest_checkpoint()
+        if latest is None or latest[0] < size:
+            return None
+        try:
+            return self._parse(latest[1])
+        except ValueError:
+            return None
 
     def _newest(self) -> Checkpoint | None:
         """The latest checkpoint kept in the database, if it verifies and signs a map."""
