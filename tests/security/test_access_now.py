@@ -25,10 +25,11 @@ from jwt.algorithms import OKPAlgorithm
 
 from phasedcare.api import create_app
 from phasedcare.domain import commands as cmd
+from phasedcare.domain import events as ev
 from phasedcare.domain.actors import Actor, Role
 from phasedcare.domain.policy import default_policy
 from phasedcare.errors import InvalidInput, NotAuthorised, NotFound
-from phasedcare.service.access import CASELOAD
+from phasedcare.service.access import CASELOAD, access_stream
 from phasedcare.service.engine import Engine
 from phasedcare.service.oidc import OidcVerifier
 from phasedcare.service.views import AccessView
@@ -452,3 +453,40 @@ def test_a_witness_polling_the_ledger_still_adds_no_entry(engine: Engine) -> Non
             answer = client.get(path, headers={"Authorization": "Bearer aud"})
             assert answer.status_code == 200, answer.text
     assert len(_caseload(engine)) == before
+
+
+# -- from where: the client's address (issue 12 audit, A10) -------------------------------------
+
+
+def _sealed_entries(engine: Engine, subject: str) -> list[ev.AccessRecorded]:
+    """The access log's entries as sealed, every field (the view shows fewer)."""
+    records = engine.store.load(access_stream(subject))
+    decoded = engine._codec.decode(records)  # no public reader of the sealed entries
+    return [e for e in decoded if isinstance(e, ev.AccessRecorded)]
+
+
+def test_an_http_access_records_the_clients_address(journey: Journey, engine: Engine) -> None:
+    """L9's "from where" was only the access point. Each entry an HTTP request writes, a
+    read, a refusal and a caseload search alike, now names the client's address; a read from
+    Python names none; an entry written before the field existed loads with none."""
+    journey.opened()
+    tokens = {"vt": actor_of("vt-ijsselland"), "wd": DEVENTER}
+    app = create_app(engine, authenticate=tokens.__getitem__)
+    with TestClient(app, client=("203.0.113.7", 50123)) as client:
+        for path, token in ((f"/cases/{journey.case_id}", "vt"), (f"/cases/{MISSING}", "wd")):
+            client.get(path, headers={"Authorization": f"Bearer {token}"})
+        client.get(f"/cases/{journey.case_id}", headers={"Authorization": "Bearer wd"})
+    engine.show(journey.case_id, actor=actor_of("vt-ijsselland"))
+    on_case = [
+        (e.actor.organisation, e.outcome, e.client)
+        for e in _sealed_entries(engine, journey.case_id)
+    ]
+    assert on_case[-3:] == [
+        ("vt-ijsselland", "allowed", "203.0.113.7"),
+        (DEVENTER.organisation, "denied", "203.0.113.7"),
+        ("vt-ijsselland", "allowed", ""),
+    ]
+    probes = [e for e in _sealed_entries(engine, CASELOAD) if e.actor == DEVENTER]
+    assert [(e.detail, e.client) for e in probes] == [("NotFound", "203.0.113.7")]
+    old = ev.AccessRecorded.model_validate_json(probes[0].model_dump_json(exclude={"client"}))
+    assert old.client == ""

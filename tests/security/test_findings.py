@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 REVIEW = {"H1"} | {f"M{n}" for n in range(1, 10)} | {f"L{n}" for n in range(1, 10)}
-AUDIT = {f"A{n}" for n in range(1, 10)}
+AUDIT = {f"A{n}" for n in range(1, 11)}
 FINDINGS = REVIEW | AUDIT
 ROW = re.compile(r"^\| (?P<finding>[HML]\d|A\d+) \| .* \| (?P<tests>[^|]+) \|$", re.MULTILINE)
 NAMED = re.compile(r"`(?P<file>[\w/]+\.py)::(?P<test>test_\w+)`")

@@ -19,6 +19,7 @@ from phasedcare.api.problems import Unauthenticated
 from phasedcare.api.throttle import FailureThrottle
 from phasedcare.domain.actors import Actor
 from phasedcare.errors import InvalidInput, NotAuthorised
+from phasedcare.service.access import accesses_come_from
 from phasedcare.service.api_keys import TOKEN_PREFIX, key_id_of
 from phasedcare.service.engine import Engine
 
@@ -51,8 +52,17 @@ def _client(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
+async def _from_where(request: Request) -> None:
+    """Every access this request logs names the client's address (async, so that the
+    request's own context carries it into the threads its work runs in)."""
+    accesses_come_from(_client(request))
+
+
 def _actor(
-    request: Request, ctx: Ctx, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    ctx: Ctx,
+    _from: Annotated[None, Depends(_from_where)],
+    authorization: Annotated[str | None, Header()] = None,
 ) -> Actor:
     if not authorization:  # no credential, no attempt: not counted
         raise Unauthenticated(_NO_TOKEN, actor="-")

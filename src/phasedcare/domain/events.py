@@ -473,6 +473,13 @@ class AccessRecorded(DomainEvent):
     detail: str = Field(
         default="", description="The error class and rule of a refusal; never data."
     )
+    client: str = Field(
+        default="",
+        max_length=64,
+        description="From where: the network address an HTTP request came from (the "
+        "professional's workstation, or the server of the system that acts for them; a "
+        "reverse proxy's own address behind one); empty elsewhere and in older entries.",
+    )
 
 
 EVENT_TYPES: dict[str, type[DomainEvent]] = {

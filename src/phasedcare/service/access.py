@@ -2,12 +2,15 @@
 
 Entries go to the subject's access stream (``<case>~access``, or ``~caseload~access`` for
 searches), sealed and chained like events, and in the Merkle tree. Writing the entry is part
-of the read: a read whose entry cannot be written fails.
+of the read: a read whose entry cannot be written fails. Each entry says from where: the
+engine's access point (python, cli, http) and, for an HTTP request, the client's address
+(:func:`accesses_come_from`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from phasedcare.domain import events as ev
@@ -18,12 +21,20 @@ from phasedcare.ledger.codec import RecordCodec
 from phasedcare.service.ports import EventStore
 from phasedcare.service.views import AccessView, access_view
 
-__all__ = ["CASELOAD", "AccessLog", "access_stream", "refusal_detail"]
+__all__ = ["CASELOAD", "AccessLog", "access_stream", "accesses_come_from", "refusal_detail"]
 
 CASELOAD = "~caseload"
 """The subject of searches and exports over many cases."""
 
 _RETRIES = 8
+_CLIENT: ContextVar[str] = ContextVar("phasedcare_access_client", default="")
+
+
+def accesses_come_from(client: str) -> None:
+    """Record ``client`` (a network address) as where the accesses of the current request
+    come from, in every entry it logs. The HTTP API calls it once per request; a context
+    variable keeps it to that request (and the threads it runs its work in)."""
+    _CLIENT.set(client[:64])
 
 
 def access_stream(subject: str) -> str:
@@ -82,6 +93,7 @@ class AccessLog:
             legal_basis=basis,
             access_point=self._access_point,
             detail=detail,
+            client=_CLIENT.get(),
         )
         sequence = 0
         for _ in range(_RETRIES):
