@@ -433,6 +433,20 @@ def test_an_api_key_row_inserted_by_sql_authenticates_nobody(region: Region, dig
     assert _answers(region, token)[:2] == (200, "")
 
 
+def test_a_key_whose_actor_is_rewritten_by_sql_authenticates_nobody(region: Region) -> None:
+    """An operator who holds a wijkteam's integration key and writes the database points the
+    key's row at the region auditor: the digest binds the actor, so the key now authenticates
+    nobody (401), where before it would have read every case as the inspectie."""
+    wijkteam_key = actor_of("wijkteam-zwolle", user="u-wt-01", role=Role.integration_admin)
+    with api_keys_of(region.settings()) as keys:
+        key, token = keys.create(wijkteam_key, label="case system")
+    region.sql(
+        "UPDATE api_keys SET actor = :actor WHERE key_id = :k", actor=MINTED_ACTOR, k=key.key_id
+    )
+    status, _, allowed = _answers(region, token)
+    assert (status, allowed) == (401, 0)
+
+
 def test_a_sha256_key_row_tells_only_its_token_holder_why_it_is_refused(region: Region) -> None:
     """Whoever holds the token of a row hashed without the key folder's key (a key of an
     older release, or one inserted by hand) is told so; any other token gets the one refusal."""

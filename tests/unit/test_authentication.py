@@ -80,11 +80,13 @@ def test_a_new_key_authenticates_as_its_actor(keys: ApiKeys) -> None:
 
 
 def test_only_the_hash_of_a_token_is_kept(keys: ApiKeys) -> None:
-    """The stored key holds the token's HMAC-SHA256 under the digest key, nothing else of it."""
+    """The stored key holds the HMAC-SHA256 of its actor and token under the digest key,
+    nothing else of the token."""
     key, token = keys.create(VT)
     (listed,) = keys.list()
     assert listed == key
-    assert listed.token_hash == hmac.new(DIGEST_KEY, token.encode(), hashlib.sha256).digest()
+    bound = f"{listed.actor}\n{token}".encode()
+    assert listed.token_hash == hmac.new(DIGEST_KEY, bound, hashlib.sha256).digest()
     assert listed.token_hash != hashlib.sha256(token.encode()).digest()
     secret = token.split("_", 2)[2]  # pck_<key id>_<secret>: the secret may hold "_"
     assert all(secret not in str(value) for value in (listed.key_id, listed.label, listed.actor))

@@ -1,14 +1,16 @@
 """API keys: a secret token per key, scoped to one actor, shown once and stored hashed.
 
 A token reads ``pck_<key id>_<43 random characters>``: 256 random bits. The store keeps an
-HMAC-SHA256 of it under a key kept in the key folder, not the database (a :class:`TokenDigest`
-from the blind-index key, as the request digests of Idempotency-Key are): a stolen database or
-backup holds no usable key, and someone who can only write the database cannot add one, since
-a row hashed without that key authenticates nobody. Authenticating compares digests in
-constant time and answers every failure (malformed, unknown, revoked, wrong secret) with the
-same refusal, which never repeats the token; only the holder of a real token whose row was
-hashed without the key (a key of a release before 0014, or a row written into the database by
-hand) is told so, since only that holder can tell.
+HMAC-SHA256 of it, bound to the actor the key acts as, under a key kept in the key folder, not
+the database (a :class:`TokenDigest` from the blind-index key, as the request digests of
+Idempotency-Key are): a stolen database or backup holds no usable key, and someone who can
+only write the database can neither add one (a row hashed without that key authenticates
+nobody) nor make an existing key act as someone else (its digest no longer matches).
+Authenticating compares digests in constant time and answers every failure (malformed,
+unknown, revoked, wrong secret) with the same refusal, which never repeats the token; only
+the holder of a real token whose row was hashed without the key (a key of a release before
+0014, or a row written into the database by hand) is told so, since only that holder can
+tell.
 
 The digest an :class:`ApiKeys` uses is the one kept for its store: an
 :class:`~phasedcare.service.engine.Engine` keeps the one of its blind index for its store
@@ -79,8 +81,10 @@ class TokenDigest:
         """A digest under a fresh key (in memory, for as long as it is kept)."""
         return cls(secrets.token_bytes(32))
 
-    def __call__(self, token: str) -> bytes:
-        return hmac.new(self._key, token.encode("ascii"), hashlib.sha256).digest()
+    def __call__(self, actor: str, token: str) -> bytes:
+        """The digest of ``token`` bound to the ``actor`` its key acts as, so that a row whose
+        actor was changed in the database matches no token."""
+        return hmac.new(self._key, f"{actor}\n{token}".encode("ascii"), hashlib.sha256).digest()
 
 
 _DIGESTS: weakref.WeakKeyDictionary[ApiKeyStore, TokenDigest] = weakref.WeakKeyDictionary()
@@ -150,7 +154,7 @@ class ApiKeys:
             key_id=key_id,
             actor=str(actor),
             label=_check_label(label),
-            token_hash=self._digest(token),
+            token_hash=self._digest(str(actor), token),
             created_at=self._clock().astimezone(UTC),
         )
         self._store.add_api_key(key)
@@ -166,7 +170,7 @@ class ApiKeys:
         match = _TOKEN.fullmatch(token) if isinstance(token, str) else None
         key = None if match is None else self._store.api_key(match.group(1))
         expected = _DUMMY_HASH if key is None else key.token_hash
-        presented = self._digest(token) if match is not None else b""
+        presented = b"" if match is None else self._digest("" if key is None else key.actor, token)
         valid = hmac.compare_digest(presented, expected)
         if key is not None and not valid and hmac.compare_digest(_unkeyed_hash(token), expected):
             raise NotAuthorised(_UNKEYED, actor=_NOBODY)
